@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what the demo, tests and benchmarks need on a fresh Debian machine (as root):
+# the system packages below, then `npm ci` when node_modules is missing or older than the lock.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  iproute2        # ip netns, veth, vxlan, bridge (test topology; the agent itself uses netlink)
+  iptables        # iptables-restore/-save for capture
+  etcd-server     # flannel's registry in integration tests and the demo
+  etcd-client     # etcdctl, to inspect the registry by hand
+  dnsmasq-base    # kube-dns stand-in and reference resolver (the -base package starts no service)
+  dnsperf         # DNS benchmark
+  knot-dnsutils   # kdig
+  bind9-dnsutils  # dig
+  openssl         # verifies issued certificates
+  iputils-ping    # ping across the overlay
+  procps          # ps/pgrep in tests
+  python3         # tiny test helpers (a fake NOTIFY_SOCKET listener)
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: missing packages: ${missing[*]}; run as root (or apt-get install them)" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # Packages like etcd-server would start their own service; we start what we need ourselves.
+  policy_created=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_created=1
+  fi
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  [ "$policy_created" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "bootstrap: npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): static checks, then every test file with node's runner.
+# Integration tests need root (network namespaces); bootstrap.sh has installed their tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== lint"; npx eslint --max-warnings 0 .
+echo "== import cycles"; node scripts/check-cycles.mjs src
+
+# Leftovers from a killed earlier run (our names all start with mna-) would only confuse tests.
+for ns in $(ip netns list 2>/dev/null | awk '/^mna-/{print $1}'); do ip netns del "$ns" 2>/dev/null || true; done
+
+mapfile -t files < <(find test -name '*.test.ts' ${TEST_FILTER:+-path "*${TEST_FILTER}*"} | sort)
+echo "== ${#files[@]} test files"
+exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${files[@]}"

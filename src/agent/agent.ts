@@ -1,0 +1,147 @@
+/**
+ * The running daemon: config, supervisor, status server and systemd notifications, with reload
+ * (SIGHUP) and graceful stop (SIGTERM/SIGINT) wired by cli/run.ts.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { parseHostPort } from '../config/net-types.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createRegistry } from '../status/metrics.js';
+import { startStatusServer, type StatusServer } from '../status/server.js';
+import { VERSION } from '../version.js';
+import type { ControllerModule } from './controller.js';
+import { createNotifier, type Notifier } from './sd-notify.js';
+import { Supervisor } from './supervisor.js';
+
+export interface AgentOptions {
+  loaded: LoadedConfig;
+  modules: readonly ControllerModule[];
+  log: Logger;
+  configMustExist: boolean;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+}
+
+export class Agent {
+  readonly metrics: Registry;
+  private readonly supervisor: Supervisor;
+  private readonly notifier: Notifier;
+  private readonly log: Logger;
+  private readonly startedAt = Date.now();
+  private loaded: LoadedConfig;
+  private generation = 1;
+  private lastReload: { ok: boolean; at: string; error?: string } | undefined;
+  private server: StatusServer | undefined;
+  private readonly reloads: Counter<'result'>;
+  private reloading: Promise<ReloadResult> | undefined;
+
+  constructor(private readonly options: AgentOptions) {
+    this.loaded = options.loaded;
+    this.log = options.log;
+    this.metrics = createRegistry();
+    this.notifier = createNotifier(this.log);
+    this.supervisor = new Supervisor(this.loaded.config, { modules: options.modules, log: this.log, metrics: this.metrics });
+    this.reloads = new Counter({
+      name: 'mesh_node_agent_config_reloads_total',
+      help: 'Config reloads by result.',
+      labelNames: ['result'],
+      registers: [this.metrics],
+    });
+    const generation = (): number => this.generation;
+    new Gauge({
+      name: 'mesh_node_agent_config_generation',
+      help: 'Increments on every successful reload.',
+      registers: [this.metrics],
+      collect() {
+        this.set(generation());
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const listen = parseHostPort(this.loaded.config.status.listen);
+    if (listen === undefined) throw new Error(`status.listen "${this.loaded.config.status.listen}" is not HOST:PORT`);
+    // The status server comes first so a slow controller is visible as not-ready, not as silence.
+    this.server = await startStatusServer({
+      listen,
+      source: { readiness: () => this.supervisor.readiness(), status: () => this.status() },
+      metrics: this.metrics,
+      log: this.log,
+    });
+    this.log.info({ listen: this.loaded.config.status.listen }, 'status endpoint listening');
+    await this.supervisor.start();
+    await this.notifier.notify('READY=1', `STATUS=${this.supervisor.isReady() ? 'ready' : 'started, waiting for controllers'}`);
+    this.log.info({ version: VERSION, ready: this.supervisor.isReady() }, 'agent started');
+  }
+
+  /** Re-read every source and apply it; an invalid config keeps the running one. Serialised. */
+  reload(): Promise<ReloadResult> {
+    const next = (this.reloading ?? Promise.resolve({ ok: true })).then(() => this.reloadOnce());
+    this.reloading = next;
+    return next;
+  }
+
+  async stop(): Promise<void> {
+    await this.notifier.notify('STOPPING=1');
+    this.log.info('stopping');
+    await this.supervisor.stop();
+    await this.server?.close();
+  }
+
+  recordUnhandled(err: unknown): void {
+    this.supervisor.recordUnhandled(err);
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      version: VERSION,
+      pid: process.pid,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      ready: this.supervisor.isReady(),
+      config: {
+        path: this.loaded.path,
+        envFiles: this.loaded.envFiles,
+        generation: this.generation,
+        ...(this.lastReload === undefined ? {} : { lastReload: this.lastReload }),
+      },
+      controllers: this.supervisor.status(),
+    };
+  }
+
+  private async reloadOnce(): Promise<ReloadResult> {
+    await this.notifier.notify('RELOADING=1', `MONOTONIC_USEC=${monotonicMicros()}`);
+    const at = new Date().toISOString();
+    try {
+      let next: LoadedConfig;
+      try {
+        next = await loadConfig({ path: this.loaded.path, mustExist: this.options.configMustExist });
+      } catch (err) {
+        const detail = err instanceof ConfigError ? err.issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.key}: ${i.message}`) : [errorMessage(err)];
+        this.log.error({ problems: detail }, 'config reload rejected; keeping the running config');
+        this.reloads.inc({ result: 'rejected' });
+        this.lastReload = { ok: false, at, error: detail.join('; ') };
+        return { ok: false, error: detail.join('\n') };
+      }
+      if (next.config.status.listen !== this.loaded.config.status.listen) {
+        this.log.warn('status.listen changed; it takes effect on restart');
+      }
+      this.loaded = next;
+      await this.supervisor.apply(next.config);
+      this.generation += 1;
+      this.reloads.inc({ result: 'applied' });
+      this.lastReload = { ok: true, at };
+      this.log.info({ generation: this.generation }, 'config reloaded');
+      return { ok: true };
+    } finally {
+      await this.notifier.notify('READY=1');
+    }
+  }
+}
+
+function monotonicMicros(): string {
+  return (process.hrtime.bigint() / 1000n).toString();
+}

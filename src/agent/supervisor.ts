@@ -1,0 +1,250 @@
+/**
+ * Starts the enabled controllers, aggregates their readiness, applies reloads (validate first:
+ * a bad config keeps the running one) and stops them within a bounded time. A controller that
+ * throws is marked failed and shown in /status; the others and the daemon keep running.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Config, ControllerName } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Controller, ControllerContext, ControllerModule, Readiness } from './controller.js';
+
+type State = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
+
+interface Slot {
+  module: ControllerModule;
+  controller: Controller;
+  state: State;
+  lastError?: { message: string; at: string };
+  errors: number;
+}
+
+export interface ReadinessCheck extends Readiness {
+  name: string;
+}
+
+export interface SupervisorOptions {
+  modules: readonly ControllerModule[];
+  log: Logger;
+  metrics: Registry;
+  /** Upper bound for one controller's stop(). */
+  stopTimeoutMs?: number;
+}
+
+export class Supervisor {
+  private readonly slots = new Map<ControllerName, Slot>();
+  private readonly modules: readonly ControllerModule[];
+  private readonly log: Logger;
+  private readonly metrics: Registry;
+  private readonly stopTimeoutMs: number;
+  private readonly errorCounter: Counter<'controller'>;
+  private config: Config;
+
+  constructor(config: Config, options: SupervisorOptions) {
+    this.config = config;
+    this.modules = options.modules;
+    this.log = options.log;
+    this.metrics = options.metrics;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 4000;
+    this.errorCounter = new Counter({
+      name: 'mesh_node_agent_controller_errors_total',
+      help: 'Errors reported by or caught around a controller.',
+      labelNames: ['controller'],
+      registers: [this.metrics],
+    });
+    const readiness = (): ReadinessCheck[] => this.readiness();
+    new Gauge({
+      name: 'mesh_node_agent_controller_ready',
+      help: '1 when the controller reports ready.',
+      labelNames: ['controller'],
+      registers: [this.metrics],
+      collect() {
+        for (const check of readiness()) this.set({ controller: check.name }, check.ready ? 1 : 0);
+      },
+    });
+  }
+
+  get current(): Config {
+    return this.config;
+  }
+
+  async start(): Promise<void> {
+    for (const module of this.modules) {
+      if (this.enabled(module.name, this.config)) await this.startOne(module);
+    }
+  }
+
+  /** Apply a validated config: reload running controllers, start newly enabled ones, stop disabled ones. */
+  async apply(next: Config): Promise<void> {
+    const previous = this.config;
+    this.config = next;
+    for (const module of this.modules) {
+      const was = this.enabled(module.name, previous);
+      const now = this.enabled(module.name, next);
+      const slot = this.slots.get(module.name);
+      if (now && slot !== undefined && slot.state === 'running') {
+        await this.guard(slot, 'reload', () => slot.controller.reload(next));
+      } else if (now && (slot === undefined || slot.state !== 'running')) {
+        if (slot !== undefined) await this.stopOne(slot);
+        await this.startOne(module);
+      } else if (was && !now && slot !== undefined) {
+        await this.stopOne(slot);
+        this.slots.delete(module.name);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const running = [...this.slots.values()].reverse();
+    for (const slot of running) await this.stopOne(slot);
+  }
+
+  readiness(): ReadinessCheck[] {
+    const checks: ReadinessCheck[] = [];
+    for (const module of this.modules) {
+      if (!this.enabled(module.name, this.config)) continue;
+      const slot = this.slots.get(module.name);
+      if (slot === undefined) {
+        checks.push({ name: module.name, ready: false, reason: 'not started' });
+      } else if (slot.state === 'failed') {
+        checks.push({ name: module.name, ready: false, reason: `failed: ${slot.lastError?.message ?? 'unknown error'}` });
+      } else if (slot.state !== 'running') {
+        checks.push({ name: module.name, ready: false, reason: slot.state });
+      } else {
+        checks.push({ name: module.name, ...this.safeReady(slot) });
+      }
+    }
+    return checks;
+  }
+
+  isReady(): boolean {
+    return this.readiness().every((check) => check.ready);
+  }
+
+  status(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const checks = new Map(this.readiness().map((c) => [c.name, c]));
+    for (const module of this.modules) {
+      const enabled = this.enabled(module.name, this.config);
+      const slot = this.slots.get(module.name);
+      if (!enabled || slot === undefined) {
+        out[module.name] = { enabled, state: enabled ? 'not started' : 'disabled' };
+        continue;
+      }
+      let details: Record<string, unknown> = {};
+      try {
+        details = slot.controller.status();
+      } catch (err) {
+        details = { statusError: errorMessage(err) };
+      }
+      const check = checks.get(module.name);
+      out[module.name] = {
+        enabled,
+        state: slot.state,
+        ready: check?.ready ?? false,
+        ...(check?.reason === undefined ? {} : { reason: check.reason }),
+        errors: slot.errors,
+        ...(slot.lastError === undefined ? {} : { lastError: slot.lastError }),
+        ...details,
+      };
+    }
+    return out;
+  }
+
+  /** An error that escaped every handler; pinned on a controller when we can tell which. */
+  recordUnhandled(err: unknown, controller?: ControllerName): void {
+    const slot = controller === undefined ? undefined : this.slots.get(controller);
+    if (slot !== undefined) this.noteError(slot, err);
+    this.log.error({ err, controller }, 'unhandled error; the agent keeps running');
+  }
+
+  private enabled(name: ControllerName, config: Config): boolean {
+    return config[name].enabled;
+  }
+
+  private async startOne(module: ControllerModule): Promise<void> {
+    const log = this.log.child({ controller: module.name });
+    let slotRef: Slot | undefined;
+    const ctx: ControllerContext = {
+      log,
+      metrics: this.metrics,
+      reportError: (err) => {
+        if (slotRef !== undefined) this.noteError(slotRef, err);
+        log.error({ err }, 'controller error');
+      },
+    };
+    let controller: Controller;
+    try {
+      controller = module.create(this.config, ctx);
+    } catch (err) {
+      // Construction failed: keep a stub slot so /status says why.
+      const stub: Controller = {
+        name: module.name,
+        start: () => Promise.resolve(),
+        reload: () => Promise.resolve(),
+        stop: () => Promise.resolve(),
+        status: () => ({}),
+        ready: () => ({ ready: false, reason: 'not constructed' }),
+      };
+      const slot: Slot = { module, controller: stub, state: 'failed', errors: 0 };
+      this.slots.set(module.name, slot);
+      this.noteError(slot, err);
+      log.error({ err }, 'controller could not be created');
+      return;
+    }
+    const slot: Slot = { module, controller, state: 'starting', errors: 0 };
+    slotRef = slot;
+    this.slots.set(module.name, slot);
+    const ok = await this.guard(slot, 'start', () => controller.start());
+    if (ok) {
+      slot.state = 'running';
+      log.info('controller started');
+    } else {
+      slot.state = 'failed';
+    }
+  }
+
+  private async stopOne(slot: Slot): Promise<void> {
+    if (slot.state === 'stopped') return;
+    slot.state = 'stopping';
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.stopTimeoutMs);
+    });
+    try {
+      const result = await Promise.race([slot.controller.stop().then(() => 'ok' as const), timeout]);
+      if (result === 'timeout') this.log.warn({ controller: slot.module.name, ms: this.stopTimeoutMs }, 'controller did not stop in time; moving on');
+    } catch (err) {
+      this.noteError(slot, err);
+      this.log.error({ err, controller: slot.module.name }, 'controller stop failed');
+    } finally {
+      clearTimeout(timer);
+      slot.state = 'stopped';
+    }
+  }
+
+  private async guard(slot: Slot, what: string, fn: () => Promise<void>): Promise<boolean> {
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      this.noteError(slot, err);
+      this.log.error({ err, controller: slot.module.name }, `controller ${what} failed`);
+      return false;
+    }
+  }
+
+  private safeReady(slot: Slot): Readiness {
+    try {
+      return slot.controller.ready();
+    } catch (err) {
+      return { ready: false, reason: `ready() threw: ${errorMessage(err)}` };
+    }
+  }
+
+  private noteError(slot: Slot, err: unknown): void {
+    slot.errors += 1;
+    slot.lastError = { message: errorMessage(err), at: new Date().toISOString() };
+    this.errorCounter.inc({ controller: slot.module.name });
+  }
+}

@@ -1,0 +1,80 @@
+/** Small validators for the address shapes the config uses. Pure, no I/O. */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export function isIp(value: string): boolean {
+  return isIPv4(value) || isIPv6(value);
+}
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 4 | 6;
+}
+
+export function parseCidr(value: string): Cidr | undefined {
+  const slash = value.indexOf('/');
+  if (slash < 0) return undefined;
+  const address = value.slice(0, slash);
+  const prefixText = value.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
+  const prefix = Number(prefixText);
+  if (isIPv4(address) && prefix <= 32) return { address, prefix, family: 4 };
+  if (isIPv6(address) && prefix <= 128) return { address, prefix, family: 6 };
+  return undefined;
+}
+
+export function ipv4ToInt(address: string): number {
+  return address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+export function intToIpv4(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+}
+
+/** IPv4 network as [first, last] integer addresses. */
+export function ipv4Range(cidr: Cidr): [number, number] {
+  const size = 2 ** (32 - cidr.prefix);
+  const first = Math.floor(ipv4ToInt(cidr.address) / size) * size;
+  return [first, first + size - 1];
+}
+
+export function isNetworkAddress(cidr: Cidr): boolean {
+  return cidr.family !== 4 || ipv4Range(cidr)[0] === ipv4ToInt(cidr.address);
+}
+
+export function isMac(value: string): boolean {
+  return /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value);
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** "127.0.0.1:53", "[::1]:53", or "127.0.0.1" with a default port. */
+export function parseHostPort(value: string, defaultPort?: number): HostPort | undefined {
+  let host: string;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(value);
+  if (bracketed !== null) {
+    host = bracketed[1] ?? '';
+    portText = bracketed[2];
+  } else if (isIPv6(value)) {
+    host = value;
+  } else {
+    const colon = value.lastIndexOf(':');
+    host = colon < 0 ? value : value.slice(0, colon);
+    portText = colon < 0 ? undefined : value.slice(colon + 1);
+  }
+  if (host === '') return undefined;
+  if (portText === undefined) return defaultPort === undefined ? undefined : { host, port: defaultPort };
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  return port > 0 && port <= 65535 ? { host, port } : undefined;
+}
+
+export function isLoopback(host: string): boolean {
+  if (isIPv4(host)) return host.startsWith('127.');
+  if (isIPv6(host)) return host === '::1' || host === '0:0:0:0:0:0:0:1';
+  return host === 'localhost';
+}

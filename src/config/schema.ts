@@ -1,0 +1,148 @@
+/**
+ * The config schema (DESIGN.md "Config"). It validates the merged raw document (defaults <
+ * Istio env files < YAML), so every key is present here; defaults live in defaults.ts.
+ * Durations are turned into milliseconds; everything else keeps the shape users write.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { isIp, isLoopback, isMac, parseCidr, parseHostPort } from './net-types.js';
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 30s, 15m, 24h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const port = z.number().int().min(1).max(65535);
+const ip = z.string().refine(isIp, { message: 'not an IP address' });
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
+  message: 'not a CIDR; write e.g. 10.234.0.0/16',
+});
+const hostPort = z.string().refine((v) => parseHostPort(v) !== undefined, {
+  message: 'not HOST:PORT; write e.g. 127.0.0.1:15030 or [::1]:53',
+});
+const dnsServer = z.string().refine((v) => parseHostPort(v, 53) !== undefined, {
+  message: 'not an address; write e.g. 10.96.0.10 or 10.96.0.10:5353',
+});
+const mac = z.string().refine(isMac, { message: 'not a MAC address; write e.g. 5a:09:44:c7:a3:fb' });
+const cidrOrStar = z.string().refine((v) => v === '*' || parseCidr(v) !== undefined, {
+  message: 'not a CIDR or "*"',
+});
+const inboundPorts = z.string().refine((v) => v.trim() === '' || v.trim() === '*' || /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v), {
+  message: 'write "*" or a comma-separated list of ports',
+});
+const domainName = z.string().min(1).refine((v) => /^[A-Za-z0-9*_.-]+$/.test(v) && !v.includes('..'), {
+  message: 'not a domain name',
+});
+
+export const identitySchema = z.strictObject({
+  enabled: z.boolean(),
+  ca: z.strictObject({
+    protocol: z.enum(['istiod', 'citadel']),
+    address: hostPort,
+    serverName: z.string(),
+    rootCert: z.string().min(1),
+    tokenFile: z.string(),
+    clusterId: z.string(),
+  }),
+  spiffe: z.strictObject({
+    trustDomain: domainName,
+    namespace: z.string().min(1),
+    serviceAccount: z.string().min(1),
+  }),
+  certDir: z.string().min(1),
+  owner: z.string(),
+  key: z.strictObject({ type: z.literal('RSA'), bits: z.number().int().min(2048).max(8192) }),
+  ttl: duration,
+  graceRatio: z.number().gt(0).lt(1),
+  graceJitter: z.number().min(0).max(0.5),
+  onRotate: z.string(),
+});
+
+export const peerSchema = z.strictObject({ subnet: cidr, publicIP: ip, vtepMAC: mac });
+
+export const overlaySchema = z.strictObject({
+  enabled: z.boolean(),
+  vni: z.number().int().min(0).max(16_777_215),
+  port,
+  device: z.string().max(15, { message: 'interface names are at most 15 characters' }),
+  underlay: z.strictObject({ interface: z.string(), address: z.union([z.literal(''), ip]) }),
+  network: z.union([z.literal(''), cidr]),
+  subnet: z.union([z.literal(''), cidr]),
+  mtu: z.number().int().min(0).max(65535),
+  peers: z.array(peerSchema),
+  etcd: z.strictObject({
+    endpoints: z.array(z.string().url({ message: 'not a URL; write e.g. http://10.0.0.1:2379' })),
+    prefix: z.string().startsWith('/', { message: 'must start with /' }),
+    tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }),
+    register: z.boolean(),
+  }),
+  resync: duration,
+});
+
+export const captureSchema = z.strictObject({
+  enabled: z.boolean(),
+  inboundPorts,
+  localExcludePorts: z.array(port),
+  serviceCIDRs: z.array(cidrOrStar),
+  serviceExcludeCIDRs: z.array(cidr),
+  proxyUser: z.string().min(1),
+  outboundPort: port,
+  inboundPort: port,
+  dns: z.boolean(),
+  cleanupOnStop: z.boolean(),
+});
+
+export const dnsSchema = z.strictObject({
+  enabled: z.boolean(),
+  listen: z.array(hostPort).min(1),
+  allowRemote: z.boolean(),
+  upstreams: z.array(dnsServer),
+  hosts: z.array(z.strictObject({ name: domainName, addresses: z.array(ip).min(1) })),
+  forward: z.array(z.strictObject({ domain: domainName, servers: z.array(dnsServer).min(1) })),
+  serviceEntries: z.strictObject({ paths: z.array(z.string()), autoAllocate: cidr }),
+  ttl: z.number().int().min(0).max(86_400),
+  cache: z.strictObject({
+    size: z.number().int().min(0),
+    maxTTL: z.number().int().min(0),
+    negativeTTL: z.number().int().min(0),
+  }),
+});
+
+const baseSchema = z.strictObject({
+  stateDir: z.string().min(1),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
+  istio: z.strictObject({ clusterEnv: z.string(), sidecarEnv: z.string() }),
+  status: z.strictObject({ listen: hostPort, allowRemote: z.boolean() }),
+  identity: identitySchema,
+  overlay: overlaySchema,
+  capture: captureSchema,
+  dns: dnsSchema,
+});
+
+export const configSchema = baseSchema.superRefine((cfg, ctx) => {
+  // A status or DNS listener on a non-loopback address exposes the agent (an open resolver is an
+  // amplification weapon): only with an explicit opt-in.
+  const status = parseHostPort(cfg.status.listen);
+  if (status !== undefined && !isLoopback(status.host) && !cfg.status.allowRemote) {
+    ctx.addIssue({ code: 'custom', path: ['status', 'listen'], message: 'not a loopback address; set status.allowRemote: true to expose the status endpoint' });
+  }
+  cfg.dns.listen.forEach((listen, index) => {
+    const hp = parseHostPort(listen);
+    if (hp !== undefined && !isLoopback(hp.host) && !cfg.dns.allowRemote) {
+      ctx.addIssue({ code: 'custom', path: ['dns', 'listen', index], message: 'not a loopback address; set dns.allowRemote: true to serve other hosts' });
+    }
+  });
+});
+
+export type Config = z.output<typeof configSchema>;
+export type IdentityConfig = Config['identity'];
+export type OverlayConfig = Config['overlay'];
+export type PeerConfig = z.output<typeof peerSchema>;
+export type CaptureConfig = Config['capture'];
+export type DnsConfig = Config['dns'];
+export type ControllerName = 'identity' | 'overlay' | 'capture' | 'dns';
+export const CONTROLLER_NAMES: readonly ControllerName[] = ['identity', 'overlay', 'capture', 'dns'];

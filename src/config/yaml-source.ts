@@ -1,0 +1,54 @@
+/** YAML parsing that keeps positions, so every problem can be reported as file:line:col. */
+import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
+import type { ConfigIssue } from '../errors.js';
+
+export interface YamlSource {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+  value: Record<string, unknown>;
+}
+
+export function parseYaml(text: string, file: string): { source?: YamlSource; issues: ConfigIssue[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const issues: ConfigIssue[] = doc.errors.map((err) => {
+    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    return { file, line: pos.line, col: pos.col, key: '', message: firstLine(err.message) };
+  });
+  if (issues.length > 0) return { issues };
+  const value: unknown = doc.toJS() ?? {};
+  if (typeof value !== 'object' || Array.isArray(value) || value === null) {
+    return { issues: [{ file, line: 1, col: 1, key: '', message: 'the config must be a mapping of keys (e.g. "overlay:")' }] };
+  }
+  return { source: { file, doc, lines, value: value as Record<string, unknown> }, issues };
+}
+
+/** Position of the value at `path`, or of the key itself when `keyName` is given. */
+export function locate(source: YamlSource, path: readonly PropertyKey[], keyName?: string): { line: number; col: number } | undefined {
+  const keys = path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  if (keyName !== undefined) {
+    const parent = keys.length === 0 ? source.doc.contents : source.doc.getIn(keys, true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === keyName);
+      const range = isScalar(pair?.key) ? pair.key.range : undefined;
+      if (range !== undefined && range !== null) return source.lines.linePos(range[0]);
+    }
+  }
+  for (let n = keys.length; n >= 0; n -= 1) {
+    const node = n === 0 ? source.doc.contents : source.doc.getIn(keys.slice(0, n), true);
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    if (range !== undefined && node !== null) return source.lines.linePos(range[0]);
+  }
+  return undefined;
+}
+
+/** Whether the YAML itself sets the value at `path` (not an ancestor). */
+export function hasPath(source: YamlSource, path: readonly PropertyKey[]): boolean {
+  const keys = path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  return source.doc.hasIn(keys) && source.doc.getIn(keys) !== null;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}

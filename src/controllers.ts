@@ -1,0 +1,7 @@
+/**
+ * The composition root: every capability's controller module, in start order (DNS before
+ * capture, so redirected queries find a listener). Controllers never import each other.
+ */
+import type { ControllerModule } from './agent/controller.js';
+
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [];

@@ -1,0 +1,65 @@
+/**
+ * Local HTTP endpoint: /livez, /readyz (?verbose), /status, /metrics. Bound to loopback unless
+ * the config explicitly allows a remote address (checked at config validation).
+ */
+import Fastify from 'fastify';
+import type { Registry } from 'prom-client';
+import type { HostPort } from '../config/net-types.js';
+import type { Logger } from '../log.js';
+
+export interface ReadyCheck {
+  name: string;
+  ready: boolean;
+  reason?: string;
+}
+
+export interface StatusSource {
+  readiness(): ReadyCheck[];
+  status(): Record<string, unknown>;
+}
+
+export interface StatusServerOptions {
+  listen: HostPort;
+  source: StatusSource;
+  metrics: Registry;
+  log: Logger;
+}
+
+export type StatusApp = ReturnType<typeof buildStatusApp>;
+
+// The instance type is inferred: fastify's generics follow the pino logger passed in.
+export function buildStatusApp(options: Omit<StatusServerOptions, 'listen'>) {
+  const app = Fastify({ loggerInstance: options.log.child({ component: 'status' }), disableRequestLogging: true, return503OnClosing: true });
+
+  app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok\n'));
+
+  app.get('/readyz', async (req, reply) => {
+    const checks = options.source.readiness();
+    const ready = checks.every((c) => c.ready);
+    reply.code(ready ? 200 : 503).type('text/plain');
+    if (!Object.hasOwn(req.query as object, 'verbose')) return reply.send(ready ? 'ok\n' : 'not ready\n');
+    const lines = checks.map((c) => (c.ready ? `[+]${c.name} ok${c.reason === undefined ? '' : ` (${c.reason})`}` : `[-]${c.name} failed: ${c.reason ?? 'not ready'}`));
+    if (checks.length === 0) lines.push('[+]no controllers enabled');
+    lines.push(`readyz check ${ready ? 'passed' : 'failed'}`);
+    return reply.send(`${lines.join('\n')}\n`);
+  });
+
+  app.get('/status', async (_req, reply) => reply.type('application/json').send(options.source.status()));
+
+  app.get('/metrics', async (_req, reply) => {
+    const body = await options.metrics.metrics();
+    return reply.type(options.metrics.contentType).send(body);
+  });
+
+  return app;
+}
+
+export interface StatusServer {
+  close(): Promise<void>;
+}
+
+export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
+  const app = buildStatusApp(options);
+  await app.listen({ host: options.listen.host, port: options.listen.port });
+  return { close: () => app.close() };
+}
