@@ -70,7 +70,6 @@ export class Agent {
       listen,
       source: { readiness: () => this.supervisor.readiness(), status: () => this.status() },
       metrics: this.metrics,
-      log: this.log,
     });
     this.log.info({ listen: this.loaded.config.status.listen }, 'status endpoint listening');
     await this.supervisor.start();

@@ -131,7 +131,7 @@ export class Supervisor {
         out[module.name] = { enabled, state: enabled ? 'not started' : 'disabled' };
         continue;
       }
-      let details: Record<string, unknown> = {};
+      let details: Record<string, unknown>;
       try {
         details = slot.controller.status();
       } catch (err) {
@@ -164,44 +164,28 @@ export class Supervisor {
 
   private async startOne(module: ControllerModule): Promise<void> {
     const log = this.log.child({ controller: module.name });
-    let slotRef: Slot | undefined;
+    // Until create() succeeds the slot holds an inert stand-in, so /status can say why it failed.
+    const slot: Slot = { module, controller: inertController(module.name), state: 'starting', errors: 0 };
+    this.slots.set(module.name, slot);
     const ctx: ControllerContext = {
       log,
       metrics: this.metrics,
       reportError: (err) => {
-        if (slotRef !== undefined) this.noteError(slotRef, err);
+        this.noteError(slot, err);
         log.error({ err }, 'controller error');
       },
     };
-    let controller: Controller;
     try {
-      controller = module.create(this.config, ctx);
+      slot.controller = module.create(this.config, ctx);
     } catch (err) {
-      // Construction failed: keep a stub slot so /status says why.
-      const stub: Controller = {
-        name: module.name,
-        start: () => Promise.resolve(),
-        reload: () => Promise.resolve(),
-        stop: () => Promise.resolve(),
-        status: () => ({}),
-        ready: () => ({ ready: false, reason: 'not constructed' }),
-      };
-      const slot: Slot = { module, controller: stub, state: 'failed', errors: 0 };
-      this.slots.set(module.name, slot);
+      slot.state = 'failed';
       this.noteError(slot, err);
       log.error({ err }, 'controller could not be created');
       return;
     }
-    const slot: Slot = { module, controller, state: 'starting', errors: 0 };
-    slotRef = slot;
-    this.slots.set(module.name, slot);
-    const ok = await this.guard(slot, 'start', () => controller.start());
-    if (ok) {
-      slot.state = 'running';
-      log.info('controller started');
-    } else {
-      slot.state = 'failed';
-    }
+    const ok = await this.guard(slot, 'start', () => slot.controller.start());
+    slot.state = ok ? 'running' : 'failed';
+    if (ok) log.info('controller started');
   }
 
   private async stopOne(slot: Slot): Promise<void> {
@@ -247,4 +231,15 @@ export class Supervisor {
     slot.lastError = { message: errorMessage(err), at: new Date().toISOString() };
     this.errorCounter.inc({ controller: slot.module.name });
   }
+}
+
+function inertController(name: ControllerName): Controller {
+  return {
+    name,
+    start: () => Promise.resolve(),
+    reload: () => Promise.resolve(),
+    stop: () => Promise.resolve(),
+    status: () => ({}),
+    ready: () => ({ ready: false, reason: 'not constructed' }),
+  };
 }

@@ -48,6 +48,6 @@ export function renderWithSources(loaded: LoadedConfig): string {
       }
     }
   };
-  annotate(doc.contents as Node, []);
+  annotate(doc.contents, []);
   return doc.toString({ lineWidth: 0 });
 }

@@ -59,13 +59,13 @@ export function renderStatus(body: Record<string, unknown>): string {
   const config = (body.config ?? {}) as Record<string, unknown>;
   lines.push(`mesh-node-agent ${String(body.version)}  pid ${String(body.pid)}  up ${formatUptime(Number(body.uptimeSeconds))}  ${body.ready === true ? 'READY' : 'NOT READY'}`);
   lines.push(`config ${String(config.path)} (generation ${String(config.generation)})`);
-  const lastReload = config.lastReload as Record<string, unknown> | undefined;
-  if (lastReload !== undefined) lines.push(`last reload ${lastReload.ok === true ? 'applied' : 'REJECTED'} at ${String(lastReload.at)}${lastReload.error === undefined ? '' : `: ${String(lastReload.error)}`}`);
+  const lastReload = config.lastReload as { ok?: boolean; at?: string; error?: string } | undefined;
+  if (lastReload !== undefined) lines.push(`last reload ${lastReload.ok === true ? 'applied' : 'REJECTED'} at ${lastReload.at ?? '?'}${lastReload.error === undefined ? '' : `: ${lastReload.error}`}`);
   lines.push('');
-  const controllers = (body.controllers ?? {}) as Record<string, Record<string, unknown>>;
+  const controllers = (body.controllers ?? {}) as Record<string, ControllerStatus>;
   const rows: string[][] = [['CONTROLLER', 'STATE', 'READY', 'NOTE']];
   for (const [name, c] of Object.entries(controllers)) {
-    rows.push([name, String(c.state ?? '-'), c.enabled === true ? (c.ready === true ? 'yes' : 'no') : '-', String(c.reason ?? (c.lastError as { message?: string } | undefined)?.message ?? '')]);
+    rows.push([name, c.state ?? '-', c.enabled === true ? (c.ready === true ? 'yes' : 'no') : '-', c.reason ?? c.lastError?.message ?? '']);
   }
   lines.push(...table(rows));
   const skip = new Set(['enabled', 'state', 'ready', 'reason']);
@@ -77,6 +77,15 @@ export function renderStatus(body: Record<string, unknown>): string {
     for (const [key, value] of details) lines.push(`  ${key}: ${formatValue(value)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+interface ControllerStatus {
+  enabled?: boolean;
+  state?: string;
+  ready?: boolean;
+  reason?: string;
+  lastError?: { message?: string };
+  [key: string]: unknown;
 }
 
 function table(rows: string[][]): string[] {
