@@ -8,8 +8,11 @@ echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint --max-warnings 0 .
 echo "== import cycles"; node scripts/check-cycles.mjs src
 
-# Leftovers from a killed earlier run (our names all start with mna-) would only confuse tests.
-for ns in $(ip netns list 2>/dev/null | awk '/^mna-/{print $1}'); do ip netns del "$ns" 2>/dev/null || true; done
+# Leftovers of killed runs (mna-<tag>-<pid>-<n> whose pid is gone) would only confuse tests.
+for ns in $(ip netns list 2>/dev/null | awk '/^mna-/{print $1}'); do
+  pid=$(echo "$ns" | awk -F- '{print $(NF-1)}')
+  kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
+done
 
 mapfile -t files < <(find test -name '*.test.ts' ${TEST_FILTER:+-path "*${TEST_FILTER}*"} | sort)
 echo "== ${#files[@]} test files"
