@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Controller, ControllerModule, Readiness } from '../../src/agent/controller.js';
@@ -85,9 +86,11 @@ describe('supervisor', () => {
   test('apply reloads running controllers, starts newly enabled ones and stops disabled ones', async () => {
     const identity = new Scripted('identity');
     const overlay = new Scripted('overlay');
-    const sup = new Supervisor(await config({ identity: true, overlay: false }), { modules: modules(identity, overlay), log: silent, metrics: new Registry() });
+    const log = createLogger({ level: 'info', destination: new PassThrough() });
+    const sup = new Supervisor(await config({ identity: true, overlay: false }), { modules: modules(identity, overlay), log, metrics: new Registry() });
     await sup.start();
     await sup.apply(await config({ identity: true, overlay: true }, 'debug'));
+    assert.equal(log.level, 'debug', 'log.level applies on reload');
     assert.deepEqual(identity.calls, ['start', 'reload:debug']);
     assert.deepEqual(overlay.calls, ['start']);
     await sup.apply(await config({ identity: false, overlay: true }, 'warn'));
