@@ -30,6 +30,8 @@ export const directExec: Exec = (cmd, args, input) =>
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 127;
       resolve({ code, stdout, stderr: err !== null && typeof err.code !== 'number' ? `${stderr}${err.message}` : stderr });
     });
+    // A tool that exits without reading stdin (iptables -V, -save) must not turn into EPIPE.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
 
