@@ -39,6 +39,7 @@ export class Supervisor {
   private readonly stopTimeoutMs: number;
   private readonly errorCounter: Counter<'controller'>;
   private config: Config;
+  private readonly unhandled: { count: number; last?: { message: string; at: string } } = { count: 0 };
 
   constructor(config: Config, options: SupervisorOptions) {
     this.config = config;
@@ -155,7 +156,14 @@ export class Supervisor {
   recordUnhandled(err: unknown, controller?: ControllerName): void {
     const slot = controller === undefined ? undefined : this.slots.get(controller);
     if (slot !== undefined) this.noteError(slot, err);
+    this.unhandled.count += 1;
+    this.unhandled.last = { message: errorMessage(err), at: new Date().toISOString() };
     this.log.error({ err, controller }, 'unhandled error; the agent keeps running');
+  }
+
+  /** Errors that escaped every controller handler (shown in /status so they are not only in logs). */
+  unhandledErrors(): { count: number; last?: { message: string; at: string } } {
+    return { ...this.unhandled };
   }
 
   private enabled(name: ControllerName, config: Config): boolean {
