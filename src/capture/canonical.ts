@@ -38,6 +38,21 @@ function ipv4Network(address: string, prefix: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.');
 }
 
+function ipv6Network(address: string, prefix: number): string {
+  // The WHATWG URL parser expands nothing but prints RFC 5952 form: normalise, mask, print again.
+  const normal = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const [left = '', right] = normal.split('::');
+  const leftGroups = left === '' ? [] : left.split(':');
+  const rightGroups = right === undefined || right === '' ? [] : right.split(':');
+  const groups = right === undefined ? leftGroups : [...leftGroups, ...Array<string>(8 - leftGroups.length - rightGroups.length).fill('0'), ...rightGroups];
+  let value = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  const hostBits = BigInt(128 - prefix);
+  value = (value >> hostBits) << hostBits;
+  const out: string[] = [];
+  for (let i = 7; i >= 0; i -= 1) out.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return new URL(`http://[${out.join(':')}]/`).hostname.slice(1, -1);
+}
+
 /** "10.1.0.0/16", "127.0.0.53" → "127.0.0.53/32", IPv6 in its shortest form. Anything else as is. */
 export function canonicalAddress(value: string): string {
   const slash = value.indexOf('/');
@@ -48,9 +63,8 @@ export function canonicalAddress(value: string): string {
     return `${ipv4Network(host, prefix)}/${prefix}`;
   }
   if (isIPv6(host)) {
-    // The WHATWG URL parser prints IPv6 in RFC 5952 form, which is what we need for equality.
-    const shortest = new URL(`http://[${host}]/`).hostname.slice(1, -1);
-    return `${shortest}/${prefixText ?? '128'}`;
+    const prefix = prefixText === undefined ? 128 : Number(prefixText);
+    return `${ipv6Network(host, prefix)}/${prefix}`;
   }
   return value;
 }

@@ -15,7 +15,7 @@ const input: CaptureInput = {
   inboundPorts: '*',
   inboundExcludePorts: [22, 15090, 15021, 15020, 15030],
   serviceCIDRs: ['10.96.0.0/16', 'fd00:96::/112'],
-  serviceExcludeCIDRs: ['10.96.99.0/24'],
+  serviceExcludeCIDRs: ['10.96.99.0/24', 'fd00:96::1:5/120'], // the second is not a network address: the kernel masks it
   proxyUids: [1337],
   proxyGids: [1337],
   agentUid: 0,

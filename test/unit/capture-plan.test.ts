@@ -43,6 +43,8 @@ describe('canonical rule form', () => {
     assert.equal(canonicalAddress('127.0.0.53'), '127.0.0.53/32');
     assert.equal(canonicalAddress('10.233.1.0/16'), '10.233.0.0/16');
     assert.equal(canonicalAddress('fd00:0:0::1'), 'fd00::1/128');
+    assert.equal(canonicalAddress('fd00:96::1:5/112'), 'fd00:96::1:0/112');
+    assert.equal(canonicalAddress('::127.0.0.53'), canonicalAddress('::7f00:35/128'));
   });
 });
 
