@@ -75,7 +75,13 @@ export class CaptureController implements Controller {
     this.stopped = false;
     this.iptables = new Iptables(await detectBinaries(this.deps.exec ?? directExec), this.deps.exec ?? directExec);
     this.log.info({ backend: this.iptables.binaries.backend, binaries: this.iptables.binaries.restore }, 'iptables backend detected');
-    await this.serial(() => this.reconcile(this.config, 'start'));
+    try {
+      await this.serial(() => this.reconcile(this.config, 'start'));
+    } catch (err) {
+      // A busy xtables lock or a proxy user created a moment later must not need a restart:
+      // report it (not ready, with the reason) and let the resync timer retry.
+      this.ctx.reportError(err);
+    }
     this.schedule();
   }
 

@@ -219,4 +219,22 @@ describe('capture with the real agent', () => {
     assert.equal(cleanup.code, 0, `${cleanup.stdout}${cleanup.stderr}`);
     assert.equal(await saveAll(vm), baseline);
   });
+  test('an unresolvable proxy user at start: agent up but not ready, nothing installed; a fixed config recovers', async () => {
+    const bad = { ...captureConfig, capture: { ...captureConfig.capture, proxyUser: 'mna-no-such-user' } };
+    agent = await startAgent({ ns: vm, dir, statusPort, config: bad });
+    const running = agent;
+    await waitFor('capture not ready with the reason', async () => {
+      const capture = await captureStatus(running);
+      return capture?.ready === false && String(capture.reason).includes('mna-no-such-user');
+    });
+    assert.equal((await running.get('/readyz')).status, 503);
+    assert.equal(await saveAll(vm), baseline, 'no partial rules');
+    await running.writeConfig(captureConfig);
+    running.proc.kill('SIGHUP');
+    await running.waitReady();
+    assert.equal(await ask(vm, APP_UID, { proto: 'tcp', host: SERVICE_IP, port: 80 }), 'outbound-port');
+    assert.equal((await running.stop('SIGTERM')).code, 0);
+    agent = undefined;
+    assert.equal(await saveAll(vm), baseline);
+  });
 });
