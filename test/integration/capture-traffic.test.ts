@@ -55,8 +55,8 @@ async function startListeners(ns: Netns, specs: object[]): Promise<ChildProcess>
   return child;
 }
 
-async function ask(ns: Netns, uid: number, target: { proto: 'tcp' | 'udp'; host: string; port: number }): Promise<string> {
-  const asUser = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+async function ask(ns: Netns, uid: number, target: { proto: 'tcp' | 'udp'; host: string; port: number }, gid = uid): Promise<string> {
+  const asUser = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups'];
   // env(1) sets the target; setpriv (when used) keeps the environment.
   const withEnv = await ns.run('env', [`TARGET=${JSON.stringify(target)}`, ...asUser, process.execPath, '-e', CLIENT]);
   assert.equal(withEnv.code, 0, withEnv.stderr);
@@ -140,6 +140,8 @@ describe('capture with the real agent', () => {
     // The proxy user's connect is not redirected, nor is the agent's own (uid 0).
     assert.equal(await ask(vm, PROXY_UID, { proto: 'tcp', host: SERVICE_IP, port: 80 }), 'service-direct');
     assert.equal(await ask(vm, 0, { proto: 'tcp', host: SERVICE_IP, port: 80 }), 'service-direct');
+    // Another uid running with the proxy's group bypasses too (Istio's --gid-owner rules).
+    assert.equal(await ask(vm, APP_UID + 10, { proto: 'tcp', host: SERVICE_IP, port: 80 }, PROXY_UID), 'service-direct');
     // Inbound: a captured port reaches the inbound port; SSH is never captured.
     assert.equal(await ask(peer, 0, { proto: 'tcp', host: VM_IP, port: 8080 }), 'inbound-port');
     assert.equal(await ask(peer, 0, { proto: 'tcp', host: VM_IP, port: 22 }), 'ssh');
