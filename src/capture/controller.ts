@@ -106,6 +106,9 @@ export class CaptureController implements Controller {
       await iptables.cleanup();
       this.applied = false;
       this.verified = false;
+      this.metrics.verified.set(0);
+      this.metrics.rules.set({ family: 'ipv4' }, 0);
+      this.metrics.rules.set({ family: 'ipv6' }, 0);
       this.log.info('capture rules removed');
     });
   }
