@@ -91,7 +91,7 @@ export class Iptables {
     for (const table of TABLES) {
       const result = await this.exec(this.binaries.save[family], ['-t', table]);
       if (result.code !== 0) {
-        if (/does not exist|Table does not exist|can't initialize/i.test(result.stderr)) continue;
+        if (/does not exist|can't initialize/i.test(result.stderr)) continue;
         throw new AgentError(ErrorCode.IptablesFailed, `${this.binaries.save[family]} -t ${table} failed (${result.code}): ${result.stderr.trim()}`);
       }
       const parsed = parseSave(result.stdout).get(table);
