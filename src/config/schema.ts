@@ -95,7 +95,7 @@ export const captureSchema = z.strictObject({
   dns: z.boolean(),
   cleanupOnStop: z.boolean(),
   /** How often installed rules are verified and drift repaired. */
-  resync: duration.prefault('30s'),
+  resync: duration,
 });
 
 export const dnsSchema = z.strictObject({
