@@ -1,0 +1,199 @@
+/**
+ * Packaging tests' fixtures: the .deb built by scripts/package.sh (shared by the test files of one
+ * run through a lock and reused while no input changed), a cached Debian 12 root made by
+ * debootstrap, and throwaway overlay copies of that root to install into.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './agent-process.js';
+import { must, run, sleep, type ExecResult } from './exec.js';
+import type { Netns } from './netns.js';
+
+export const CACHE_DIR = process.env.MNA_TEST_CACHE ?? '/var/cache/mesh-node-agent-test';
+export const DEBIAN_MIRROR = process.env.MNA_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+/** What a stock Debian 12 VM has beyond minbase and the package needs (its Depends, and systemd). */
+const ROOT_PACKAGES = ['adduser', 'iptables', 'procps', 'systemd'];
+/** A clean environment for commands in the root: nothing of this host's (e.g. NODE_EXTRA_CA_CERTS). */
+export const ROOT_ENV = ['env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8'];
+
+export const PACKAGE_VERSION = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** A lock directory shared between processes; a holder that died is detected by its pid. */
+async function withLock<T>(dir: string, what: string, timeoutMs: number, body: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await mkdir(dir);
+      await writeFile(join(dir, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'));
+      if (holder > 0 && !isAlive(holder)) await rm(dir, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (lock ${dir} held by pid ${holder})`);
+      await sleep(500);
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function newestMtime(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((entry) => newestMtime(join(path, entry))));
+}
+
+/** Everything a package build reads; a .deb newer than all of it is current. */
+function inputsMtime(): number {
+  const inputs = ['src', 'proto', 'debian', 'systemd', 'scripts', 'docs/packaging.md', 'package.json', 'package-lock.json'];
+  return Math.max(...inputs.map((p) => newestMtime(join(REPO_ROOT, p))), statSync(process.execPath).mtimeMs);
+}
+
+/**
+ * build/mesh-node-agent_<version>_amd64.deb, built by `npm run package` (gzip-compressed: faster,
+ * same content) unless an up-to-date one exists. Returns its absolute path.
+ */
+export async function buildDeb(version = PACKAGE_VERSION): Promise<string> {
+  const deb = join(REPO_ROOT, 'build', `mesh-node-agent_${version}_amd64.deb`);
+  await mkdir(join(REPO_ROOT, 'build'), { recursive: true });
+  return withLock(join(REPO_ROOT, 'build', '.package.lock'), `the .deb build`, 300_000, async () => {
+    if (existsSync(deb) && statSync(deb).mtimeMs > inputsMtime()) return deb;
+    const env = { ...process.env, MNA_VERSION: version, MNA_DEB_COMPRESSION: 'gzip' };
+    const result = await run('bash', ['scripts/package.sh'], { cwd: REPO_ROOT, env, timeout: 240_000 });
+    if (result.code !== 0) throw new Error(`npm run package failed (${result.code}):\n${result.stderr.slice(-4000)}`);
+    if (result.stdout.trim() !== `build/mesh-node-agent_${version}_amd64.deb`) throw new Error(`package.sh printed ${result.stdout.trim()}`);
+    return deb;
+  });
+}
+
+/** Why the Debian root cannot be made here, or undefined when the mirror answers. */
+async function mirrorProblem(): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${DEBIAN_MIRROR}/dists/bookworm/Release`, { method: 'HEAD', signal: AbortSignal.timeout(15_000) });
+    return res.ok ? undefined : `${DEBIAN_MIRROR} answered ${res.status}`;
+  } catch (err) {
+    return `${DEBIAN_MIRROR} unreachable (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+/**
+ * A pristine Debian 12 root (debootstrap --variant=minbase bookworm, plus ROOT_PACKAGES), made once
+ * and cached in CACHE_DIR. Returns its path, or {skip} when it does not exist and the mirror
+ * cannot be reached.
+ */
+export async function debianRoot(): Promise<string | { skip: string }> {
+  const dir = join(CACHE_DIR, `bookworm-minbase-${ROOT_PACKAGES.join('-')}`);
+  if (existsSync(join(dir, '.complete'))) return dir;
+  await mkdir(CACHE_DIR, { recursive: true });
+  const problem = await mirrorProblem();
+  if (problem !== undefined) return { skip: `no cached Debian 12 root in ${CACHE_DIR} and debootstrap cannot reach the mirror: ${problem}` };
+  return withLock(`${dir}.lock`, 'debootstrap', 600_000, async () => {
+    if (existsSync(join(dir, '.complete'))) return dir;
+    const temp = `${dir}.tmp-${process.pid}`;
+    await rm(temp, { recursive: true, force: true });
+    const args = ['--variant=minbase', `--include=${ROOT_PACKAGES.join(',')}`, 'bookworm', temp, DEBIAN_MIRROR];
+    const result = await run('debootstrap', args, { timeout: 540_000 });
+    if (result.code !== 0) {
+      await rm(temp, { recursive: true, force: true });
+      throw new Error(`debootstrap ${args.join(' ')} failed (${result.code}):\n${(result.stdout + result.stderr).slice(-3000)}`);
+    }
+    await writeFile(join(temp, '.complete'), `${new Date().toISOString()}\n`);
+    await rm(dir, { recursive: true, force: true });
+    await rename(temp, dir);
+    return dir;
+  });
+}
+
+/**
+ * A writable copy of the cached root (overlayfs: the cache stays pristine) with /proc mounted.
+ * Commands run chrooted inside a network namespace the test owns, with a clean environment.
+ */
+export class InstallRoot {
+  private constructor(
+    readonly path: string,
+    private readonly work: string,
+    private readonly ns: Netns,
+  ) {}
+
+  static async create(base: string, ns: Netns): Promise<InstallRoot> {
+    const work = await mkdtemp(join(tmpdir(), 'mna-pkg-root-'));
+    const root = join(work, 'root');
+    await Promise.all(['upper', 'work', 'root'].map((d) => mkdir(join(work, d))));
+    await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${join(work, 'upper')},workdir=${join(work, 'work')}`, root]);
+    try {
+      await must('mount', ['-t', 'proc', 'proc', join(root, 'proc')]);
+    } catch (err) {
+      await run('umount', [root]);
+      await rm(work, { recursive: true, force: true });
+      throw err;
+    }
+    return new InstallRoot(root, work, ns);
+  }
+
+  /** argv that runs `args` chrooted in the namespace (for Netns.spawn). */
+  argv(...args: string[]): string[] {
+    return [...ROOT_ENV, 'chroot', this.path, ...args];
+  }
+
+  run(...args: string[]): Promise<ExecResult> {
+    const [cmd, ...rest] = this.argv(...args);
+    return this.ns.run(cmd ?? 'env', rest);
+  }
+
+  async must(...args: string[]): Promise<string> {
+    const result = await this.run(...args);
+    if (result.code !== 0) throw new Error(`${args.join(' ')} in the Debian root exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** Copies a host file into the root's /tmp; returns its path inside the root. */
+  async put(hostPath: string, name: string): Promise<string> {
+    await must('cp', ['-R', hostPath, join(this.path, 'tmp', name)]);
+    return `/tmp/${name}`;
+  }
+
+  hostPath(inRoot: string): string {
+    return join(this.path, inRoot);
+  }
+
+  async destroy(): Promise<void> {
+    await run('umount', [join(this.path, 'proc')]);
+    await run('umount', [this.path]);
+    await rm(this.work, { recursive: true, force: true });
+  }
+}
+
+/** Paths that change on any dpkg run and say nothing about what a package left behind. */
+const VOLATILE = [/^\/(proc|dev|sys|run|tmp)(\/|$)/, /^\/var\/(lib\/dpkg|log|cache)(\/|$)/, /^\/etc\/(passwd|group|shadow|gshadow|subuid|subgid)-$/, /^\/etc\/ld\.so\.cache$/];
+
+/** Every path under a root (lstat, no symlink following) except VOLATILE ones, sorted. */
+export async function listTree(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const entry of await readdir(join(root, rel))) {
+      const path = `${rel}/${entry}`;
+      if (VOLATILE.some((re) => re.test(path))) continue;
+      out.push(path);
+      if ((await lstat(join(root, path))).isDirectory()) await walk(path);
+    }
+  };
+  await walk('');
+  return out.sort();
+}
