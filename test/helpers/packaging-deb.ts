@@ -4,8 +4,7 @@
  * debootstrap, and throwaway overlay copies of that root to install into.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { lstat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './agent-process.js';
@@ -33,7 +32,7 @@ async function withLock<T>(dir: string, what: string, timeoutMs: number, body: (
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'));
       if (holder > 0 && !isAlive(holder)) await rm(dir, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (lock ${dir} held by pid ${holder})`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (lock ${dir} held by pid ${holder})`, { cause: err });
       await sleep(500);
     }
   }

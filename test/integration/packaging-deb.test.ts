@@ -16,7 +16,7 @@ import { buildDeb } from '../helpers/packaging-deb.js';
 const ACCEPTED_WARNINGS = new Set(['hardening-no-pie']);
 const MAX_EXPOSURE = 2.5;
 
-describe('packaging: the .deb', () => {
+void describe('packaging: the .deb', () => {
   let deb = '';
   let tmp = '';
 
@@ -28,7 +28,7 @@ describe('packaging: the .deb', () => {
     if (tmp !== '') await rm(tmp, { recursive: true, force: true });
   });
 
-  test('carries the bundle and its own runtime, not node_modules, and no nodejs dependency', async () => {
+  void test('carries the bundle and its own runtime, not node_modules, and no nodejs dependency', async () => {
     const field = async (name: string): Promise<string> => (await must('dpkg-deb', ['-f', deb, name])).trim();
     assert.equal(await field('Architecture'), 'amd64');
     const depends = await field('Depends');
@@ -57,7 +57,7 @@ describe('packaging: the .deb', () => {
     assert.equal((await readFile(join(control, 'conffiles'), 'utf8')).trim(), '/etc/mesh-node-agent/config.yaml');
   });
 
-  test('lintian reports no errors, and only the accepted warnings', async () => {
+  void test('lintian reports no errors, and only the accepted warnings', async () => {
     const result = await run('lintian', ['--fail-on', 'error', deb], { timeout: 120_000 });
     const tags = result.stdout.split('\n').filter((l) => /^[EW]: /.test(l));
     assert.deepEqual(tags.filter((l) => l.startsWith('E: ')), [], result.stdout);
@@ -66,7 +66,7 @@ describe('packaging: the .deb', () => {
     assert.deepEqual(warnings.filter((w) => !ACCEPTED_WARNINGS.has(w)), [], result.stdout);
   });
 
-  test(`systemd-analyze security --offline=true scores the shipped unit at most ${MAX_EXPOSURE}`, async () => {
+  void test(`systemd-analyze security --offline=true scores the shipped unit at most ${MAX_EXPOSURE}`, async () => {
     const tree = await mkdtemp(join(tmp, 'tree-'));
     await must('dpkg-deb', ['-x', deb, tree]);
     const unit = join(tree, 'lib/systemd/system/mesh-node-agent.service');
@@ -77,7 +77,7 @@ describe('packaging: the .deb', () => {
     assert.ok(Number(score[1]) <= MAX_EXPOSURE, `exposure ${score[1]} > ${MAX_EXPOSURE}:\n${result.stdout}`);
   });
 
-  test('the bundle ships the netlink addon and etcd3 protos it loads at run time', async () => {
+  void test('the bundle ships the netlink addon and etcd3 protos it loads at run time', async () => {
     const out = join(tmp, 'probe');
     const env = { ...process.env, MNA_BUILD_ENTRY: 'test/fixtures/packaging-probe.ts', MNA_BUILD_OUT: out };
     await must(process.execPath, ['scripts/build.mjs'], { cwd: REPO_ROOT, env });

@@ -6,9 +6,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { appendFile, readFile, readdir } from 'node:fs/promises';
 import { existsSync, lstatSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -22,7 +21,7 @@ const NEXT_VERSION = `${PACKAGE_VERSION}+test2`;
 const CONFIG = '/etc/mesh-node-agent/config.yaml';
 const ACCOUNTS = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow'];
 
-describe('packaging: install on a fresh Debian 12', { skip: typeof base === 'string' ? false : base.skip }, () => {
+void describe('packaging: install on a fresh Debian 12', { skip: typeof base === 'string' ? false : base.skip }, () => {
   let ns: Netns | undefined;
   let root: InstallRoot | undefined;
   let deb = '';
@@ -52,7 +51,7 @@ describe('packaging: install on a fresh Debian 12', { skip: typeof base === 'str
     await ns?.destroy();
   });
 
-  test('dpkg installs it on a root without Node.js; version and check-config run from the installed files', async () => {
+  void test('dpkg installs it on a root without Node.js; version and check-config run from the installed files', async () => {
     assert.notEqual((await r().run('sh', '-c', 'command -v node nodejs')).code, 0, 'the root has no Node.js of its own');
     const output = await dpkg('-i', await r().put(deb, 'mesh-node-agent.deb'));
     assert.match(output, /installed and enabled, but NOT started/);
@@ -75,13 +74,13 @@ describe('packaging: install on a fresh Debian 12', { skip: typeof base === 'str
     assert.match(man.stdout, /^\.SH NAME\nmesh-node-agent \\- /m);
   });
 
-  test('systemd-analyze verify accepts the installed unit', async () => {
+  void test('systemd-analyze verify accepts the installed unit', async () => {
     const result = await run('systemd-analyze', ['verify', `--root=${r().path}`, '--man=no', 'mesh-node-agent.service']);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.equal(result.stderr.trim(), '');
   });
 
-  test('the installed agent, started inside a network namespace, answers /readyz', async () => {
+  void test('the installed agent, started inside a network namespace, answers /readyz', async () => {
     assert.ok(ns !== undefined);
     const [cmd, ...args] = r().argv('mesh-node-agent', 'run');
     const agent: ChildProcess = ns.spawn(cmd ?? 'env', args);
@@ -104,7 +103,7 @@ describe('packaging: install on a fresh Debian 12', { skip: typeof base === 'str
     }
   });
 
-  test('the shipped runtime loads the bundled netlink addon and etcd3 protos on this root', async () => {
+  void test('the shipped runtime loads the bundled netlink addon and etcd3 protos on this root', async () => {
     const out = await mkdtemp(join(tmpdir(), 'mna-pkg-probe-'));
     try {
       const env = { ...process.env, MNA_BUILD_ENTRY: 'test/fixtures/packaging-probe.ts', MNA_BUILD_OUT: out };
@@ -118,7 +117,7 @@ describe('packaging: install on a fresh Debian 12', { skip: typeof base === 'str
     }
   });
 
-  test('an upgrade keeps the changed conffile', async () => {
+  void test('an upgrade keeps the changed conffile', async () => {
     await appendFile(r().hostPath(CONFIG), '\nlog: { level: warn }   # changed by the administrator\n');
     const edited = await readFile(r().hostPath(CONFIG), 'utf8');
     const next = await buildDeb(NEXT_VERSION);
@@ -133,7 +132,7 @@ describe('packaging: install on a fresh Debian 12', { skip: typeof base === 'str
     assert.equal(effective.config.log.level, 'warn');
   });
 
-  test('remove keeps the config; purge leaves the root as it was before the install', async () => {
+  void test('remove keeps the config; purge leaves the root as it was before the install', async () => {
     await dpkg('-r', 'mesh-node-agent');
     assert.ok(!existsSync(r().hostPath('/usr/lib/mesh-node-agent')));
     assert.ok(!existsSync(r().hostPath('/usr/bin/mesh-node-agent')));

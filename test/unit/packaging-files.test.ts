@@ -38,14 +38,14 @@ async function loadText(text: string) {
   }
 }
 
-describe('packaging: conffile', () => {
-  test('as shipped it is valid and turns every controller off', async () => {
+void describe('packaging: conffile', () => {
+  void test('as shipped it is valid and turns every controller off', async () => {
     const { config } = await loadText(await readFile(CONFFILE, 'utf8'));
     for (const name of CONTROLLER_NAMES) assert.equal(config[name].enabled, false, `${name} must be off as shipped`);
     assert.equal(config.status.listen, '127.0.0.1:15030');
   });
 
-  test('every documented example, uncommented, is valid and means what the comments say', async () => {
+  void test('every documented example, uncommented, is valid and means what the comments say', async () => {
     const text = uncommentExamples(await readFile(CONFFILE, 'utf8'));
     assert.match(text, /^overlay:$/m, 'the transformation uncommented the overlay section');
     const { config } = await loadText(text);
@@ -57,8 +57,8 @@ describe('packaging: conffile', () => {
   });
 });
 
-describe('packaging: systemd unit', () => {
-  test('keeps the directives the agent relies on and none that break Node', async () => {
+void describe('packaging: systemd unit', () => {
+  void test('keeps the directives the agent relies on and none that break Node', async () => {
     const lines = (await readFile(UNIT, 'utf8')).split('\n').filter((l) => /^[A-Za-z]+=/.test(l));
     const values = (key: string): string[] => lines.filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
     assert.deepEqual(values('Type'), ['notify']);
