@@ -1,14 +1,17 @@
 /**
  * Packaging tests' fixtures: the .deb built by scripts/package.sh (shared by the test files of one
  * run through a lock and reused while no input changed), a cached Debian 12 root made by
- * debootstrap, and throwaway overlay copies of that root to install into.
+ * debootstrap, throwaway overlay copies of that root to install into, and such a copy booted
+ * with its own systemd.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './agent-process.js';
-import { must, run, sleep, type ExecResult } from './exec.js';
+import { must, run, sleep, waitFor, type ExecResult } from './exec.js';
 import type { Netns } from './netns.js';
 
 export const CACHE_DIR = process.env.MNA_TEST_CACHE ?? '/var/cache/mesh-node-agent-test';
@@ -129,21 +132,23 @@ export class InstallRoot {
     readonly path: string,
     private readonly work: string,
     private readonly ns: Netns,
+    private readonly proc: boolean,
   ) {}
 
-  static async create(base: string, ns: Netns): Promise<InstallRoot> {
+  /** `proc: false` for a root that systemd-nspawn boots (it mounts its own). */
+  static async create(base: string, ns: Netns, options: { proc?: boolean } = {}): Promise<InstallRoot> {
     const work = await mkdtemp(join(tmpdir(), 'mna-pkg-root-'));
     const root = join(work, 'root');
     await Promise.all(['upper', 'work', 'root'].map((d) => mkdir(join(work, d))));
     await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${join(work, 'upper')},workdir=${join(work, 'work')}`, root]);
     try {
-      await must('mount', ['-t', 'proc', 'proc', join(root, 'proc')]);
+      if (options.proc !== false) await must('mount', ['-t', 'proc', 'proc', join(root, 'proc')]);
     } catch (err) {
       await run('umount', [root]);
       await rm(work, { recursive: true, force: true });
       throw err;
     }
-    return new InstallRoot(root, work, ns);
+    return new InstallRoot(root, work, ns, options.proc !== false);
   }
 
   /** argv that runs `args` chrooted in the namespace (for Netns.spawn). */
@@ -162,10 +167,10 @@ export class InstallRoot {
     return result.stdout;
   }
 
-  /** Copies a host file into the root's /tmp; returns its path inside the root. */
-  async put(hostPath: string, name: string): Promise<string> {
-    await must('cp', ['-R', hostPath, join(this.path, 'tmp', name)]);
-    return `/tmp/${name}`;
+  /** Copies a host file into the root (/tmp unless told); returns its path inside the root. */
+  async put(hostPath: string, name: string, dir = '/tmp'): Promise<string> {
+    await must('cp', ['-R', hostPath, join(this.path, dir, name)]);
+    return `${dir}/${name}`;
   }
 
   hostPath(inRoot: string): string {
@@ -173,7 +178,7 @@ export class InstallRoot {
   }
 
   async destroy(): Promise<void> {
-    await run('umount', [join(this.path, 'proc')]);
+    if (this.proc) await run('umount', [join(this.path, 'proc')]);
     await run('umount', [this.path]);
     await rm(this.work, { recursive: true, force: true });
   }
@@ -195,4 +200,74 @@ export async function listTree(root: string): Promise<string[]> {
   };
   await walk('');
   return out.sort();
+}
+
+/**
+ * The root booted with its own systemd (systemd-nspawn --boot) in the test's network namespace,
+ * so the unit runs for real: Type=notify, the sandbox, reload, ExecStopPost, Restart=.
+ */
+export class BootedRoot {
+  private constructor(
+    private readonly nspawn: ChildProcess,
+    readonly leader: number,
+    private console: () => string,
+  ) {}
+
+  /** Boots `root` (an InstallRoot's path, /proc not mounted by us inside); resolves once systemd is up. */
+  static async boot(rootPath: string, ns: Netns): Promise<BootedRoot> {
+    const args = [
+      '-q', '-D', rootPath, '--boot', '--register=no', '--keep-unit',
+      `--network-namespace-path=/run/netns/${ns.name}`,
+      // nspawn withholds NET_ADMIN from containers without their own network; this one has the test's netns.
+      '--capability=CAP_NET_ADMIN',
+    ];
+    const nspawn = spawn('systemd-nspawn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    nspawn.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    nspawn.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = (): boolean => nspawn.exitCode !== null || nspawn.signalCode !== null;
+    try {
+      const leader = await waitFor('the container init', async () => {
+        if (exited()) throw new Error(`systemd-nspawn exited: ${output.slice(-2000)}`);
+        const children = await readFile(`/proc/${nspawn.pid}/task/${nspawn.pid}/children`, 'utf8').catch(() => '');
+        const pid = Number(children.trim().split(/\s+/)[0]);
+        return pid > 0 ? pid : undefined;
+      }, 20_000, 100);
+      const booted = new BootedRoot(nspawn, leader, () => output);
+      await waitFor(`systemd in the container to finish booting (console: ${output.slice(-1500)})`, async () => {
+        if (exited()) throw new Error(`systemd-nspawn exited: ${output.slice(-2000)}`);
+        const state = (await booted.run('systemctl', 'is-system-running')).stdout.trim();
+        return state === 'running' || state === 'degraded';
+      }, 60_000, 250);
+      return booted;
+    } catch (err) {
+      nspawn.kill('SIGKILL');
+      throw err;
+    }
+  }
+
+  /** Runs a command in all of the container's namespaces, with a clean environment. */
+  run(...args: string[]): Promise<ExecResult> {
+    return run('nsenter', ['-t', String(this.leader), '-a', ...ROOT_ENV, ...args], { input: '' });
+  }
+
+  async must(...args: string[]): Promise<string> {
+    const result = await this.run(...args);
+    if (result.code !== 0) throw new Error(`${args.join(' ')} in the container exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+    return result.stdout;
+  }
+
+  consoleOutput(): string {
+    return this.console();
+  }
+
+  /** Powers the container off (nspawn turns SIGTERM into a clean shutdown); SIGKILL after 20 s. */
+  async destroy(): Promise<void> {
+    if (this.nspawn.exitCode !== null || this.nspawn.signalCode !== null) return;
+    const exited = once(this.nspawn, 'exit');
+    this.nspawn.kill('SIGTERM');
+    const timer = setTimeout(() => this.nspawn.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
 }
