@@ -41,7 +41,7 @@ void describe('packaging: the unit under systemd', { skip: typeof base === 'stri
     await ns?.destroy();
   });
 
-  test('installed enabled and not started; systemctl start returns once the agent reported READY=1', async () => {
+  void test('installed enabled and not started; systemctl start returns once the agent reported READY=1', async () => {
     assert.equal((await c().run('systemctl', 'is-enabled', UNIT)).stdout.trim(), 'enabled');
     assert.equal((await c().run('systemctl', 'is-active', UNIT)).stdout.trim(), 'inactive');
     await c().must('systemctl', 'start', UNIT);
@@ -51,7 +51,7 @@ void describe('packaging: the unit under systemd', { skip: typeof base === 'stri
     assert.equal(status.code, 0, status.stdout + status.stderr);
   });
 
-  test('the agent runs with exactly the bounding set, no new privileges and a syscall filter', async () => {
+  void test('the agent runs with exactly the bounding set, no new privileges and a syscall filter', async () => {
     const pid = await show('MainPID');
     const proc = await c().must('cat', `/proc/${pid}/status`);
     const field = (name: string): string => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(proc)?.[1] ?? '';
@@ -62,7 +62,7 @@ void describe('packaging: the unit under systemd', { skip: typeof base === 'stri
     assert.match(await c().must('cat', `/proc/${pid}/cmdline`), /^\/usr\/lib\/mesh-node-agent\/node\0\/usr\/lib\/mesh-node-agent\/main\.mjs\0run/);
   });
 
-  test('reload re-reads the config; stop runs the cleanup; a crash is restarted', async () => {
+  void test('reload re-reads the config; stop runs the cleanup; a crash is restarted', async () => {
     await c().must('systemctl', 'reload', UNIT);
     const status = JSON.parse(await c().must('mesh-node-agent', 'status', '--json')) as { config: { generation: number } };
     assert.equal(status.config.generation, 2);
