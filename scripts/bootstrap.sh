@@ -22,6 +22,7 @@ PACKAGES=(
   debhelper       # dh, compat 13 (npm run package)
   lintian         # packaging tests: the .deb has no lintian errors
   debootstrap     # packaging tests: a fresh Debian 12 root to install the .deb into
+  systemd-container  # packaging tests: systemd-nspawn boots that root to run the unit for real
 )
 
 missing=()
