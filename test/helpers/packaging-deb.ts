@@ -123,6 +123,21 @@ export async function debianRoot(): Promise<string | { skip: string }> {
   });
 }
 
+const ROOT_PREFIX = 'mna-pkg-root-';
+
+/** Unmounts and deletes the overlays of test processes that died before their cleanup ran. */
+async function sweepDeadRoots(): Promise<void> {
+  for (const entry of await readdir(tmpdir())) {
+    const pid = Number(entry.slice(ROOT_PREFIX.length).split('-')[0]);
+    if (!entry.startsWith(ROOT_PREFIX) || !(pid > 0) || isAlive(pid)) continue;
+    const work = join(tmpdir(), entry);
+    await run('umount', [join(work, 'root', 'proc')]);
+    await run('umount', [join(work, 'root')]);
+    const stillMounted = (await readFile('/proc/self/mounts', 'utf8')).includes(work);
+    if (!stillMounted) await rm(work, { recursive: true, force: true });
+  }
+}
+
 /**
  * A writable copy of the cached root (overlayfs: the cache stays pristine) with /proc mounted.
  * Commands run chrooted inside a network namespace the test owns, with a clean environment.
@@ -137,7 +152,8 @@ export class InstallRoot {
 
   /** `proc: false` for a root that systemd-nspawn boots (it mounts its own). */
   static async create(base: string, ns: Netns, options: { proc?: boolean } = {}): Promise<InstallRoot> {
-    const work = await mkdtemp(join(tmpdir(), 'mna-pkg-root-'));
+    await sweepDeadRoots();
+    const work = await mkdtemp(join(tmpdir(), `${ROOT_PREFIX}${process.pid}-`));
     const root = join(work, 'root');
     await Promise.all(['upper', 'work', 'root'].map((d) => mkdir(join(work, d))));
     await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${join(work, 'upper')},workdir=${join(work, 'work')}`, root]);
