@@ -63,7 +63,7 @@ export async function runScenario(onStep: (message: string) => void): Promise<Sc
   };
   try {
     onStep(`istiod CA on ${SEED_LB_IP}:15012 (root, intermediate, and a token for the VM's service account)`);
-    ca = await startDemoCa({ ns: topology.lb, host: SEED_LB_IP, port: 15012, dir: join(topology.dir, 'ca'), bootstrapDir: join(topology.dir, 'bootstrap') });
+    ca = await startDemoCa({ ns: topology.lb, host: SEED_LB_IP, port: 15012, bootstrapDir: join(topology.dir, 'bootstrap'), identity: EXPECTED_SPIFFE });
 
     onStep('VM: mesh-node-agent run --config examples/demo/config.yaml');
     const configPath = await prepareConfig(topology.dir);
