@@ -3,5 +3,6 @@
  * capture, so redirected queries find a listener). Controllers never import each other.
  */
 import type { ControllerModule } from './agent/controller.js';
+import { dnsModule } from './dns/controller.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [dnsModule];
