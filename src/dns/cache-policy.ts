@@ -44,6 +44,7 @@ export function cacheability(reply: Buffer, policy: CachePolicy): Cacheable | un
     }
   }
   const negative = rcode === Rcode.NxDomain || answers === 0;
+  if (negative && soaTtl === Infinity) return undefined;
   const ttl = negative ? Math.min(soaTtl, policy.negativeTTL) : Math.min(answerMin, policy.maxTTL);
   if (!Number.isFinite(ttl) || ttl <= 0) return undefined;
   return { ttl, ttlOffsets, negative };
