@@ -36,7 +36,7 @@ spec:
   resolution: DNS
 `;
 
-describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
+void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
   let ns: Netns;
   let agent: AgentHandle;
   let dir: string;
@@ -83,7 +83,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('dns.hosts: the name and all subdomains, A and AAAA; NODATA for a missing type', async () => {
+  void test('dns.hosts: the name and all subdomains, A and AAAA; NODATA for a missing type', async () => {
     assert.deepEqual((await dig(ns, AGENT, 'istio-pilot')).answers, ['istio-pilot. A 192.168.0.62']);
     assert.deepEqual((await dig(ns, AGENT, 'a.b.Istio-Pilot')).answers, ['a.b.istio-pilot. A 192.168.0.62']);
     const aaaa = await dig(ns, AGENT, 'istio-pilot', 'AAAA');
@@ -94,7 +94,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.equal((await dig(ns, AGENT, 'istio-system')).status, 'NXDOMAIN', 'a parent of a hosts name is not ours: forwarded');
   });
 
-  test('mesh table: .global ServiceEntry addresses, stable auto-allocated VIPs, wildcards', async () => {
+  void test('mesh table: .global ServiceEntry addresses, stable auto-allocated VIPs, wildcards', async () => {
     assert.deepEqual((await dig(ns, AGENT, 'httpbin.bar.global')).answers, ['httpbin.bar.global. A 240.0.0.2']);
     const auto = await dig(ns, AGENT, 'reviews.foo.global');
     assert.match(auto.answers[0] ?? '', /^reviews\.foo\.global\. A 240\.240\.\d+\.\d+$/);
@@ -106,14 +106,14 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.equal((await dig(ns, AGENT, 'other.bar.global')).status, 'NXDOMAIN', 'unknown .global names go upstream');
   });
 
-  test('dns.forward: svc.cluster.local to kube-dns (answers and NXDOMAIN), over UDP and TCP', async () => {
+  void test('dns.forward: svc.cluster.local to kube-dns (answers and NXDOMAIN), over UDP and TCP', async () => {
     assert.deepEqual((await dig(ns, AGENT, 'productpage.default.svc.cluster.local')).answers, ['productpage.default.svc.cluster.local. A 10.233.0.10']);
     assert.deepEqual((await dig(ns, AGENT, 'productpage.default.svc.cluster.local', 'A', ['+tcp'], 'kdig')).answers, ['productpage.default.svc.cluster.local. A 10.233.0.10']);
     assert.equal((await dig(ns, AGENT, 'nope.default.svc.cluster.local')).status, 'NXDOMAIN');
     assert.deepEqual((await dig(ns, '::1', 'productpage.default.svc.cluster.local')).answers, ['productpage.default.svc.cluster.local. A 10.233.0.10'], 'the [::1] listener');
   });
 
-  test('everything else goes to the saved resolv.conf upstream (our own address skipped)', async () => {
+  void test('everything else goes to the saved resolv.conf upstream (our own address skipped)', async () => {
     assert.deepEqual((await dig(ns, AGENT, 'www.example.com')).answers, ['www.example.com. A 93.184.215.14']);
     assert.equal((await dig(ns, AGENT, 'nothing.invalid')).status, 'NXDOMAIN');
     const s = await dnsStatus(agent);
@@ -121,7 +121,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.ok(s.upstreams.source.endsWith('resolv.conf'));
   });
 
-  test('replies fit the client: TC without EDNS, full over TCP; upstream TC is retried over TCP', async () => {
+  void test('replies fit the client: TC without EDNS, full over TCP; upstream TC is retried over TCP', async () => {
     const direct = await dig(ns, UPSTREAM, 'big.example', 'TXT', ['+ignore', '+bufsize=4096']);
     assert.ok(direct.flags.includes('tc'), 'the upstream itself truncates at 512 bytes');
     const small = await dig(ns, AGENT, 'big.example', 'TXT', ['+ignore', '+noedns']);
@@ -133,7 +133,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.ok((await dnsStatus(agent)).truncated >= 1);
   });
 
-  test('cache: a repeat is served from the cache until the TTL runs out', async () => {
+  void test('cache: a repeat is served from the cache until the TTL runs out', async () => {
     const before = await dnsStatus(agent);
     const first = await dig(ns, AGENT, 'short.example');
     assert.deepEqual(first.answers, ['short.example. A 10.9.9.9']);
@@ -149,7 +149,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.equal(upstreamQueries(after, `${UPSTREAM}:53`) - upstreamQueries(before, `${UPSTREAM}:53`), 2, 'expired: asked upstream again');
   });
 
-  test('ServiceEntry files are watched: changes apply, a bad manifest keeps the last good table', async () => {
+  void test('ServiceEntry files are watched: changes apply, a bad manifest keeps the last good table', async () => {
     await writeFile(sePath, seText('240.0.0.7'));
     await waitFor('new address', async () => (await dig(ns, AGENT, 'httpbin.bar.global')).answers[0] === 'httpbin.bar.global. A 240.0.0.7', 10_000, 200);
     await writeFile(sePath, 'kind: ServiceEntry\nspec: { hosts: [broken');
@@ -163,7 +163,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.deepEqual((await dnsStatus(agent)).mesh.problems, []);
   });
 
-  test('malformed and multi-question queries get FORMERR or nothing; the proxy keeps answering', async () => {
+  void test('malformed and multi-question queries get FORMERR or nothing; the proxy keeps answering', async () => {
     const script = `
       const dgram = require('node:dgram');
       const s = dgram.createSocket('udp4');
@@ -181,7 +181,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.deepEqual((await dig(ns, AGENT, 'istio-pilot')).answers, ['istio-pilot. A 192.168.0.62']);
   });
 
-  test('/status and /metrics report sources, rcodes, latency, cache and upstream health', async () => {
+  void test('/status and /metrics report sources, rcodes, latency, cache and upstream health', async () => {
     const s = await dnsStatus(agent);
     for (const source of ['hosts', 'mesh', 'forward', 'cache', 'upstream']) assert.ok((s.bySource[source] ?? 0) > 0, `source ${source} counted`);
     assert.ok((s.byRcode.NXDOMAIN ?? 0) > 0 && (s.byRcode.FORMERR ?? 0) > 0);
@@ -196,7 +196,7 @@ describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
     assert.match(metrics, /mesh_node_agent_dns_upstream_healthy\{server="127.0.0.2:53"\} 1/);
   });
 
-  test('reload applies new hosts without dropping the unchanged listener', async () => {
+  void test('reload applies new hosts without dropping the unchanged listener', async () => {
     const pidBefore = agent.proc.pid;
     const s0 = await dnsStatus(agent);
     await agent.writeConfig({ ...config, dns: { ...(config.dns as object), hosts: [{ name: 'istio-pilot', addresses: ['192.168.0.99'] }] } });

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Packet } from 'dns2';
+import { Packet, type Question, type Resource } from 'dns2';
 import { DnsCache } from '../../src/dns/cache.js';
 import { cacheability } from '../../src/dns/cache-policy.js';
 import { fitReply } from '../../src/dns/truncate.js';
@@ -28,23 +28,23 @@ function reply(id: number, name: string, options: ReplyOptions): Buffer {
   p.header.ra = 1;
   p.header.rcode = options.rcode ?? 0;
   p.header.tc = options.tc === true ? 1 : 0;
-  p.questions.push({ name, type: QType.A, class: 1 } as Packet.Question);
-  for (const a of options.answers ?? []) p.answers.push({ name, type: QType.A, class: 1, ttl: a.ttl, address: a.address } as Packet.Resource);
+  p.questions.push({ name, type: QType.A, class: 1 } as Question);
+  for (const a of options.answers ?? []) p.answers.push({ name, type: QType.A, class: 1, ttl: a.ttl, address: a.address } as Resource);
   if (options.soa !== undefined) {
-    p.authorities.push({ name: 'example', type: QType.SOA, class: 1, ttl: options.soa.ttl, primary: 'ns.example', admin: 'h.example', serial: 1, refresh: 1, retry: 1, expiration: 1, minimum: options.soa.minimum } as Packet.Resource);
+    p.authorities.push({ name: 'example', type: QType.SOA, class: 1, ttl: options.soa.ttl, primary: 'ns.example', admin: 'h.example', serial: 1, refresh: 1, retry: 1, expiration: 1, minimum: options.soa.minimum } as Resource);
   }
   return p.toBuffer();
 }
 
 const policy = { maxTTL: 3600, negativeTTL: 30 };
 
-describe('dns cache policy', () => {
-  test('positive answers live for their smallest TTL, capped by maxTTL', () => {
+void describe('dns cache policy', () => {
+  void test('positive answers live for their smallest TTL, capped by maxTTL', () => {
     assert.equal(cacheability(reply(1, 'a.example', { answers: [{ address: '1.1.1.1', ttl: 300 }, { address: '1.1.1.2', ttl: 60 }] }), policy)?.ttl, 60);
     assert.equal(cacheability(reply(1, 'a.example', { answers: [{ address: '1.1.1.1', ttl: 86400 }] }), policy)?.ttl, 3600);
   });
 
-  test('negative answers (RFC 2308): min(SOA TTL, SOA MINIMUM) capped by negativeTTL; without SOA not cached', () => {
+  void test('negative answers (RFC 2308): min(SOA TTL, SOA MINIMUM) capped by negativeTTL; without SOA not cached', () => {
     const nx = cacheability(reply(1, 'n.example', { rcode: Rcode.NxDomain, soa: { ttl: 600, minimum: 20 } }), policy);
     assert.equal(nx?.ttl, 20);
     assert.equal(nx?.negative, true);
@@ -53,15 +53,15 @@ describe('dns cache policy', () => {
     assert.equal(cacheability(reply(1, 'n.example', { rcode: Rcode.NxDomain }), policy), undefined);
   });
 
-  test('errors, truncated replies and TTL 0 are not cached', () => {
+  void test('errors, truncated replies and TTL 0 are not cached', () => {
     assert.equal(cacheability(reply(1, 'a.example', { rcode: Rcode.ServFail }), policy), undefined);
     assert.equal(cacheability(reply(1, 'a.example', { tc: true, answers: [{ address: '1.1.1.1', ttl: 60 }] }), policy), undefined);
     assert.equal(cacheability(reply(1, 'a.example', { answers: [{ address: '1.1.1.1', ttl: 0 }] }), policy), undefined);
   });
 });
 
-describe('dns cache', () => {
-  test('hits carry the client ID and spelling, TTLs count down, entries expire', () => {
+void describe('dns cache', () => {
+  void test('hits carry the client ID and spelling, TTLs count down, entries expire', () => {
     let now = 1_000_000;
     const cache = new DnsCache(10, policy, () => now);
     const first = buildQuery(100, 'www.example.com', QType.A);
@@ -83,7 +83,7 @@ describe('dns cache', () => {
     assert.equal(cache.size, 0);
   });
 
-  test('keys separate type and EDNS presence; size is bounded with LRU eviction', () => {
+  void test('keys separate type and EDNS presence; size is bounded with LRU eviction', () => {
     const cache = new DnsCache(2, policy);
     const put = (name: string): void => {
       const b = buildQuery(1, name, QType.A);
@@ -106,8 +106,8 @@ describe('dns cache', () => {
   });
 });
 
-describe('dns truncation', () => {
-  test('a reply over the limit keeps whole records and sets TC; one that fits is unchanged', () => {
+void describe('dns truncation', () => {
+  void test('a reply over the limit keeps whole records and sets TC; one that fits is unchanged', () => {
     const answers = Array.from({ length: 40 }, (_, i) => ({ address: `10.0.${i}.1`, ttl: 60 }));
     const big = reply(9, 'many.example', { answers });
     assert.ok(big.length > 512);
@@ -122,9 +122,9 @@ describe('dns truncation', () => {
     assert.equal(fitReply(big, 65535), big);
   });
 
-  test('the OPT record survives truncation', () => {
+  void test('the OPT record survives truncation', () => {
     const p = Packet.parse(reply(9, 'many.example', { answers: Array.from({ length: 80 }, (_, i) => ({ address: `10.1.${i}.1`, ttl: 60 })) }));
-    p.additionals.push({ name: '', type: QType.OPT, class: 1232, ttl: 0, rdata: [] } as unknown as Packet.Resource);
+    p.additionals.push({ name: '', type: QType.OPT, class: 1232, ttl: 0, rdata: [] } as unknown as Resource);
     p.header.arcount = 1;
     const cut = Packet.parse(fitReply(p.toBuffer(), 1232));
     assert.equal(cut.header.tc, 1);

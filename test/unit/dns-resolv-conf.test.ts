@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNameservers, savedUpstreams } from '../../src/dns/resolv-conf.js';
 
-describe('dns saved resolv.conf', () => {
-  test('parses nameservers, ignoring comments and options', () => {
+void describe('dns saved resolv.conf', () => {
+  void test('parses nameservers, ignoring comments and options', () => {
     assert.deepEqual(parseNameservers('# x\nnameserver 10.0.0.1\noptions ndots:5\nnameserver fe80::1%eth0 # link\nsearch a b\n'), ['10.0.0.1', 'fe80::1']);
   });
 
-  test('first start copies /etc/resolv.conf minus our own listeners; later starts keep the copy', async () => {
+  void test('first start copies /etc/resolv.conf minus our own listeners; later starts keep the copy', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mna-dns-rc-'));
     try {
       const system = join(dir, 'system.conf');

@@ -5,8 +5,8 @@ import { buildMeshTable } from '../../src/dns/mesh-table.js';
 import { matchSubtree } from '../../src/dns/names.js';
 import { allocateVips } from '../../src/dns/vip.js';
 
-describe('dns names: dnsmasq-style matching', () => {
-  test('a rule covers the name and its subdomains, most specific wins, whole labels only', () => {
+void describe('dns names: dnsmasq-style matching', () => {
+  void test('a rule covers the name and its subdomains, most specific wins, whole labels only', () => {
     const table = new Map([
       ['google.com', 'g'],
       ['www.google.com', 'w'],
@@ -23,8 +23,8 @@ describe('dns names: dnsmasq-style matching', () => {
   });
 });
 
-describe('dns hosts table', () => {
-  test('dns.hosts names answer for themselves and all subdomains, case-insensitively; duplicates merge', () => {
+void describe('dns hosts table', () => {
+  void test('dns.hosts names answer for themselves and all subdomains, case-insensitively; duplicates merge', () => {
     const t = HostsTable.build(
       [
         { name: 'Istio-Pilot', addresses: ['192.168.0.62'] },
@@ -44,8 +44,8 @@ describe('dns hosts table', () => {
 const SE = (name: string, hosts: string[], addresses?: string[]): string =>
   ['apiVersion: networking.istio.io/v1alpha3', 'kind: ServiceEntry', `metadata: { name: ${name} }`, 'spec:', `  hosts: ${JSON.stringify(hosts)}`, ...(addresses === undefined ? [] : [`  addresses: ${JSON.stringify(addresses)}`]), '  location: MESH_INTERNAL', '  resolution: DNS'].join('\n');
 
-describe('dns mesh table from ServiceEntry manifests', () => {
-  test('.global hosts with addresses, merged entries, wildcards (subdomains only), /32 CIDRs, other kinds ignored', () => {
+void describe('dns mesh table from ServiceEntry manifests', () => {
+  void test('.global hosts with addresses, merged entries, wildcards (subdomains only), /32 CIDRs, other kinds ignored', () => {
     const text = [
       SE('httpbin-bar', ['httpbin.bar.global'], ['240.0.0.2']),
       SE('httpbin-bar-2', ['HTTPBIN.bar.global'], ['240.0.0.3/32', '10.0.0.0/8']),
@@ -60,7 +60,7 @@ describe('dns mesh table from ServiceEntry manifests', () => {
     assert.equal(table.lookup('other.bar.global'), undefined);
   });
 
-  test('entries without addresses get stable VIPs from autoAllocate; wildcards without addresses get none', () => {
+  void test('entries without addresses get stable VIPs from autoAllocate; wildcards without addresses get none', () => {
     const text = [SE('a', ['a.ns.global', 'b.ns.global']), SE('w', ['*.nowhere.example'])].join('\n---\n');
     const first = buildMeshTable([{ file: 'x.yaml', text }], '240.240.0.0/16', 30);
     const again = buildMeshTable([{ file: 'y.yaml', text: `${SE('zzz', ['zzz.other.global'])}\n---\n${text}` }], '240.240.0.0/16', 30);
@@ -72,7 +72,7 @@ describe('dns mesh table from ServiceEntry manifests', () => {
     assert.ok(first.table.hosts.find((h) => h.host === 'a.ns.global')?.allocated);
   });
 
-  test('VIP collisions are resolved deterministically and never reuse manifest addresses', () => {
+  void test('VIP collisions are resolved deterministically and never reuse manifest addresses', () => {
     // A /30 has 2 usable addresses: three hosts cannot all fit.
     const r = allocateVips(['a', 'b', 'c'], '10.0.0.0/30', new Set());
     assert.equal(r.vips.size, 2);
@@ -84,7 +84,7 @@ describe('dns mesh table from ServiceEntry manifests', () => {
     assert.deepEqual(allocateVips(['b', 'a', 'c'], '10.0.0.0/30', new Set()), r);
   });
 
-  test('a bad manifest is reported with file and reason', () => {
+  void test('a bad manifest is reported with file and reason', () => {
     const bad = buildMeshTable(
       [
         { file: '/etc/se/good.yaml', text: SE('ok', ['ok.ns.global'], ['240.0.0.5']) },

@@ -10,8 +10,8 @@ function parsed(buf: Buffer): Query {
   return q;
 }
 
-describe('dns wire: query parsing', () => {
-  test('reads name (lowercased), type, class and EDNS size', () => {
+void describe('dns wire: query parsing', () => {
+  void test('reads name (lowercased), type, class and EDNS size', () => {
     const q = parsed(buildQuery(0x1234, 'Istio-Pilot.Istio-System', QType.AAAA, { ednsSize: 4096 }));
     assert.equal(q.id, 0x1234);
     assert.equal(q.name, 'istio-pilot.istio-system');
@@ -20,12 +20,12 @@ describe('dns wire: query parsing', () => {
     assert.equal(q.udpSize, 4096);
   });
 
-  test('without OPT the client takes 512 bytes; a tiny EDNS size is raised to 512', () => {
+  void test('without OPT the client takes 512 bytes; a tiny EDNS size is raised to 512', () => {
     assert.equal(parsed(buildQuery(1, 'a.b', QType.A)).udpSize, 512);
     assert.equal(parsed(buildQuery(1, 'a.b', QType.A, { ednsSize: 100 })).udpSize, 512);
   });
 
-  test('responses and runts are dropped; multi-question and garbage get FORMERR; other opcodes NOTIMP', () => {
+  void test('responses and runts are dropped; multi-question and garbage get FORMERR; other opcodes NOTIMP', () => {
     const response = buildQuery(1, 'a.b', QType.A);
     response[2]! |= 0x80;
     assert.deepEqual(parseQuery(response), { kind: 'drop' });
@@ -40,7 +40,7 @@ describe('dns wire: query parsing', () => {
     assert.equal((parseQuery(notify) as { rcode: number }).rcode, Rcode.NotImp);
   });
 
-  test('a label holding a dot cannot pose as two labels', () => {
+  void test('a label holding a dot cannot pose as two labels', () => {
     const buf = buildQuery(1, 'x.istio-pilot', QType.A);
     // Rewrite to the single label "x.istio-pilot" (13 bytes).
     const label = Buffer.from('x.istio-pilot', 'latin1');
@@ -48,7 +48,7 @@ describe('dns wire: query parsing', () => {
     assert.equal(parsed(tricky).name, 'x\\.istio-pilot');
   });
 
-  test('error replies echo the question and carry OPT only when the client sent one', () => {
+  void test('error replies echo the question and carry OPT only when the client sent one', () => {
     const query = buildQuery(7, 'a.b', QType.A, { ednsSize: 1232 });
     const q = parsed(query);
     const reply = Packet.parse(emptyReply(query, q.questionEnd, Rcode.ServFail, true));
@@ -61,10 +61,10 @@ describe('dns wire: query parsing', () => {
   });
 });
 
-describe('dns wire: local answers from pre-encoded blocks', () => {
+void describe('dns wire: local answers from pre-encoded blocks', () => {
   const set = buildRecordSet(['192.168.0.62', '10.0.0.1', 'fd00::1', '192.168.0.62'], 30);
 
-  test('A, AAAA and ANY decode with dns2, owner name in the client spelling', () => {
+  void test('A, AAAA and ANY decode with dns2, owner name in the client spelling', () => {
     const query = buildQuery(42, 'Foo.Istio-Pilot', QType.A, { ednsSize: 1232 });
     const q = parsed(query);
     const reply = Packet.parse(localReply(query, q, blockFor(set, q.qtype, q.qclass)));
@@ -82,7 +82,7 @@ describe('dns wire: local answers from pre-encoded blocks', () => {
     assert.equal(Packet.parse(localReply(qa, parsed(qa), blockFor(set, QType.ANY, 1))).answers.length, 3);
   });
 
-  test('a known name without the asked type is NODATA (NOERROR, no answer), not NXDOMAIN', () => {
+  void test('a known name without the asked type is NODATA (NOERROR, no answer), not NXDOMAIN', () => {
     const v4only = buildRecordSet(['192.168.0.62'], 30);
     for (const type of [QType.AAAA, QType.MX, QType.TXT]) {
       const query = buildQuery(1, 'istio-pilot', type);
@@ -92,7 +92,7 @@ describe('dns wire: local answers from pre-encoded blocks', () => {
     }
   });
 
-  test('IPv6 text forms encode to the right bytes', () => {
+  void test('IPv6 text forms encode to the right bytes', () => {
     assert.equal(ipv6Bytes('fd00::1').toString('hex'), 'fd000000000000000000000000000001');
     assert.equal(ipv6Bytes('::').toString('hex'), '0'.repeat(32));
     assert.equal(ipv6Bytes('::ffff:1.2.3.4').toString('hex'), '00000000000000000000ffff01020304');
