@@ -113,7 +113,7 @@ class DnsController implements Controller {
     const s = this.stats;
     const lookups = this.cache.hits + this.cache.misses;
     return {
-      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: true, tcp: true, tcpConnections: l.tcpConnections })),
+      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: true, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected })),
       queries: s.queries,
       bySource: { ...s.bySource },
       byRcode: Object.fromEntries(s.byRcode.map((n, rcode) => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),
