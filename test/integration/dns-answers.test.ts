@@ -213,4 +213,13 @@ void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () =
     assert.ok((await dnsStatus(agent)).queries > s0.queries, 'counters survive the reload');
     assert.equal((await dig(ns, AGENT, 'istio-citadel.istio-system')).status, 'NXDOMAIN', 'removed hosts are gone');
   });
+
+  void test('reload opens a new listen address and closes a removed one', async () => {
+    await agent.writeConfig({ ...config, dns: { ...(config.dns as object), listen: [`${AGENT}:53`, '127.0.0.10:53'] } });
+    agent.proc.kill('SIGHUP');
+    await waitFor('new listener', async () => (await dig(ns, '127.0.0.10', 'istio-pilot')).status === 'NOERROR', 10_000, 200);
+    assert.deepEqual((await dnsStatus(agent)).listeners.map((l) => l.address).sort(), ['127.0.0.10:53', '127.0.0.1:53']);
+    const v6 = await dig(ns, '::1', 'istio-pilot', 'A', ['+time=1']);
+    assert.notEqual(v6.status, 'NOERROR', 'the removed [::1] listener no longer answers');
+  });
 });

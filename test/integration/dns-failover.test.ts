@@ -62,6 +62,33 @@ void describe('dns upstream failover and health', () => {
     assert.equal((await dnsStatus(agent)).upstreams.health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, true);
   });
 
+  void test('forwarded queries in flight are capped: beyond the cap clients get REFUSED at once', async () => {
+    primary.kill('SIGSTOP');
+    secondary.kill('SIGSTOP');
+    try {
+      // 1500 distinct names while no upstream answers: 1024 wait, the rest are refused immediately.
+      const script = `
+        const dgram = require('node:dgram');
+        const s = dgram.createSocket('udp4');
+        const rcodes = {};
+        s.on('message', (m) => { const r = m[3] & 15; rcodes[r] = (rcodes[r] || 0) + 1; });
+        s.bind(0, '127.0.0.1', () => {
+          for (let i = 0; i < 1500; i++) {
+            const name = Buffer.from('q' + i);
+            const q = Buffer.concat([Buffer.from([i >> 8, i & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, name.length]), name, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]);
+            s.send(q, 53, '${AGENT}');
+          }
+          setTimeout(() => { console.log(JSON.stringify(rcodes)); s.close(); }, 1000);
+        });`;
+      const early = JSON.parse(await ns.must(process.execPath, ['-e', script])) as Record<string, number>;
+      assert.ok((early['5'] ?? 0) >= 400, `REFUSED within a second for the excess: ${JSON.stringify(early)}`);
+    } finally {
+      primary.kill('SIGCONT');
+      secondary.kill('SIGCONT');
+    }
+    await waitFor('in-flight drained', async () => ((await dnsStatus(agent)) as unknown as { inFlight: number }).inFlight === 0, 15_000, 200);
+  });
+
   void test('all servers failing gives SERVFAIL, not NXDOMAIN', async () => {
     primary.kill('SIGSTOP');
     secondary.kill('SIGSTOP');

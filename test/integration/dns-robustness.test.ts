@@ -66,4 +66,23 @@ void describe('dns robustness under hostile packets', () => {
     assert.ok(rssPeak < 200, `peak RSS ${rssPeak.toFixed(1)} MB stays bounded`);
     assert.ok(rssAfter - rssBefore < 80, `RSS growth ${(rssAfter - rssBefore).toFixed(1)} MB stays bounded`);
   });
+
+  void test('TCP connections are capped; connections over the cap are closed and counted', async () => {
+    const script = `
+      const net = require('node:net');
+      const socks = [];
+      let closedEarly = 0;
+      for (let i = 0; i < 150; i++) {
+        const s = net.connect({ host: '127.0.0.1', port: 53 });
+        s.on('error', () => {});
+        s.on('close', () => closedEarly++);
+        socks.push(s);
+      }
+      setTimeout(() => { console.log(closedEarly); socks.forEach((s) => s.destroy()); }, 1500);`;
+    const closedEarly = Number((await ns.must(process.execPath, ['-e', script])).trim());
+    assert.ok(closedEarly >= 150 - 128, `connections over 128 closed (${closedEarly})`);
+    const s = (await dnsStatus(agent)) as unknown as { listeners: { tcpRejected: number }[] };
+    assert.ok((s.listeners[0]?.tcpRejected ?? 0) >= 150 - 128);
+    assert.deepEqual((await dig(ns, '127.0.0.1', 'istio-pilot', 'A', ['+tcp'])).answers, ['istio-pilot. A 192.168.0.62']);
+  });
 });
