@@ -1,5 +1,7 @@
 /**
- * Wire-level cache of forwarded replies: bounded, least-recently-used eviction, keyed by the
+ * Wire-level cache of forwarded replies: bounded, approximately least-recently-used eviction
+ * (second chance: a hit only sets a flag, so the hot path never mutates the Map — moving an entry
+ * on every hit leaves tombstones that make V8 rehash the table in bursts). Keyed by the
  * lowercase name, type, class and the EDNS/DO/CD flags (a reply for an EDNS client carries an OPT
  * record a plain client must not get). A hit is the stored bytes with the client's ID and
  * question (its own letter case) patched in and every TTL reduced by the entry's age.
@@ -14,6 +16,8 @@ interface Entry {
   ttlOffsets: number[];
   originalTtls: number[];
   negative: boolean;
+  /** Read since it was last considered for eviction. */
+  used: boolean;
 }
 
 /** Replies larger than this are not kept, so the cache's memory stays bounded by size × this. */
@@ -64,9 +68,7 @@ export class DnsCache {
       this.misses += 1;
       return undefined;
     }
-    // Refresh recency: Map iteration order is insertion order.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    entry.used = true;
     this.hits += 1;
     const out = Buffer.from(entry.reply);
     out[0] = packet[0]!;
@@ -92,16 +94,27 @@ export class DnsCache {
       ttlOffsets: c.ttlOffsets,
       originalTtls: c.ttlOffsets.map((o) => stored.readUInt32BE(o)),
       negative: c.negative,
+      used: false,
     };
     this.entries.delete(key);
     this.entries.set(key, entry);
     while (this.entries.size > this.maxEntries) this.evictOldest();
   }
 
+  /** Evicts the oldest entry not read since it was last passed over; read ones move to the back once. */
   private evictOldest(): void {
-    const oldest = this.entries.keys().next();
-    if (oldest.done === true) return;
-    this.entries.delete(oldest.value);
-    this.evictions += 1;
+    for (let guard = this.entries.size; guard >= 0; guard--) {
+      const oldest = this.entries.entries().next();
+      if (oldest.done === true) return;
+      const [key, entry] = oldest.value;
+      this.entries.delete(key);
+      if (entry.used && guard > 0) {
+        entry.used = false;
+        this.entries.set(key, entry);
+        continue;
+      }
+      this.evictions += 1;
+      return;
+    }
   }
 }
