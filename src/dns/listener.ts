@@ -39,21 +39,29 @@ export class Listener {
     // Replies go to IP literals: skip dgram's per-send dns.lookup round through nextTick.
     const udp = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: (a, _o, cb) => cb(null, a, v6 ? 6 : 4) });
     udp.on('message', (msg, rinfo) => {
-      this.resolver().handle(msg, false, (reply) => udp.send(reply, rinfo.port, rinfo.address));
+      this.resolver().handle(msg, false, (reply) => {
+        // A forwarded answer can arrive after stop() closed the socket; it has nowhere to go.
+        if (this.udp === udp) udp.send(reply, rinfo.port, rinfo.address);
+      });
     });
     udp.on('error', () => {
       // Send errors to vanished clients are not our problem; the socket stays open.
     });
     const bound = once(udp, 'listening');
+    this.udp = udp;
     udp.bind({ port, address: host, exclusive: true });
-    await bound;
+    try {
+      await bound;
+    } catch (err) {
+      this.udp = undefined;
+      throw err;
+    }
     try {
       udp.setRecvBufferSize(SOCKET_BUFFER);
       udp.setSendBufferSize(SOCKET_BUFFER);
     } catch {
       // Capped by net.core.rmem_max; the default works, just with less burst room.
     }
-    this.udp = udp;
     const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     tcp.maxConnections = MAX_TCP_CONNECTIONS;
     tcp.on('drop', () => {

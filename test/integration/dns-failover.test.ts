@@ -103,4 +103,26 @@ void describe('dns upstream failover and health', () => {
     assert.match(metrics, /mesh_node_agent_dns_upstream_failures_total\{server="127.0.0.3:53"\} [1-9]/);
     assert.match(metrics, /mesh_node_agent_dns_responses_total\{rcode="SERVFAIL"\} [1-9]/);
   });
+
+  void test('stopping with forwarded queries in flight exits cleanly', async () => {
+    primary.kill('SIGSTOP');
+    secondary.kill('SIGSTOP');
+    try {
+      const client = ns.spawn(process.execPath, ['-e', `
+        const s = require('node:dgram').createSocket('udp4');
+        for (let i = 0; i < 50; i++) {
+          const n = Buffer.from('z' + i);
+          s.send(Buffer.concat([Buffer.from([0, i, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, n.length]), n, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]), 53, '${AGENT}');
+        }
+        setTimeout(() => s.close(), 3000);`]);
+      await waitFor('queries in flight', async () => ((await dnsStatus(agent)) as unknown as { inFlight: number }).inFlight > 0, 5000, 50);
+      const stopped = await agent.stop('SIGTERM');
+      assert.equal(stopped.code, 0, agent.logs().slice(-2000));
+      assert.doesNotMatch(agent.logs(), /unhandled|ERR_SOCKET_DGRAM_NOT_RUNNING/);
+      client.kill();
+    } finally {
+      primary.kill('SIGCONT');
+      secondary.kill('SIGCONT');
+    }
+  });
 });
