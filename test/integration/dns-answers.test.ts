@@ -32,8 +32,15 @@ apiVersion: networking.istio.io/v1alpha3
 kind: ServiceEntry
 metadata: { name: auto }
 spec:
-  hosts: [reviews.foo.global, "*.wild.example"]
+  hosts: [reviews.foo.global, "*.nowhere.example"]
   resolution: DNS
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: ServiceEntry
+metadata: { name: wild }
+spec:
+  hosts: ["*.wild.example"]
+  addresses: [240.0.0.9]
 `;
 
 void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
@@ -68,11 +75,14 @@ void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () =
           { name: 'istio-pilot', addresses: ['192.168.0.62'] },
           { name: 'istio-citadel.istio-system', addresses: ['192.168.0.62', 'fd00::62'] },
         ],
-        forward: [{ domain: 'svc.cluster.local', servers: [KUBE_DNS] }],
+        forward: [
+          { domain: 'svc.cluster.local', servers: [KUBE_DNS] },
+          { domain: 'v6.test', servers: ['[::1]:5353'] },
+        ],
         serviceEntries: { paths: [sePath] },
       },
     };
-    await ns.ip('addr', 'add', '::1/128', 'dev', 'lo').catch(() => undefined);
+    await startDnsmasq(ns, '::1', ['--port=5353', '--address=/v6.test/10.6.6.6']);
     agent = await startAgent({ ns, config });
     await agent.waitReady();
   });
@@ -104,6 +114,9 @@ void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () =
     assert.equal(nodata.status, 'NOERROR');
     assert.deepEqual(nodata.answers, []);
     assert.equal((await dig(ns, AGENT, 'other.bar.global')).status, 'NXDOMAIN', 'unknown .global names go upstream');
+    assert.deepEqual((await dig(ns, AGENT, 'a.b.wild.example')).answers, ['a.b.wild.example. A 240.0.0.9']);
+    assert.equal((await dig(ns, AGENT, 'wild.example')).status, 'NXDOMAIN', 'a wildcard does not cover its apex');
+    assert.equal((await dig(ns, AGENT, 'x.nowhere.example')).status, 'NXDOMAIN', 'a wildcard without addresses gets no VIP');
   });
 
   void test('dns.forward: svc.cluster.local to kube-dns (answers and NXDOMAIN), over UDP and TCP', async () => {
@@ -111,6 +124,11 @@ void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () =
     assert.deepEqual((await dig(ns, AGENT, 'productpage.default.svc.cluster.local', 'A', ['+tcp'], 'kdig')).answers, ['productpage.default.svc.cluster.local. A 10.233.0.10']);
     assert.equal((await dig(ns, AGENT, 'nope.default.svc.cluster.local')).status, 'NXDOMAIN');
     assert.deepEqual((await dig(ns, '::1', 'productpage.default.svc.cluster.local')).answers, ['productpage.default.svc.cluster.local. A 10.233.0.10'], 'the [::1] listener');
+  });
+
+  void test('a forward server given as [IPv6]:port is used over UDP and TCP', async () => {
+    assert.deepEqual((await dig(ns, AGENT, 'a.v6.test')).answers, ['a.v6.test. A 10.6.6.6']);
+    assert.deepEqual((await dig(ns, AGENT, 'b.v6.test', 'A', ['+tcp'])).answers, ['b.v6.test. A 10.6.6.6']);
   });
 
   void test('everything else goes to the saved resolv.conf upstream (our own address skipped)', async () => {

@@ -10,6 +10,7 @@ import type { Netns } from '../helpers/netns.js';
 
 /** Starts dnsmasq on one address inside `ns` with no system config; waits until it answers. */
 export async function startDnsmasq(ns: Netns, address: string, args: readonly string[]): Promise<ChildProcess> {
+  const port = /^--port=(\d+)$/.exec(args.find((a) => a.startsWith('--port=')) ?? '')?.[1] ?? '53';
   const proc = ns.spawn('dnsmasq', ['-k', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--bind-interfaces', `--listen-address=${address}`, '--user=root', '--pid-file=', ...args]);
   let stderr = '';
   proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -17,7 +18,7 @@ export async function startDnsmasq(ns: Netns, address: string, args: readonly st
     `dnsmasq on ${address}`,
     async () => {
       if (proc.exitCode !== null) throw new Error(`dnsmasq exited ${proc.exitCode}: ${stderr}`);
-      const r = await ns.run('dig', [`@${address}`, '+tries=1', '+time=1', '+short', 'version.bind', 'CH', 'TXT']);
+      const r = await ns.run('dig', [`@${address}`, '-p', port, '+tries=1', '+time=1', '+short', 'version.bind', 'CH', 'TXT']);
       return r.code === 0 && r.stdout.trim() !== '';
     },
     10_000,
