@@ -149,7 +149,11 @@ class DnsController implements Controller {
       this.defaultUpstreams = cfg.upstreams;
       this.upstreamSource = 'config';
     } else {
-      this.defaultUpstreams = await savedUpstreams(config.stateDir, listeners);
+      try {
+        this.defaultUpstreams = await savedUpstreams(config.stateDir, listeners);
+      } catch (err) {
+        throw new AgentError(ErrorCode.DnsFailed, `cannot read or save ${savedResolvConfPath(config.stateDir)}: ${errorMessage(err)}; make stateDir writable or set dns.upstreams`, { cause: err });
+      }
       this.upstreamSource = savedResolvConfPath(config.stateDir);
     }
     const pool = new Map<string, Upstream>();
