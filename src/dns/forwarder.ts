@@ -15,10 +15,17 @@ export interface ForwardRequest {
   tcp: boolean;
 }
 
+/**
+ * Whole-query budget across failovers: answer SERVFAIL before a stub resolver gives up on us
+ * (glibc waits 5 s per try), rather than keep trying servers nobody is waiting for.
+ */
+export const QUERY_BUDGET_MS = 4500;
+
 export class Forwarder {
   constructor(
     readonly upstreams: readonly Upstream[],
     private readonly timeoutMs: number,
+    private readonly budgetMs = QUERY_BUDGET_MS,
   ) {}
 
   /** Servers in the order to try them now. */
@@ -34,11 +41,12 @@ export class Forwarder {
     let fallback: { reply: Buffer; server: string } | undefined;
     const attempt = (index: number): void => {
       const upstream = order[index];
-      if (upstream === undefined) {
+      const left = now + this.budgetMs - Date.now();
+      if (upstream === undefined || left < 50) {
         done(fallback?.reply, fallback?.server);
         return;
       }
-      upstream.query(req.packet, req.questionEnd, req.tcp, this.timeoutMs, Date.now(), (err, reply) => {
+      upstream.query(req.packet, req.questionEnd, req.tcp, Math.min(this.timeoutMs, left), Date.now(), (err, reply) => {
         if (err !== undefined || reply === undefined) {
           attempt(index + 1);
           return;
