@@ -3,7 +3,8 @@
  * equivalently (same records, same kube-dns and upstream dnsmasq), in one run, inside a network
  * namespace. Scenarios: (a) static answers (dns.hosts + .global), (b) forwarded names served from
  * the cache, (c) forwarding with a 30% miss rate. For each: saturated qps and average latency
- * (dnsperf -c 4 -q 200), then average and p99 latency at a fixed rate both sustain (-Q, -v).
+ * (dnsperf -c 4 -q 200, median of alternating rounds), then average and p99 latency at a fixed
+ * rate both sustain (-Q, -v).
  * Prints ratios agent/dnsmasq and the agent's RSS after at least 1M queries.
  *
  * The agent runs from an esbuild bundle (as packaged), not through tsx.
@@ -24,6 +25,7 @@ const UPSTREAM = '127.0.0.3';
 const DNSMASQ = '127.0.0.5';
 const STATUS_PORT = 15099;
 const FIXED_QPS = 5000;
+const ROUNDS = 3;
 
 const SEED_NAMES = ['istio-mixer', 'istio-policy', 'istio-telemetry', 'istio-pilot', 'istio-citadel', 'istio-ca'].flatMap((n) => [n, `${n}.istio-system`]);
 const GLOBALS = Array.from({ length: 20 }, (_, i) => ({ host: `svc${i}.ns${i % 3}.global`, address: `240.0.0.${i + 2}` }));
@@ -85,7 +87,7 @@ const fmt = (n: number | undefined, digits = 0): string => (n === undefined || !
 
 export async function main(args: string[]): Promise<void> {
   const secondsAt = args.indexOf('--seconds');
-  const seconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : 10;
+  const seconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : 5;
   const dir = await mkdtemp(join(tmpdir(), 'mna-bench-dns-'));
   const bundleDir = join(REPO_ROOT, '.bench', 'dns');
   await mkdir(bundleDir, { recursive: true });
@@ -160,24 +162,28 @@ export async function main(args: string[]): Promise<void> {
     const sat = ['-c', '4', '-q', '200'];
     const fixed = ['-Q', String(FIXED_QPS), '-c', '4', '-q', '200', '-v'];
     const rows: { scenario: string; target: string; sat: PerfResult; fixed: PerfResult }[] = [];
+    const median = (runs: PerfResult[]): PerfResult => [...runs].sort((a, b) => a.qps - b.qps)[Math.floor(runs.length / 2)]!;
     for (const scenario of ['a static answers', 'b cache hits', 'c 30% misses']) {
-      for (const t of targets) {
-        let satRun: PerfResult;
-        let fixedRun: { out: string; result: PerfResult };
-        if (scenario.startsWith('a')) {
-          satRun = (await dnsperf(ns, t.server, join(dir, 'static.txt'), [...sat, '-l', String(seconds)])).result;
-          fixedRun = await dnsperf(ns, t.server, join(dir, 'static.txt'), [...fixed, '-l', '5']);
-        } else if (scenario.startsWith('b')) {
-          satRun = (await dnsperf(ns, t.server, join(dir, 'cached.txt'), [...sat, '-l', String(seconds)])).result;
-          fixedRun = await dnsperf(ns, t.server, join(dir, 'cached.txt'), [...fixed, '-l', '5']);
-        } else {
-          // One pass over a file of unique misses, so a miss is never a hit on a later pass.
-          const satFile = await missFile(`miss-sat-${t.name}.txt`, 60_000 * seconds, `s${t.name}`);
-          satRun = (await dnsperf(ns, t.server, satFile, [...sat, '-n', '1', '-l', String(seconds)])).result;
-          const fixedFile = await missFile(`miss-fixed-${t.name}.txt`, FIXED_QPS * 5, `f${t.name}`);
-          fixedRun = await dnsperf(ns, t.server, fixedFile, [...fixed, '-n', '1', '-l', '5']);
+      // Alternate the targets over several short rounds and keep each one's median: the machine
+      // may be shared, and a load spike then hits both sides instead of one.
+      const satRuns = new Map<string, PerfResult[]>(targets.map((t) => [t.name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const t of targets) {
+          let file: string;
+          let limit: string[];
+          if (scenario.startsWith('a')) [file, limit] = [join(dir, 'static.txt'), ['-l', String(seconds)]];
+          else if (scenario.startsWith('b')) [file, limit] = [join(dir, 'cached.txt'), ['-l', String(seconds)]];
+          // One pass over a file of fresh names, so a miss is never a hit on a later pass.
+          else [file, limit] = [await missFile(`miss-sat-${t.name}.txt`, 60_000 * seconds, `s${round}${t.name}`), ['-n', '1', '-l', String(seconds)]];
+          satRuns.get(t.name)!.push((await dnsperf(ns, t.server, file, [...sat, ...limit])).result);
         }
-        rows.push({ scenario, target: t.name, sat: satRun, fixed: { ...fixedRun.result, p99Ms: p99FromVerbose(fixedRun.out) } });
+      }
+      for (const t of targets) {
+        let fixedRun: { out: string; result: PerfResult };
+        if (scenario.startsWith('a')) fixedRun = await dnsperf(ns, t.server, join(dir, 'static.txt'), [...fixed, '-l', '5']);
+        else if (scenario.startsWith('b')) fixedRun = await dnsperf(ns, t.server, join(dir, 'cached.txt'), [...fixed, '-l', '5']);
+        else fixedRun = await dnsperf(ns, t.server, await missFile(`miss-fixed-${t.name}.txt`, FIXED_QPS * 5, `f${t.name}`), [...fixed, '-n', '1', '-l', '5']);
+        rows.push({ scenario, target: t.name, sat: median(satRuns.get(t.name)!), fixed: { ...fixedRun.result, p99Ms: p99FromVerbose(fixedRun.out) } });
       }
     }
 
@@ -189,7 +195,7 @@ export async function main(args: string[]): Promise<void> {
     }
     const rss = await rssMb(pid);
 
-    console.log(`\nDNS benchmark (dnsperf, loopback in a namespace, ${seconds}s saturated runs: -c 4 -q 200; fixed-rate runs: -Q ${FIXED_QPS} for 5s)\n`);
+    console.log(`\nDNS benchmark (dnsperf, loopback in a namespace; saturated: -c 4 -q 200, median of ${ROUNDS} alternating ${seconds}s runs; fixed rate: -Q ${FIXED_QPS} for 5s, p99 from per-query latencies)\n`);
     console.log('scenario          target    sat qps   sat avg ms  lost | fixed avg ms  fixed p99 ms');
     for (const r of rows) {
       console.log(`${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat.qps).padStart(9)} ${fmt(r.sat.avgMs, 3).padStart(11)} ${fmt(r.sat.lost).padStart(5)} | ${fmt(r.fixed.avgMs, 3).padStart(12)} ${fmt(r.fixed.p99Ms, 3).padStart(13)}`);
