@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- dns [--seconds N]`: dnsperf against the agent and against dnsmasq configured
+ * `npm run bench -- dns [--seconds N] [--node-flags=F1,F2]`: dnsperf against the agent and against dnsmasq configured
  * equivalently (same records, same kube-dns and upstream dnsmasq), in one run, inside a network
  * namespace. Scenarios: (a) static answers (dns.hosts + .global), (b) forwarded names served from
  * the cache, (c) forwarding with a 30% miss rate. For each: saturated qps and average latency
@@ -88,6 +88,8 @@ const fmt = (n: number | undefined, digits = 0): string => (n === undefined || !
 export async function main(args: string[]): Promise<void> {
   const secondsAt = args.indexOf('--seconds');
   const seconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : 5;
+  // e.g. --node-flags=--max-old-space-size=64,--max-semi-space-size=4 (what a unit's NODE_OPTIONS would set)
+  const nodeFlags = (args.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(',').filter((f) => f !== '');
   const dir = await mkdtemp(join(tmpdir(), 'mna-bench-dns-'));
   const bundleDir = join(REPO_ROOT, '.bench', 'dns');
   await mkdir(bundleDir, { recursive: true });
@@ -130,7 +132,7 @@ export async function main(args: string[]): Promise<void> {
       },
     };
     await writeFile(join(dir, 'config.yaml'), stringify(config));
-    const agent = ns.spawn(process.execPath, [bundle, 'run', '--config', join(dir, 'config.yaml')]);
+    const agent = ns.spawn(process.execPath, [...nodeFlags, bundle, 'run', '--config', join(dir, 'config.yaml')]);
     let agentLog = '';
     agent.stderr?.on('data', (c: Buffer) => (agentLog += c.toString()));
     agent.stdout?.on('data', (c: Buffer) => (agentLog += c.toString()));
@@ -206,7 +208,7 @@ export async function main(args: string[]): Promise<void> {
       const d = rows.find((r) => r.scenario === scenario && r.target === 'dnsmasq')!;
       console.log(`${scenario.padEnd(17)} qps ${fmt(a.sat.qps / d.sat.qps, 2)}x   sat avg ${fmt(a.sat.avgMs / d.sat.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p99 ${fmt((a.fixed.p99Ms ?? NaN) / (d.fixed.p99Ms ?? NaN), 2)}x`);
     }
-    console.log(`\nagent RSS after ${total} queries: ${rss.toFixed(1)} MB (target <= 100 MB)`);
+    console.log(`\nagent RSS after ${total} queries: ${rss.toFixed(1)} MB (target <= 100 MB; node flags: ${nodeFlags.join(' ') || 'none'})`);
   } finally {
     await ns.destroy();
     await rm(dir, { recursive: true, force: true });
