@@ -86,7 +86,9 @@ export class DnsCache {
     if (this.maxEntries === 0 || reply.length > MAX_CACHED_REPLY) return;
     const c = cacheability(reply, this.policy);
     if (c === undefined) return;
-    const stored = Buffer.from(reply);
+    // Kept as is, not copied: nothing writes to a reply once it is answered, and a small copy would
+    // pin a shared 8 KiB pool slab for as long as the entry lives.
+    const stored = reply;
     const entry: Entry = {
       reply: stored,
       storedAt: this.now(),
