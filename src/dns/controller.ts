@@ -158,12 +158,17 @@ class DnsController implements Controller {
     }
     const pool = new Map<string, Upstream>();
     const forwarderFor = (servers: readonly string[]): Forwarder => {
-      const ups = servers.map((s) => {
+      const ups = servers.flatMap((s) => {
         const hp = serverAddress(s);
+        if (listeners.some((l) => l.host === hp.host && l.port === hp.port)) {
+          // Forwarding to ourselves would bounce each query until the in-flight cap is hit.
+          this.ctx.log.warn({ server: s }, 'ignoring a DNS server that is one of our own listen addresses (a forwarding loop)');
+          return [];
+        }
         const key = Upstream.keyOf(hp.host, hp.port);
         const u = pool.get(key) ?? this.upstreamPool.get(key) ?? new Upstream(hp.host, hp.port);
         pool.set(key, u);
-        return u;
+        return [u];
       });
       return new Forwarder(ups, UPSTREAM_TIMEOUT_MS);
     };

@@ -27,7 +27,7 @@ void describe('dns upstream failover and health', () => {
     // TTL 0 answers are never cached, so every query really goes upstream.
     primary = await startDnsmasq(ns, PRIMARY, ['--address=/who.example/10.0.0.3']);
     secondary = await startDnsmasq(ns, SECONDARY, ['--address=/who.example/10.0.0.4']);
-    agent = await startAgent({ ns, config: { dns: { enabled: true, listen: [`${AGENT}:53`], upstreams: [DEAD, PRIMARY, SECONDARY] } } });
+    agent = await startAgent({ ns, config: { dns: { enabled: true, listen: [`${AGENT}:53`], upstreams: [`${AGENT}:53`, DEAD, PRIMARY, SECONDARY] } } });
     await agent.waitReady();
   });
 
@@ -42,6 +42,8 @@ void describe('dns upstream failover and health', () => {
     assert.deepEqual((await dig(ns, AGENT, 'who.example')).answers, ['who.example. A 10.0.0.3']);
     assert.ok(Date.now() - started < 1500, 'ICMP port-unreachable fails over without waiting for the timeout');
     const health = (await dnsStatus(agent)).upstreams.health;
+    assert.equal(health.find((h) => h.server === `${AGENT}:53`), undefined, 'our own address is never an upstream');
+    assert.match(agent.logs(), /one of our own listen addresses/);
     assert.equal(health.find((h) => h.server === `${DEAD}:53`)?.healthy, false);
     assert.equal(health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, true);
   });
