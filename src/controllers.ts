@@ -4,5 +4,6 @@
  */
 import type { ControllerModule } from './agent/controller.js';
 import { captureModule } from './capture/controller.js';
+import { dnsModule } from './dns/controller.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [captureModule];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [dnsModule, captureModule];

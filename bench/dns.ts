@@ -1,0 +1,216 @@
+/**
+ * `npm run bench -- dns [--seconds N] [--node-flags=F1,F2]`: dnsperf against the agent and against dnsmasq configured
+ * equivalently (same records, same kube-dns and upstream dnsmasq), in one run, inside a network
+ * namespace. Scenarios: (a) static answers (dns.hosts + .global), (b) forwarded names served from
+ * the cache, (c) forwarding with a 30% miss rate. For each: saturated qps and average latency
+ * (dnsperf -c 4 -q 200, median of alternating rounds), then average and p99 latency at a fixed
+ * rate both sustain (-Q, -v).
+ * Prints ratios agent/dnsmasq and the agent's RSS after at least 1M queries.
+ *
+ * The agent runs from an esbuild bundle (as packaged), not through tsx.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { stringify } from 'yaml';
+import { waitFor } from '../test/helpers/exec.js';
+import { createNetns, type Netns } from '../test/helpers/netns.js';
+import { REPO_ROOT } from '../test/helpers/agent-process.js';
+
+const AGENT = '127.0.0.1';
+const KUBE_DNS = '127.0.0.2';
+const UPSTREAM = '127.0.0.3';
+const DNSMASQ = '127.0.0.5';
+const STATUS_PORT = 15099;
+const FIXED_QPS = 5000;
+const ROUNDS = 3;
+
+const SEED_NAMES = ['istio-mixer', 'istio-policy', 'istio-telemetry', 'istio-pilot', 'istio-citadel', 'istio-ca'].flatMap((n) => [n, `${n}.istio-system`]);
+const GLOBALS = Array.from({ length: 20 }, (_, i) => ({ host: `svc${i}.ns${i % 3}.global`, address: `240.0.0.${i + 2}` }));
+const CACHED_NAMES = 2000;
+
+interface PerfResult {
+  qps: number;
+  avgMs: number;
+  p99Ms?: number;
+  lost: number;
+  completed: number;
+}
+
+function parseSummary(out: string): PerfResult {
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 'NaN');
+  return {
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    lost: num(/Queries lost:\s+(\d+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
+  };
+}
+
+function p99FromVerbose(out: string): number {
+  const lat = out
+    .split('\n')
+    .filter((l) => l.startsWith('> '))
+    .map((l) => Number(l.trim().split(/\s+/).pop()))
+    .filter((n) => Number.isFinite(n))
+    .sort((a, b) => a - b);
+  return lat.length === 0 ? NaN : (lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] ?? NaN) * 1000;
+}
+
+async function dnsperf(ns: Netns, server: string, file: string, args: string[]): Promise<{ out: string; result: PerfResult }> {
+  const r = await ns.run('dnsperf', ['-s', server, '-d', file, '-t', '2', ...args]);
+  if (r.code !== 0) throw new Error(`dnsperf failed: ${r.stderr}`);
+  return { out: r.stdout, result: parseSummary(r.stdout) };
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN') / 1024;
+}
+
+function spawnDnsmasq(ns: Netns, address: string, args: string[]): ChildProcess {
+  return ns.spawn('dnsmasq', ['-k', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--bind-interfaces', `--listen-address=${address}`, '--user=root', '--pid-file=', ...args]);
+}
+
+async function waitAnswers(ns: Netns, server: string): Promise<void> {
+  await waitFor(`DNS on ${server}`, async () => (await ns.run('dig', [`@${server}`, '+tries=1', '+time=1', '+short', 'istio-pilot'])).stdout.trim() === '192.168.0.62', 20_000, 100);
+}
+
+async function agentQueries(ns: Netns): Promise<number> {
+  const script = `fetch('http://127.0.0.1:${STATUS_PORT}/status').then(r=>r.json()).then(j=>console.log(j.controllers.dns.queries))`;
+  return Number((await ns.must(process.execPath, ['-e', script])).trim());
+}
+
+const fmt = (n: number | undefined, digits = 0): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
+
+export async function main(args: string[]): Promise<void> {
+  const secondsAt = args.indexOf('--seconds');
+  const seconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : 5;
+  // e.g. --node-flags=--max-old-space-size=64,--max-semi-space-size=4 (what a unit's NODE_OPTIONS would set)
+  const nodeFlags = (args.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(',').filter((f) => f !== '');
+  const dir = await mkdtemp(join(tmpdir(), 'mna-bench-dns-'));
+  const bundleDir = join(REPO_ROOT, '.bench', 'dns');
+  await mkdir(bundleDir, { recursive: true });
+  const bundle = join(bundleDir, 'agent.mjs');
+  await build({ entryPoints: [join(REPO_ROOT, 'src/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: bundle, logLevel: 'error' });
+
+  const ns = await createNetns('dnsb');
+  try {
+    spawnDnsmasq(ns, KUBE_DNS, ['--address=/svc.cluster.local/10.233.0.10', '--local-ttl=3600']);
+    // The external upstream: every name answers with a long TTL, so both resolvers can cache it.
+    spawnDnsmasq(ns, UPSTREAM, ['--address=/#/10.1.2.3', '--local-ttl=3600', '--cache-size=0', '--dns-forward-max=10000']);
+    const se = GLOBALS.map((g) => stringify({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'ServiceEntry', metadata: { name: g.host.replace(/\./g, '-') }, spec: { hosts: [g.host], addresses: [g.address], resolution: 'DNS' } })).join('---\n');
+    await writeFile(join(dir, 'se.yaml'), se);
+    const ref = [
+      `server=/svc.cluster.local/${KUBE_DNS}`,
+      ...SEED_NAMES.flatMap((n) => [`address=/${n}/192.168.0.62`, `local=/${n}/`]),
+      ...GLOBALS.map((g) => `host-record=${g.host},${g.address}`),
+      `server=${UPSTREAM}`,
+      'cache-size=10000',
+      'local-ttl=30',
+      'dns-forward-max=1024',
+    ].join('\n');
+    await writeFile(join(dir, 'dnsmasq.conf'), `${ref}\n`);
+    spawnDnsmasq(ns, DNSMASQ, [`--conf-file=${join(dir, 'dnsmasq.conf')}`]);
+    const config = {
+      stateDir: join(dir, 'state'),
+      log: { level: 'warn' },
+      istio: { clusterEnv: join(dir, 'none.env'), sidecarEnv: join(dir, 'none.env') },
+      status: { listen: `127.0.0.1:${STATUS_PORT}` },
+      identity: { enabled: false },
+      dns: {
+        enabled: true,
+        listen: [`${AGENT}:53`],
+        upstreams: [UPSTREAM],
+        hosts: SEED_NAMES.map((name) => ({ name, addresses: ['192.168.0.62'] })),
+        forward: [{ domain: 'svc.cluster.local', servers: [KUBE_DNS] }],
+        serviceEntries: { paths: [join(dir, 'se.yaml')] },
+        ttl: 30,
+        cache: { size: 10000, maxTTL: 3600, negativeTTL: 30 },
+      },
+    };
+    await writeFile(join(dir, 'config.yaml'), stringify(config));
+    const agent = ns.spawn(process.execPath, [...nodeFlags, bundle, 'run', '--config', join(dir, 'config.yaml')]);
+    let agentLog = '';
+    agent.stderr?.on('data', (c: Buffer) => (agentLog += c.toString()));
+    agent.stdout?.on('data', (c: Buffer) => (agentLog += c.toString()));
+    await waitAnswers(ns, DNSMASQ);
+    await waitAnswers(ns, AGENT).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${agentLog}`);
+    });
+
+    // Query files.
+    const staticLines = [...SEED_NAMES.map((n) => `${n} A`), ...SEED_NAMES.map((n) => `x.${n} A`), ...GLOBALS.map((g) => `${g.host} A`)];
+    await writeFile(join(dir, 'static.txt'), `${staticLines.join('\n')}\n`);
+    const cachedLines = Array.from({ length: CACHED_NAMES }, (_, i) => `n${i}.example.com A`);
+    await writeFile(join(dir, 'cached.txt'), `${cachedLines.join('\n')}\n`);
+    const missFile = async (name: string, lines: number, tag: string): Promise<string> => {
+      const out: string[] = [];
+      for (let i = 0; i < lines; i++) out.push(i % 10 < 3 ? `m${i}-${tag}.miss.example A` : cachedLines[i % CACHED_NAMES]!);
+      const path = join(dir, name);
+      await writeFile(path, `${out.join('\n')}\n`);
+      return path;
+    };
+
+    const targets = [
+      { name: 'agent', server: AGENT },
+      { name: 'dnsmasq', server: DNSMASQ },
+    ];
+    // Warm both caches with the cached set.
+    for (const t of targets) await dnsperf(ns, t.server, join(dir, 'cached.txt'), ['-n', '1', '-c', '2', '-q', '50']);
+
+    const sat = ['-c', '4', '-q', '200'];
+    const fixed = ['-Q', String(FIXED_QPS), '-c', '4', '-q', '200', '-v'];
+    const rows: { scenario: string; target: string; sat: PerfResult; fixed: PerfResult }[] = [];
+    const median = (runs: PerfResult[]): PerfResult => [...runs].sort((a, b) => a.qps - b.qps)[Math.floor(runs.length / 2)]!;
+    for (const scenario of ['a static answers', 'b cache hits', 'c 30% misses']) {
+      // Alternate the targets over several short rounds and keep each one's median: the machine
+      // may be shared, and a load spike then hits both sides instead of one.
+      const satRuns = new Map<string, PerfResult[]>(targets.map((t) => [t.name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const t of targets) {
+          let file: string;
+          let limit: string[];
+          if (scenario.startsWith('a')) [file, limit] = [join(dir, 'static.txt'), ['-l', String(seconds)]];
+          else if (scenario.startsWith('b')) [file, limit] = [join(dir, 'cached.txt'), ['-l', String(seconds)]];
+          // One pass over a file of fresh names, so a miss is never a hit on a later pass.
+          else [file, limit] = [await missFile(`miss-sat-${t.name}.txt`, 60_000 * seconds, `s${round}${t.name}`), ['-n', '1', '-l', String(seconds)]];
+          satRuns.get(t.name)!.push((await dnsperf(ns, t.server, file, [...sat, ...limit])).result);
+        }
+      }
+      for (const t of targets) {
+        let fixedRun: { out: string; result: PerfResult };
+        if (scenario.startsWith('a')) fixedRun = await dnsperf(ns, t.server, join(dir, 'static.txt'), [...fixed, '-l', '5']);
+        else if (scenario.startsWith('b')) fixedRun = await dnsperf(ns, t.server, join(dir, 'cached.txt'), [...fixed, '-l', '5']);
+        else fixedRun = await dnsperf(ns, t.server, await missFile(`miss-fixed-${t.name}.txt`, FIXED_QPS * 5, `f${t.name}`), [...fixed, '-n', '1', '-l', '5']);
+        rows.push({ scenario, target: t.name, sat: median(satRuns.get(t.name)!), fixed: { ...fixedRun.result, p99Ms: p99FromVerbose(fixedRun.out) } });
+      }
+    }
+
+    const pid = agent.pid ?? 0;
+    let total = await agentQueries(ns);
+    while (total < 1_000_000) {
+      await dnsperf(ns, AGENT, join(dir, 'static.txt'), [...sat, '-l', '5']);
+      total = await agentQueries(ns);
+    }
+    const rss = await rssMb(pid);
+
+    console.log(`\nDNS benchmark (dnsperf, loopback in a namespace; saturated: -c 4 -q 200, median of ${ROUNDS} alternating ${seconds}s runs; fixed rate: -Q ${FIXED_QPS} for 5s, p99 from per-query latencies)\n`);
+    console.log('scenario          target    sat qps   sat avg ms  lost | fixed avg ms  fixed p99 ms');
+    for (const r of rows) {
+      console.log(`${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat.qps).padStart(9)} ${fmt(r.sat.avgMs, 3).padStart(11)} ${fmt(r.sat.lost).padStart(5)} | ${fmt(r.fixed.avgMs, 3).padStart(12)} ${fmt(r.fixed.p99Ms, 3).padStart(13)}`);
+    }
+    console.log('\nratios agent/dnsmasq (qps: higher is better; latency: lower is better)');
+    for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
+      const a = rows.find((r) => r.scenario === scenario && r.target === 'agent')!;
+      const d = rows.find((r) => r.scenario === scenario && r.target === 'dnsmasq')!;
+      console.log(`${scenario.padEnd(17)} qps ${fmt(a.sat.qps / d.sat.qps, 2)}x   sat avg ${fmt(a.sat.avgMs / d.sat.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p99 ${fmt((a.fixed.p99Ms ?? NaN) / (d.fixed.p99Ms ?? NaN), 2)}x`);
+    }
+    console.log(`\nagent RSS after ${total} queries: ${rss.toFixed(1)} MB (target <= 100 MB; node flags: ${nodeFlags.join(' ') || 'none'})`);
+  } finally {
+    await ns.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

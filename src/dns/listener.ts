@@ -1,0 +1,148 @@
+/**
+ * One `dns.listen` address: a UDP socket and a TCP server (RFC 7766 framing, pipelining,
+ * out-of-order replies). TCP is bounded: at most MAX_TCP_CONNECTIONS at once, an idle timeout,
+ * and a cap on queries outstanding per connection (reading pauses until replies drain).
+ */
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net from 'node:net';
+import type { HostPort } from '../config/net-types.js';
+import type { Resolver } from './resolver.js';
+
+export const MAX_TCP_CONNECTIONS = 128;
+const TCP_IDLE_MS = 10_000;
+const TCP_MAX_OUTSTANDING = 64;
+const SOCKET_BUFFER = 4 * 1024 * 1024;
+
+export class Listener {
+  private udp: dgram.Socket | undefined;
+  private tcp: net.Server | undefined;
+  private readonly connections = new Set<net.Socket>();
+  tcpRejected = 0;
+
+  constructor(
+    readonly address: HostPort,
+    private readonly resolver: () => Resolver,
+  ) {}
+
+  get key(): string {
+    return net.isIPv6(this.address.host) ? `[${this.address.host}]:${this.address.port}` : `${this.address.host}:${this.address.port}`;
+  }
+
+  get tcpConnections(): number {
+    return this.connections.size;
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = this.address;
+    const v6 = net.isIPv6(host);
+    // Replies go to IP literals: skip dgram's per-send dns.lookup round through nextTick.
+    const udp = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: (a, _o, cb) => cb(null, a, v6 ? 6 : 4) });
+    udp.on('message', (msg, rinfo) => {
+      this.resolver().handle(msg, false, (reply) => {
+        // A forwarded answer can arrive after stop() closed the socket; it has nowhere to go.
+        if (this.udp === udp) udp.send(reply, rinfo.port, rinfo.address);
+      });
+    });
+    udp.on('error', () => {
+      // Send errors to vanished clients are not our problem; the socket stays open.
+    });
+    const bound = once(udp, 'listening');
+    this.udp = udp;
+    udp.bind({ port, address: host, exclusive: true });
+    try {
+      await bound;
+    } catch (err) {
+      this.udp = undefined;
+      throw err;
+    }
+    try {
+      udp.setRecvBufferSize(SOCKET_BUFFER);
+      udp.setSendBufferSize(SOCKET_BUFFER);
+    } catch {
+      // Capped by net.core.rmem_max; the default works, just with less burst room.
+    }
+    const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    tcp.maxConnections = MAX_TCP_CONNECTIONS;
+    tcp.on('drop', () => {
+      this.tcpRejected += 1;
+    });
+    tcp.on('error', () => {
+      // Accept errors (EMFILE) must not kill the agent; new connections simply wait.
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen({ host, port, exclusive: true }, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      udp.close();
+      this.udp = undefined;
+      throw err;
+    }
+    this.tcp = tcp;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.connections.add(socket);
+    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.connections.delete(socket));
+    let buffered: Buffer = Buffer.alloc(0);
+    let outstanding = 0;
+    let closed = false;
+    socket.on('close', () => {
+      closed = true;
+    });
+    const drainFrames = (): void => {
+      while (buffered.length >= 2 && outstanding < TCP_MAX_OUTSTANDING) {
+        const len = (buffered[0]! << 8) | buffered[1]!;
+        if (len === 0) {
+          socket.destroy();
+          return;
+        }
+        if (buffered.length < 2 + len) break;
+        const msg = Buffer.from(buffered.subarray(2, 2 + len));
+        buffered = buffered.subarray(2 + len);
+        outstanding += 1;
+        const willAnswer = this.resolver().handle(msg, true, (reply) => {
+          outstanding -= 1;
+          if (closed) return;
+          const frame = Buffer.allocUnsafe(2 + reply.length);
+          frame.writeUInt16BE(reply.length, 0);
+          reply.copy(frame, 2);
+          socket.write(frame);
+          if (socket.isPaused() && outstanding < TCP_MAX_OUTSTANDING) {
+            socket.resume();
+            drainFrames();
+          }
+        });
+        if (!willAnswer) outstanding -= 1;
+      }
+      if (outstanding >= TCP_MAX_OUTSTANDING) socket.pause();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      // A frame is at most 2 + 65535 bytes; more unprocessed data than a few frames is abuse.
+      if (buffered.length > 4 * 65537) {
+        socket.destroy();
+        return;
+      }
+      drainFrames();
+    });
+  }
+
+  async stop(): Promise<void> {
+    const udp = this.udp;
+    const tcp = this.tcp;
+    this.udp = undefined;
+    this.tcp = undefined;
+    for (const socket of this.connections) socket.destroy();
+    this.connections.clear();
+    if (udp !== undefined) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (tcp !== undefined) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  }
+}

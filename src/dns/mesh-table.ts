@@ -1,0 +1,160 @@
+/**
+ * The mesh name table from ServiceEntry manifests (kubectl-style multi-document YAML): every
+ * `spec.hosts` name answers with the entry's `spec.addresses` (plain IPs, /32 and /128 CIDRs;
+ * wider CIDRs cannot be a DNS answer and are skipped, as Istio's name table does). Entries for the
+ * same host merge their addresses. Hosts without any address get a stable VIP (vip.ts); wildcard
+ * hosts without addresses get none (there is no single address to give). Pure.
+ */
+import { isIP } from 'node:net';
+import { parseAllDocuments } from 'yaml';
+import { parseCidr } from '../config/net-types.js';
+import { matchExactOrWildcard, normalizeName } from './names.js';
+import { buildRecordSet, type RecordSet } from './records.js';
+import { allocateVips } from './vip.js';
+
+export interface ManifestFile {
+  file: string;
+  text: string;
+}
+
+export interface ManifestProblem {
+  file: string;
+  reason: string;
+}
+
+export interface MeshHost {
+  host: string;
+  addresses: string[];
+  allocated: boolean;
+}
+
+export interface MeshBuild {
+  table: MeshTable;
+  problems: ManifestProblem[];
+}
+
+const HOST_RE = /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;
+
+export class MeshTable {
+  private constructor(
+    private readonly exact: ReadonlyMap<string, RecordSet>,
+    private readonly wildcards: ReadonlyMap<string, RecordSet>,
+    readonly hosts: readonly MeshHost[],
+  ) {}
+
+  static empty(): MeshTable {
+    return new MeshTable(new Map(), new Map(), []);
+  }
+
+  static fromHosts(hosts: readonly MeshHost[], ttl: number): MeshTable {
+    const exact = new Map<string, RecordSet>();
+    const wildcards = new Map<string, RecordSet>();
+    for (const h of hosts) {
+      const set = buildRecordSet(h.addresses, ttl);
+      if (h.host.startsWith('*.')) wildcards.set(h.host.slice(2), set);
+      else exact.set(h.host, set);
+    }
+    return new MeshTable(exact, wildcards, hosts);
+  }
+
+  lookup(name: string): RecordSet | undefined {
+    return matchExactOrWildcard(this.exact, this.wildcards, name);
+  }
+
+  get size(): number {
+    return this.hosts.length;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** ServiceEntry objects of one document (a `kind: List` carries them in `items`). */
+function serviceEntries(doc: unknown): Record<string, unknown>[] {
+  if (!isRecord(doc)) return [];
+  if (doc.kind === 'List' && Array.isArray(doc.items)) return doc.items.flatMap(serviceEntries);
+  return doc.kind === 'ServiceEntry' ? [doc] : [];
+}
+
+/** Reads one file's entries into `into` (host → addresses); returns the problems found. */
+function readFile(file: ManifestFile, into: Map<string, Set<string>>): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  const docs = parseAllDocuments(file.text);
+  if (!Array.isArray(docs)) return [{ file: file.file, reason: 'not a YAML document stream' }];
+  const found = new Map<string, Set<string>>();
+  docs.forEach((doc, index) => {
+    const where = docs.length > 1 ? `document ${index + 1}: ` : '';
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0]!;
+      const line = err.linePos?.[0]?.line;
+      problems.push({ file: file.file, reason: `${where}${line === undefined ? '' : `line ${line}: `}${err.message.split('\n')[0] ?? 'YAML error'}` });
+      return;
+    }
+    for (const entry of serviceEntries(doc.toJS())) {
+      const meta = isRecord(entry.metadata) ? entry.metadata : {};
+      const label = `${where}ServiceEntry ${typeof meta.name === 'string' ? `"${meta.name}"` : '(unnamed)'}`;
+      const spec = entry.spec;
+      if (!isRecord(spec) || !Array.isArray(spec.hosts) || spec.hosts.length === 0) {
+        problems.push({ file: file.file, reason: `${label}: spec.hosts must be a non-empty list` });
+        continue;
+      }
+      const hosts: string[] = [];
+      for (const host of spec.hosts) {
+        const name = typeof host === 'string' ? normalizeName(host) : '';
+        if (!HOST_RE.test(name)) {
+          problems.push({ file: file.file, reason: `${label}: host ${JSON.stringify(host)} is not a DNS name (write e.g. httpbin.bar.global or *.example.com)` });
+          continue;
+        }
+        hosts.push(name);
+      }
+      const addresses: string[] = [];
+      const rawAddresses: unknown = spec.addresses ?? [];
+      if (!Array.isArray(rawAddresses)) {
+        problems.push({ file: file.file, reason: `${label}: spec.addresses must be a list` });
+        continue;
+      }
+      for (const address of rawAddresses) {
+        if (typeof address === 'string' && isIP(address) !== 0) {
+          addresses.push(address);
+          continue;
+        }
+        const cidr = typeof address === 'string' ? parseCidr(address) : undefined;
+        if (cidr === undefined) {
+          problems.push({ file: file.file, reason: `${label}: address ${JSON.stringify(address)} is not an IP or CIDR` });
+        } else if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
+          addresses.push(cidr.address);
+        }
+      }
+      for (const host of hosts) {
+        const set = found.get(host) ?? new Set<string>();
+        for (const a of addresses) set.add(a);
+        found.set(host, set);
+      }
+    }
+  });
+  for (const [host, set] of found) {
+    const merged = into.get(host) ?? new Set<string>();
+    for (const a of set) merged.add(a);
+    into.set(host, merged);
+  }
+  return problems;
+}
+
+/** Builds the table from all files; any problem is reported with its file and reason. */
+export function buildMeshTable(files: readonly ManifestFile[], autoAllocate: string, ttl: number): MeshBuild {
+  const byHost = new Map<string, Set<string>>();
+  const problems = files.flatMap((file) => readFile(file, byHost));
+  const reserved = new Set<string>();
+  for (const set of byHost.values()) for (const a of set) reserved.add(a);
+  const needVip = [...byHost].filter(([host, set]) => set.size === 0 && !host.startsWith('*.')).map(([host]) => host);
+  const { vips, failed } = allocateVips(needVip, autoAllocate, reserved);
+  for (const f of failed) problems.push({ file: '(autoAllocate)', reason: `${f.host}: ${f.reason}` });
+  const hosts: MeshHost[] = [];
+  for (const [host, set] of [...byHost].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const vip = vips.get(host);
+    if (set.size > 0) hosts.push({ host, addresses: [...set], allocated: false });
+    else if (vip !== undefined) hosts.push({ host, addresses: [vip], allocated: true });
+  }
+  return { table: MeshTable.fromHosts(hosts, ttl), problems };
+}

@@ -1,0 +1,207 @@
+/**
+ * Byte-level DNS helpers for the hot path: query validation and question parsing without
+ * building objects per record. dns2's codec is complete but about 10x slower here (the
+ * reference measured ~22 µs per encode); these few functions are all the proxy needs to route.
+ */
+
+export const HEADER = 12;
+export const QR = 0x8000;
+export const AA = 0x0400;
+export const TC = 0x0200;
+export const RD = 0x0100;
+export const RA = 0x0080;
+
+export const Rcode = { NoError: 0, FormErr: 1, ServFail: 2, NxDomain: 3, NotImp: 4, Refused: 5 } as const;
+export const QType = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, ANY: 255 } as const;
+export const CLASS_IN = 1;
+
+/** The UDP payload size we advertise and accept at most from clients (dnsmasq's default, RFC 9715 advice). */
+export const OUR_EDNS_SIZE = 1232;
+
+export interface Query {
+  id: number;
+  /** Header flags word of the query. */
+  flags: number;
+  /** Offset just past QTYPE/QCLASS: bytes [12, questionEnd) are the question as the client wrote it. */
+  questionEnd: number;
+  qtype: number;
+  qclass: number;
+  /** Lowercase presentation name without the trailing dot ("" for the root); '.' and '\' inside labels escaped. */
+  name: string;
+  /** The client sent an OPT record. */
+  edns: boolean;
+  /** Largest UDP reply the client takes: its EDNS size (at least 512), or 512 without OPT. */
+  udpSize: number;
+  /** EDNS DO bit. */
+  dnssecOk: boolean;
+}
+
+/** Why a packet is not a query we answer normally. `drop`: send nothing; otherwise reply with that rcode. */
+export type Rejection = { kind: 'drop' } | { kind: 'reply'; rcode: number; questionEnd: number };
+
+const DROP: Rejection = { kind: 'drop' };
+
+/**
+ * Parses and validates a query. Responses (QR=1) and packets without a full header are dropped
+ * (a reply to a reply lets two proxies ping-pong); other malformed queries get FORMERR, non-QUERY
+ * opcodes NOTIMP.
+ */
+export function parseQuery(buf: Buffer): Query | Rejection {
+  const len = buf.length;
+  if (len < HEADER) return DROP;
+  const flags = (buf[2]! << 8) | buf[3]!;
+  if ((flags & QR) !== 0) return DROP;
+  const opcode = (flags >> 11) & 0xf;
+  if (opcode !== 0) return { kind: 'reply', rcode: Rcode.NotImp, questionEnd: HEADER };
+  const qdcount = (buf[4]! << 8) | buf[5]!;
+  const ancount = (buf[6]! << 8) | buf[7]!;
+  const nscount = (buf[8]! << 8) | buf[9]!;
+  const arcount = (buf[10]! << 8) | buf[11]!;
+  if (qdcount !== 1 || ancount !== 0 || nscount !== 0 || arcount > 2) return formErr(HEADER);
+
+  // QNAME: plain labels only (a compression pointer in a question is not something clients send).
+  let off = HEADER;
+  let name = '';
+  let total = 0;
+  for (;;) {
+    if (off >= len) return formErr(HEADER);
+    const labelLen = buf[off]!;
+    if (labelLen === 0) {
+      off += 1;
+      break;
+    }
+    if (labelLen > 63) return formErr(HEADER);
+    total += labelLen + 1;
+    if (total > 254 || off + 1 + labelLen > len) return formErr(HEADER);
+    if (name.length > 0) name += '.';
+    name += labelText(buf, off + 1, off + 1 + labelLen);
+    off += 1 + labelLen;
+  }
+  if (off + 4 > len) return formErr(HEADER);
+  const qtype = (buf[off]! << 8) | buf[off + 1]!;
+  const qclass = (buf[off + 2]! << 8) | buf[off + 3]!;
+  const questionEnd = off + 4;
+
+  let edns = false;
+  let udpSize = 512;
+  let dnssecOk = false;
+  off = questionEnd;
+  for (let i = 0; i < arcount; i++) {
+    const rr = skipName(buf, off);
+    if (rr < 0 || rr + 10 > len) return formErr(questionEnd);
+    const type = (buf[rr]! << 8) | buf[rr + 1]!;
+    const rdlen = (buf[rr + 8]! << 8) | buf[rr + 9]!;
+    if (rr + 10 + rdlen > len) return formErr(questionEnd);
+    if (type === QType.OPT) {
+      if (edns || rr !== off + 1) return formErr(questionEnd); // one OPT, owner must be the root
+      edns = true;
+      udpSize = Math.min(Math.max((buf[rr + 2]! << 8) | buf[rr + 3]!, 512), 65535);
+      dnssecOk = (buf[rr + 6]! & 0x80) !== 0;
+    }
+    off = rr + 10 + rdlen;
+  }
+  return { id: (buf[0]! << 8) | buf[1]!, flags, questionEnd, qtype, qclass, name, edns, udpSize, dnssecOk };
+}
+
+export function isQuery(value: Query | Rejection): value is Query {
+  return (value as Query).name !== undefined;
+}
+
+function formErr(questionEnd: number): Rejection {
+  return { kind: 'reply', rcode: Rcode.FormErr, questionEnd };
+}
+
+/** ASCII-lowercased label text; '.' and '\' escaped so a label can never fake a boundary. */
+function labelText(buf: Buffer, start: number, end: number): string {
+  let out = '';
+  for (let i = start; i < end; i++) {
+    let c = buf[i]!;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c === 46 || c === 92) out += '\\';
+    out += String.fromCharCode(c);
+  }
+  return out;
+}
+
+/** Offset just past a (possibly compressed) name, or -1 when it runs off the end or is invalid. */
+export function skipName(buf: Buffer, off: number): number {
+  const len = buf.length;
+  for (let hops = 0; hops < 128; hops++) {
+    if (off >= len) return -1;
+    const b = buf[off]!;
+    if (b === 0) return off + 1;
+    if ((b & 0xc0) === 0xc0) return off + 2 <= len ? off + 2 : -1;
+    if ((b & 0xc0) !== 0) return -1;
+    off += 1 + b;
+  }
+  return -1;
+}
+
+/** Lowercase presentation name (no trailing dot) to wire labels, e.g. for building queries. */
+export function encodeName(name: string): Buffer {
+  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
+  const labels = trimmed === '' ? [] : trimmed.split('.');
+  const parts: Buffer[] = [];
+  for (const label of labels) {
+    const bytes = Buffer.from(label, 'latin1');
+    if (bytes.length === 0 || bytes.length > 63) throw new Error(`invalid DNS name "${name}": labels must be 1-63 bytes`);
+    parts.push(Buffer.from([bytes.length]), bytes);
+  }
+  parts.push(Buffer.from([0]));
+  const out = Buffer.concat(parts);
+  if (out.length > 255) throw new Error(`invalid DNS name "${name}": longer than 255 bytes`);
+  return out;
+}
+
+/** A plain query packet (tests, health probes). */
+export function buildQuery(id: number, name: string, qtype: number, options: { rd?: boolean; ednsSize?: number } = {}): Buffer {
+  const qname = encodeName(name);
+  const edns = options.ednsSize !== undefined;
+  const out = Buffer.alloc(HEADER + qname.length + 4 + (edns ? 11 : 0));
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(options.rd === false ? 0 : RD, 2);
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(edns ? 1 : 0, 10);
+  qname.copy(out, HEADER);
+  let off = HEADER + qname.length;
+  out.writeUInt16BE(qtype, off);
+  out.writeUInt16BE(CLASS_IN, off + 2);
+  off += 4;
+  if (edns) writeOpt(out, off, options.ednsSize ?? OUR_EDNS_SIZE, false);
+  return out;
+}
+
+/** Writes an 11-byte OPT RR at `off`. */
+export function writeOpt(out: Buffer, off: number, size: number, dnssecOk: boolean): void {
+  out[off] = 0;
+  out.writeUInt16BE(QType.OPT, off + 1);
+  out.writeUInt16BE(size, off + 3);
+  out.writeUInt32BE(dnssecOk ? 0x8000 : 0, off + 5);
+  out.writeUInt16BE(0, off + 9);
+}
+
+export const OPT_LEN = 11;
+
+/**
+ * A reply with no records (errors, NODATA): header, the client's question, and an OPT when the
+ * client sent one (RFC 6891). `questionEnd` 12 means no question is echoed.
+ */
+export function emptyReply(query: Buffer, questionEnd: number, rcode: number, edns: boolean, extraFlags = 0): Buffer {
+  const out = Buffer.allocUnsafe(questionEnd + (edns ? OPT_LEN : 0));
+  query.copy(out, 0, 0, questionEnd);
+  const rd = query.length > 3 ? ((query[2]! << 8) & RD) : 0;
+  out.writeUInt16BE(QR | rd | RA | extraFlags | (rcode & 0xf), 2);
+  out.writeUInt16BE(questionEnd > HEADER ? 1 : 0, 4);
+  out.writeUInt32BE(0, 6);
+  out.writeUInt16BE(edns ? 1 : 0, 10);
+  if (edns) writeOpt(out, questionEnd, OUR_EDNS_SIZE, false);
+  return out;
+}
+
+export function rcodeOf(reply: Buffer): number {
+  return reply.length >= 4 ? reply[3]! & 0xf : -1;
+}
+
+export function u16(buf: Buffer, off: number): number {
+  return (buf[off]! << 8) | buf[off + 1]!;
+}

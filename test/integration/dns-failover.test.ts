@@ -1,0 +1,130 @@
+/**
+ * Upstream failover with real dnsmasq upstreams: a dead server (nothing listening), a server
+ * that stops answering (SIGSTOP), recovery once it answers again, and SERVFAIL — never
+ * NXDOMAIN — when every server fails.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { startAgent, type AgentHandle } from '../helpers/agent-process.js';
+import { waitFor } from '../helpers/exec.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+import { dig, dnsStatus, startDnsmasq } from './dns-fixture.js';
+
+const AGENT = '127.0.0.1';
+const DEAD = '127.0.0.9';
+const PRIMARY = '127.0.0.3';
+const SECONDARY = '127.0.0.4';
+
+void describe('dns upstream failover and health', () => {
+  let ns: Netns;
+  let agent: AgentHandle;
+  let primary: ChildProcess;
+  let secondary: ChildProcess;
+
+  before(async () => {
+    ns = await createNetns('dns');
+    // TTL 0 answers are never cached, so every query really goes upstream.
+    primary = await startDnsmasq(ns, PRIMARY, ['--address=/who.example/10.0.0.3']);
+    secondary = await startDnsmasq(ns, SECONDARY, ['--address=/who.example/10.0.0.4']);
+    agent = await startAgent({ ns, config: { dns: { enabled: true, listen: [`${AGENT}:53`], upstreams: [`${AGENT}:53`, DEAD, PRIMARY, SECONDARY] } } });
+    await agent.waitReady();
+  });
+
+  after(async () => {
+    if (primary?.signalCode === null) primary.kill('SIGCONT');
+    await agent?.cleanup();
+    await ns?.destroy();
+  });
+
+  void test('a server with nothing listening fails fast and is marked unhealthy', async () => {
+    const started = Date.now();
+    assert.deepEqual((await dig(ns, AGENT, 'who.example')).answers, ['who.example. A 10.0.0.3']);
+    assert.ok(Date.now() - started < 1500, 'ICMP port-unreachable fails over without waiting for the timeout');
+    const health = (await dnsStatus(agent)).upstreams.health;
+    assert.equal(health.find((h) => h.server === `${AGENT}:53`), undefined, 'our own address is never an upstream');
+    assert.match(agent.logs(), /one of our own listen addresses/);
+    assert.equal(health.find((h) => h.server === `${DEAD}:53`)?.healthy, false);
+    assert.equal(health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, true);
+  });
+
+  void test('a server that stops answering times out, the next one answers, and later queries skip it', async () => {
+    primary.kill('SIGSTOP');
+    assert.deepEqual((await dig(ns, AGENT, 'who.example')).answers, ['who.example. A 10.0.0.4']);
+    const s = await dnsStatus(agent);
+    assert.equal(s.upstreams.health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, false);
+    const started = Date.now();
+    assert.deepEqual((await dig(ns, AGENT, 'who.example')).answers, ['who.example. A 10.0.0.4']);
+    assert.ok(Date.now() - started < 1000, 'the unhealthy server is not waited for again');
+  });
+
+  void test('a recovered server is probed again after its back-off and leads once healthy', async () => {
+    primary.kill('SIGCONT');
+    await waitFor('primary answers again', async () => (await dig(ns, AGENT, 'who.example')).answers[0] === 'who.example. A 10.0.0.3', 20_000, 300);
+    assert.equal((await dnsStatus(agent)).upstreams.health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, true);
+  });
+
+  void test('forwarded queries in flight are capped: beyond the cap clients get REFUSED at once', async () => {
+    primary.kill('SIGSTOP');
+    secondary.kill('SIGSTOP');
+    try {
+      // 1500 distinct names while no upstream answers: 1024 wait, the rest are refused immediately.
+      const script = `
+        const dgram = require('node:dgram');
+        const s = dgram.createSocket('udp4');
+        const rcodes = {};
+        s.on('message', (m) => { const r = m[3] & 15; rcodes[r] = (rcodes[r] || 0) + 1; });
+        s.bind(0, '127.0.0.1', () => {
+          for (let i = 0; i < 1500; i++) {
+            const name = Buffer.from('q' + i);
+            const q = Buffer.concat([Buffer.from([i >> 8, i & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, name.length]), name, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]);
+            s.send(q, 53, '${AGENT}');
+          }
+          setTimeout(() => { console.log(JSON.stringify(rcodes)); s.close(); }, 1000);
+        });`;
+      const early = JSON.parse(await ns.must(process.execPath, ['-e', script])) as Record<string, number>;
+      assert.ok((early['5'] ?? 0) >= 400, `REFUSED within a second for the excess: ${JSON.stringify(early)}`);
+    } finally {
+      primary.kill('SIGCONT');
+      secondary.kill('SIGCONT');
+    }
+    await waitFor('in-flight drained', async () => ((await dnsStatus(agent)) as unknown as { inFlight: number }).inFlight === 0, 15_000, 200);
+  });
+
+  void test('all servers failing gives SERVFAIL, not NXDOMAIN', async () => {
+    primary.kill('SIGSTOP');
+    secondary.kill('SIGSTOP');
+    try {
+      const r = await dig(ns, AGENT, 'who.example', 'A', ['+time=8']);
+      assert.equal(r.status, 'SERVFAIL');
+    } finally {
+      primary.kill('SIGCONT');
+      secondary.kill('SIGCONT');
+    }
+    const metrics = (await agent.get('/metrics')).body;
+    assert.match(metrics, /mesh_node_agent_dns_upstream_failures_total\{server="127.0.0.3:53"\} [1-9]/);
+    assert.match(metrics, /mesh_node_agent_dns_responses_total\{rcode="SERVFAIL"\} [1-9]/);
+  });
+
+  void test('stopping with forwarded queries in flight exits cleanly', async () => {
+    primary.kill('SIGSTOP');
+    secondary.kill('SIGSTOP');
+    try {
+      const client = ns.spawn(process.execPath, ['-e', `
+        const s = require('node:dgram').createSocket('udp4');
+        for (let i = 0; i < 50; i++) {
+          const n = Buffer.from('z' + i);
+          s.send(Buffer.concat([Buffer.from([0, i, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, n.length]), n, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]), 53, '${AGENT}');
+        }
+        setTimeout(() => s.close(), 3000);`]);
+      await waitFor('queries in flight', async () => ((await dnsStatus(agent)) as unknown as { inFlight: number }).inFlight > 0, 5000, 50);
+      const stopped = await agent.stop('SIGTERM');
+      assert.equal(stopped.code, 0, agent.logs().slice(-2000));
+      assert.doesNotMatch(agent.logs(), /unhandled|ERR_SOCKET_DGRAM_NOT_RUNNING/);
+      client.kill();
+    } finally {
+      primary.kill('SIGCONT');
+      secondary.kill('SIGCONT');
+    }
+  });
+});

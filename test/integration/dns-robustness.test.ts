@@ -1,0 +1,88 @@
+/**
+ * Robustness: 200k random and mutated UDP packets and 20k hostile TCP frames (pointer loops,
+ * responses, lying counts, truncations, zero-length and over-long frames, slow senders) against
+ * the running proxy. It must answer valid queries throughout, never crash, and keep its memory
+ * bounded.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT, startAgent, type AgentHandle } from '../helpers/agent-process.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+import { dig, dnsStatus, startDnsmasq } from './dns-fixture.js';
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN') / 1024;
+}
+
+void describe('dns robustness under hostile packets', () => {
+  let ns: Netns;
+  let agent: AgentHandle;
+
+  before(async () => {
+    ns = await createNetns('dns');
+    await startDnsmasq(ns, '127.0.0.3', ['--address=/#/', '--address=/example.com/93.184.215.14']);
+    agent = await startAgent({
+      ns,
+      config: { dns: { enabled: true, listen: ['127.0.0.1:53'], upstreams: ['127.0.0.3'], hosts: [{ name: 'istio-pilot', addresses: ['192.168.0.62'] }] } },
+    });
+    await agent.waitReady();
+  });
+
+  after(async () => {
+    await agent?.cleanup();
+    await ns?.destroy();
+  });
+
+  void test('survives 200k UDP + 20k TCP hostile packets, answering valid queries throughout, memory bounded', async () => {
+    const pid = agent.proc.pid ?? 0;
+    await dig(ns, '127.0.0.1', 'istio-pilot');
+    const rssBefore = await rssMb(pid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      rssMb(pid).then((mb) => (rssPeak = Math.max(rssPeak, mb)), () => undefined);
+    }, 250);
+    let out: string;
+    try {
+      out = await ns.must(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/integration/dns-flood.ts'), '127.0.0.1', '53', '200000', '20000']);
+    } finally {
+      clearInterval(sampler);
+    }
+    const result = JSON.parse(out) as { udp: number; tcp: { frames: number; validAnswered: number; validSent: number }; probes: number; probesOk: number; ms: number };
+    assert.equal(result.udp, 200_000);
+    assert.ok(result.tcp.frames >= 20_000);
+    assert.equal(result.probesOk, result.probes, `every UDP probe answered (${JSON.stringify(result)})`);
+    assert.ok(result.tcp.validAnswered > 0.9 * result.tcp.validSent, `valid TCP frames answered: ${JSON.stringify(result.tcp)}`);
+    assert.equal(agent.proc.exitCode, null, 'the agent is still running');
+    assert.deepEqual((await dig(ns, '127.0.0.1', 'istio-pilot')).answers, ['istio-pilot. A 192.168.0.62']);
+    assert.deepEqual((await dig(ns, '127.0.0.1', 'www.example.com', 'A', ['+tcp'])).answers, ['www.example.com. A 93.184.215.14']);
+    const s = await dnsStatus(agent);
+    assert.ok(s.queries >= 200_000, `queries counted: ${s.queries}`);
+    assert.ok((s.byRcode.FORMERR ?? 0) > 1000, 'malformed queries got FORMERR');
+    const rssAfter = await rssMb(pid);
+    console.log(`rss before ${rssBefore.toFixed(1)} MB, peak ${rssPeak.toFixed(1)} MB, after ${rssAfter.toFixed(1)} MB; ${JSON.stringify(result)}`);
+    assert.ok(rssPeak < 200, `peak RSS ${rssPeak.toFixed(1)} MB stays bounded`);
+    assert.ok(rssAfter - rssBefore < 80, `RSS growth ${(rssAfter - rssBefore).toFixed(1)} MB stays bounded`);
+  });
+
+  void test('TCP connections are capped; connections over the cap are closed and counted', async () => {
+    const script = `
+      const net = require('node:net');
+      const socks = [];
+      let closedEarly = 0;
+      for (let i = 0; i < 150; i++) {
+        const s = net.connect({ host: '127.0.0.1', port: 53 });
+        s.on('error', () => {});
+        s.on('close', () => closedEarly++);
+        socks.push(s);
+      }
+      setTimeout(() => { console.log(closedEarly); socks.forEach((s) => s.destroy()); }, 1500);`;
+    const closedEarly = Number((await ns.must(process.execPath, ['-e', script])).trim());
+    assert.ok(closedEarly >= 150 - 128, `connections over 128 closed (${closedEarly})`);
+    const s = (await dnsStatus(agent)) as unknown as { listeners: { tcpRejected: number }[] };
+    assert.ok((s.listeners[0]?.tcpRejected ?? 0) >= 150 - 128);
+    assert.deepEqual((await dig(ns, '127.0.0.1', 'istio-pilot', 'A', ['+tcp'])).answers, ['istio-pilot. A 192.168.0.62']);
+  });
+});

@@ -1,0 +1,133 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Packet, type Question, type Resource } from 'dns2';
+import { DnsCache } from '../../src/dns/cache.js';
+import { cacheability } from '../../src/dns/cache-policy.js';
+import { fitReply } from '../../src/dns/truncate.js';
+import { buildQuery, isQuery, parseQuery, QType, Rcode, type Query } from '../../src/dns/wire.js';
+
+function q(buf: Buffer): Query {
+  const parsed = parseQuery(buf);
+  assert.ok(isQuery(parsed));
+  return parsed;
+}
+
+interface ReplyOptions {
+  rcode?: number;
+  answers?: { address: string; ttl: number }[];
+  soa?: { ttl: number; minimum: number };
+  tc?: boolean;
+}
+
+/** An upstream-style reply built with dns2's encoder. */
+function reply(id: number, name: string, options: ReplyOptions): Buffer {
+  const p = new Packet();
+  p.header.id = id;
+  p.header.qr = 1;
+  p.header.rd = 1;
+  p.header.ra = 1;
+  p.header.rcode = options.rcode ?? 0;
+  p.header.tc = options.tc === true ? 1 : 0;
+  p.questions.push({ name, type: QType.A, class: 1 } as Question);
+  for (const a of options.answers ?? []) p.answers.push({ name, type: QType.A, class: 1, ttl: a.ttl, address: a.address } as Resource);
+  if (options.soa !== undefined) {
+    p.authorities.push({ name: 'example', type: QType.SOA, class: 1, ttl: options.soa.ttl, primary: 'ns.example', admin: 'h.example', serial: 1, refresh: 1, retry: 1, expiration: 1, minimum: options.soa.minimum } as Resource);
+  }
+  return p.toBuffer();
+}
+
+const policy = { maxTTL: 3600, negativeTTL: 30 };
+
+void describe('dns cache policy', () => {
+  void test('positive answers live for their smallest TTL, capped by maxTTL', () => {
+    assert.equal(cacheability(reply(1, 'a.example', { answers: [{ address: '1.1.1.1', ttl: 300 }, { address: '1.1.1.2', ttl: 60 }] }), policy)?.ttl, 60);
+    assert.equal(cacheability(reply(1, 'a.example', { answers: [{ address: '1.1.1.1', ttl: 86400 }] }), policy)?.ttl, 3600);
+  });
+
+  void test('negative answers (RFC 2308): min(SOA TTL, SOA MINIMUM) capped by negativeTTL; without SOA not cached', () => {
+    const nx = cacheability(reply(1, 'n.example', { rcode: Rcode.NxDomain, soa: { ttl: 600, minimum: 20 } }), policy);
+    assert.equal(nx?.ttl, 20);
+    assert.equal(nx?.negative, true);
+    assert.equal(cacheability(reply(1, 'n.example', { rcode: Rcode.NxDomain, soa: { ttl: 900, minimum: 900 } }), policy)?.ttl, 30);
+    assert.equal(cacheability(reply(1, 'n.example', { soa: { ttl: 10, minimum: 100 } }), policy)?.ttl, 10, 'NODATA');
+    assert.equal(cacheability(reply(1, 'n.example', { rcode: Rcode.NxDomain }), policy), undefined);
+  });
+
+  void test('errors, truncated replies and TTL 0 are not cached', () => {
+    assert.equal(cacheability(reply(1, 'a.example', { rcode: Rcode.ServFail }), policy), undefined);
+    assert.equal(cacheability(reply(1, 'a.example', { tc: true, answers: [{ address: '1.1.1.1', ttl: 60 }] }), policy), undefined);
+    assert.equal(cacheability(reply(1, 'a.example', { answers: [{ address: '1.1.1.1', ttl: 0 }] }), policy), undefined);
+  });
+});
+
+void describe('dns cache', () => {
+  void test('hits carry the client ID and spelling, TTLs count down, entries expire', () => {
+    let now = 1_000_000;
+    const cache = new DnsCache(10, policy, () => now);
+    const first = buildQuery(100, 'www.example.com', QType.A);
+    const fq = q(first);
+    cache.put(DnsCache.key(fq), reply(100, 'www.example.com', { answers: [{ address: '93.184.215.14', ttl: 10 }] }));
+    now += 4_000;
+    const second = buildQuery(200, 'WWW.Example.COM', QType.A);
+    const sq = q(second);
+    const hit = cache.get(DnsCache.key(sq), second, sq);
+    assert.ok(hit);
+    const decoded = Packet.parse(hit);
+    assert.equal(decoded.header.id, 200);
+    assert.equal(decoded.questions[0]?.name, 'WWW.Example.COM');
+    assert.equal(decoded.answers[0]?.ttl, 6);
+    now += 6_000;
+    assert.equal(cache.get(DnsCache.key(sq), second, sq), undefined);
+    assert.equal(cache.hits, 1);
+    assert.equal(cache.misses, 1);
+    assert.equal(cache.size, 0);
+  });
+
+  void test('keys separate type and EDNS presence; size is bounded with LRU eviction', () => {
+    const cache = new DnsCache(2, policy);
+    const put = (name: string): void => {
+      const b = buildQuery(1, name, QType.A);
+      cache.put(DnsCache.key(q(b)), reply(1, name, { answers: [{ address: '1.2.3.4', ttl: 60 }] }));
+    };
+    const has = (name: string, ednsSize?: number): boolean => {
+      const b = buildQuery(1, name, QType.A, ednsSize === undefined ? {} : { ednsSize });
+      return cache.get(DnsCache.key(q(b)), b, q(b)) !== undefined;
+    };
+    put('a.example');
+    put('b.example');
+    assert.ok(has('a.example')); // a is now most recent
+    put('c.example'); // evicts b
+    assert.equal(cache.size, 2);
+    assert.ok(has('a.example'));
+    assert.ok(!has('b.example'));
+    assert.ok(has('c.example'));
+    assert.ok(!has('a.example', 1232), 'an EDNS query is a different key');
+    assert.equal(cache.evictions, 1);
+  });
+});
+
+void describe('dns truncation', () => {
+  void test('a reply over the limit keeps whole records and sets TC; one that fits is unchanged', () => {
+    const answers = Array.from({ length: 40 }, (_, i) => ({ address: `10.0.${i}.1`, ttl: 60 }));
+    const big = reply(9, 'many.example', { answers });
+    assert.ok(big.length > 512);
+    const cut = fitReply(big, 512);
+    assert.ok(cut.length <= 512);
+    const decoded = Packet.parse(cut);
+    assert.equal(decoded.errors.length, 0);
+    assert.equal(decoded.header.tc, 1);
+    assert.equal(decoded.header.id, 9);
+    assert.ok(decoded.answers.length > 0 && decoded.answers.length < 40);
+    assert.equal(decoded.answers.length, decoded.header.ancount);
+    assert.equal(fitReply(big, 65535), big);
+  });
+
+  void test('the OPT record survives truncation', () => {
+    const p = Packet.parse(reply(9, 'many.example', { answers: Array.from({ length: 80 }, (_, i) => ({ address: `10.1.${i}.1`, ttl: 60 })) }));
+    p.additionals.push({ name: '', type: QType.OPT, class: 1232, ttl: 0, rdata: [] } as unknown as Resource);
+    p.header.arcount = 1;
+    const cut = Packet.parse(fitReply(p.toBuffer(), 1232));
+    assert.equal(cut.header.tc, 1);
+    assert.equal(cut.additionals.filter((a) => a.type === QType.OPT).length, 1);
+  });
+});
