@@ -3,5 +3,8 @@
  * capture, so redirected queries find a listener). Controllers never import each other.
  */
 import type { ControllerModule } from './agent/controller.js';
+import { identityModule } from './identity/index.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [
+  identityModule,
+];
