@@ -5,7 +5,7 @@ const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----
 
 /** The CERTIFICATE blocks of a PEM text, each normalised to end with one newline. */
 export function splitPemCertificates(text: string): string[] {
-  return (text.match(CERT_BLOCK) ?? []).map((block) => `${block.trim()}\n`);
+  return (text.match(CERT_BLOCK) ?? []).map((block) => `${block.replace(/\r\n/g, '\n').trim()}\n`);
 }
 
 /** Parses every certificate of a PEM bundle; throws naming `what` when a block is unparsable or none is present. */
@@ -32,5 +32,5 @@ export function uriSans(cert: X509Certificate): string[] {
 }
 
 export function joinPem(blocks: readonly string[]): string {
-  return blocks.map((block) => `${block.trim()}\n`).join('');
+  return blocks.map((block) => `${block.replace(/\r\n/g, '\n').trim()}\n`).join('');
 }
