@@ -6,7 +6,8 @@
  * signature (Citadel: and a SAN extension); the issued identity is the caller's, never the CSR's.
  * Faults for tests: stop/start, garbage answers, certificates for another identity, root rotation.
  */
-import { experimental, Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import type { ServerCredentials} from '@grpc/grpc-js';
+import { experimental, Server, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { caServiceDefinitions, type CsrRequest, type CsrResponse, type IstioCertificateRequest, type IstioCertificateResponse } from '../../src/identity/ca-protos.js';
@@ -58,7 +59,7 @@ class StaticProvider implements experimental.CertificateProvider {
 
 function fail<T>(callback: sendUnaryData<T>, code: status, details: string): void {
   const err: Partial<ServiceError> = { code, details, message: details };
-  callback(err as ServiceError, null);
+  callback(err, null);
 }
 
 export class TestCa {

@@ -14,7 +14,7 @@ import { OTHER_IDENTITY, TestCa } from '../helpers/test-ca.js';
 
 const ID = 'spiffe://cluster.local/ns/vm-ns/sa/vm-sa';
 
-describe('identity against istiod (CreateCertificate)', () => {
+void describe('identity against istiod (CreateCertificate)', () => {
   let dir = '';
   let ca: TestCa;
   let agent: AgentHandle | undefined;
@@ -54,7 +54,7 @@ describe('identity against istiod (CreateCertificate)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('first issue authenticates with the bearer token and installs a verifiable chain', async () => {
+  void test('first issue authenticates with the bearer token and installs a verifiable chain', async () => {
     assert.ok(agent);
     await agent.waitReady(20_000);
     const first = ca.requests[0];
@@ -87,7 +87,7 @@ describe('identity against istiod (CreateCertificate)', () => {
     last = installed;
   });
 
-  test('renewals authenticate with mTLS alone and use a fresh key each time', async () => {
+  void test('renewals authenticate with mTLS alone and use a fresh key each time', async () => {
     assert.ok(agent);
     await unlink(tokenFile);
     const serials = new Set<string>();
@@ -114,7 +114,7 @@ describe('identity against istiod (CreateCertificate)', () => {
     last = current;
   });
 
-  test('while the CA is down the old certificate stays; after it returns the agent rotates', async () => {
+  void test('while the CA is down the old certificate stays; after it returns the agent rotates', async () => {
     assert.ok(agent);
     // The token is back, so the agent can still authenticate if the 4 s certificate lapses during the outage.
     await writeFile(tokenFile, 'token-one');
@@ -140,7 +140,7 @@ describe('identity against istiod (CreateCertificate)', () => {
     await waitFor('failures reset', async () => (await identityStatus(agent as AgentHandle)).consecutiveFailures === 0, 5000);
   });
 
-  test('a garbage answer or a certificate for another identity is rejected and the old one kept', async () => {
+  void test('a garbage answer or a certificate for another identity is rejected and the old one kept', async () => {
     assert.ok(agent);
     for (const behaviour of ['garbage', 'other-identity', 'short-chain'] as const) {
       const held = await readInstalled(certDir);
@@ -165,7 +165,7 @@ describe('identity against istiod (CreateCertificate)', () => {
     }
   });
 
-  test('a new root in the answer updates root-cert.pem', async () => {
+  void test('a new root in the answer updates root-cert.pem', async () => {
     await ca.rotateRoot();
     const newRoot = ca.rootPem.replace(/\r\n/g, '\n').trim();
     const installed = await waitFor(
@@ -186,7 +186,7 @@ describe('identity against istiod (CreateCertificate)', () => {
     last = next;
   });
 
-  test('after the certificate expired, the token authenticates again (no expired client certificate offered)', async () => {
+  void test('after the certificate expired, the token authenticates again (no expired client certificate offered)', async () => {
     assert.ok(agent);
     await agent.stop('SIGTERM');
     const held = await readInstalled(certDir);
