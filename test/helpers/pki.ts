@@ -2,7 +2,7 @@
  * A small PKI for tests, built with node-forge: a root, an intermediate, serving certificates and
  * workload certificates shaped like istiod's (empty subject, critical URI SAN, backdated NotBefore).
  */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 
 export interface Issuer {
@@ -10,6 +10,10 @@ export interface Issuer {
   key: forge.pki.rsa.PrivateKey;
   certPem: string;
 }
+
+// Exported by forge at runtime but missing from @types/node-forge.
+const pkiInternals = forge.pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
+const nativeKeys = new WeakMap<forge.pki.rsa.PrivateKey, KeyObject>();
 
 export interface IssueOptions {
   notBefore: Date;
@@ -38,8 +42,19 @@ function baseCert(publicKey: forge.pki.PublicKey, options: IssueOptions): forge.
   return cert;
 }
 
+/** cert.sign(signer, sha256) with the RSA operation done natively (forge's JavaScript RSA is slow). */
 function finish(cert: forge.pki.Certificate, signer: forge.pki.rsa.PrivateKey): string {
-  cert.sign(signer, forge.md.sha256.create());
+  let native = nativeKeys.get(signer);
+  if (native === undefined) {
+    native = createPrivateKey(forge.pki.privateKeyToPem(signer));
+    nativeKeys.set(signer, native);
+  }
+  const oid = forge.pki.oids.sha256WithRSAEncryption as string;
+  cert.signatureOid = oid;
+  cert.siginfo.algorithmOid = oid;
+  const tbs = pkiInternals.getTBSCertificate(cert);
+  cert.tbsCertificate = tbs;
+  cert.signature = sign('sha256', Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary'), native).toString('binary');
   return forge.pki.certificateToPem(cert);
 }
 
