@@ -34,7 +34,7 @@ export function rotationTime(cert: { notAfter: number; issuedAt: number }, polic
 export function backoffDelay(consecutiveFailures: number, random: () => number): number {
   const exponent = Math.min(Math.max(consecutiveFailures - 1, 0), 30);
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** exponent);
-  return Math.min(BACKOFF_MAX_MS, base * (0.8 + 0.4 * random()));
+  return Math.round(Math.min(BACKOFF_MAX_MS, base * (0.8 + 0.4 * random())));
 }
 
 /** What the scheduler remembers between ticks. */

@@ -49,6 +49,11 @@ function signedBy(child: X509Certificate, parent: X509Certificate): boolean {
   return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
+/** A distinguished name on one line; node returns undefined for an empty subject (istiod's leaves). */
+function dn(name: string | undefined): string {
+  return name === undefined || name === '' ? '(empty)' : name.replace(/\n/g, ', ');
+}
+
 function coversNow(cert: X509Certificate, now: number): boolean {
   return Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
 }
@@ -95,11 +100,11 @@ export function verifyAnswer(answer: AnswerToVerify, options: VerifyOptions): Ve
     if (isTrusted(answerRoot)) return { leaf, chainPem, rootPem: answerRoot.toString(), rootIsNew: false };
     // Not trusted yet: a root rotation, or a cross-signed chain that also reaches a trusted root.
     if (options.acceptAnswerRoot || options.trustedRoots.some(chainsTo)) return { leaf, chainPem, rootPem: answerRoot.toString(), rootIsNew: true };
-    reject(`the root in the answer (${answerRoot.subject.replace(/\n/g, ', ')}) is not trusted`);
+    reject(`the root in the answer (${dn(answerRoot.subject)}) is not trusted`);
   }
   const trusted = options.trustedRoots.find(chainsTo);
   if (trusted === undefined) {
-    reject(`the chain does not verify to a trusted root (top: ${top.subject.replace(/\n/g, ', ') || '(empty subject)'}, issuer ${top.issuer.replace(/\n/g, ', ')})`);
+    reject(`the chain does not verify to a trusted root (top: ${dn(top.subject)}, issuer ${dn(top.issuer)})`);
   }
   return { leaf, chainPem, rootPem: trusted.toString(), rootIsNew: false };
 }
