@@ -115,9 +115,7 @@ export class IdentityController implements Controller {
       caAddress: this.config.ca.address,
       certDir: this.config.certDir,
       certificate: this.currentAssessment().state,
-      ...(info === undefined
-        ? {}
-        : { installed: { spiffeId: info.spiffeId, serial: info.serial, notBefore: iso(info.notBefore), notAfter: iso(info.notAfter) } }),
+      ...(info?.spiffeId !== undefined && info.spiffeId !== spiffeId(this.config.spiffe) ? { installedSpiffeId: info.spiffeId } : {}),
       serial: info?.serial,
       notBefore: iso(info?.notBefore),
       notAfter: iso(info?.notAfter),

@@ -204,4 +204,25 @@ void describe('identity against istiod (CreateCertificate)', () => {
     assert.equal(first.clientCertPresented, false, 'the expired certificate is not presented');
     await agent.waitReady(10_000);
   });
+
+  void test('a reload with another service account re-issues for it (the old certificate is not offered)', async () => {
+    assert.ok(agent);
+    const newId = 'spiffe://cluster.local/ns/vm-ns/sa/vm-sa-2';
+    ca.addToken('token-three', newId);
+    await writeFile(tokenFile, 'token-three');
+    const held = await readInstalled(certDir);
+    const identity = (config.identity as Record<string, unknown>);
+    config = { ...config, identity: { ...identity, spiffe: { trustDomain: 'cluster.local', namespace: 'vm-ns', serviceAccount: 'vm-sa-2' } } };
+    await agent.writeConfig(config);
+    const seen = ca.requests.length;
+    agent.proc.kill('SIGHUP');
+    const renewed = await waitFor('a certificate for the new identity', async () => {
+      const now = await readInstalled(certDir);
+      return now !== undefined && now.uris[0] === newId ? now : undefined;
+    }, 20_000);
+    assert.notEqual(renewed.serial, held?.serial);
+    const first = ca.requests.slice(seen).find((r) => r.identity === newId);
+    assert.equal(first?.auth, 'token');
+    assert.equal((await identityStatus(agent)).spiffeId, newId);
+  });
 });
