@@ -20,8 +20,10 @@ import { TestCa } from '../helpers/test-ca.js';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/crash';
 const TARGET_ROTATIONS = 200;
-const TIME_BUDGET_MS = 60_000;
-// Two agents (own directories) rotate side by side; each life spans several rotations, since a start costs more than a rotation.
+const TIME_BUDGET_MS = 90_000;
+// Two agents (own directories) rotate side by side; each life spans several rotations, since a
+// start costs more than a rotation. On two cores at load average ~8 (other suites running), 200
+// rotations took 60-65 s; the loop stops as soon as they are done, the budget is for busier machines.
 const SLOTS = [0, 1];
 
 void describe('identity crash consistency', () => {
@@ -98,10 +100,10 @@ void describe('identity crash consistency', () => {
         // Half the kills at a random moment of a life of a few rotations, half aimed at the
         // install window: a short random time after the CA answered.
         if (n % 2 === 0) {
-          await sleep(1000 + Math.random() * 4000);
+          await sleep(1500 + Math.random() * 5000);
         } else {
           const issuedBefore = ca.issued;
-          await waitFor('a rotation in progress', () => ca.issued > issuedBefore + 4 || agent.proc.exitCode !== null, 15_000, 5);
+          await waitFor('a rotation in progress', () => ca.issued > issuedBefore + 6 || agent.proc.exitCode !== null, 15_000, 5);
           await sleep(Math.random() * 40);
         }
         n += 1;
