@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, type AgentHandle } from '../helpers/agent-process.js';
-import { sleep, waitFor } from '../helpers/exec.js';
+import { waitFor } from '../helpers/exec.js';
 import { identityStatus, opensslVerify, readInstalled, waitForNewSerial, type Installed } from '../helpers/identity-fixture.js';
 import { OTHER_IDENTITY, TestCa } from '../helpers/test-ca.js';
 
@@ -133,10 +133,15 @@ void describe('identity against istiod (CreateCertificate)', () => {
     const during = await readInstalled(certDir);
     assert.equal(during?.serial, held.serial, 'the installed certificate is kept');
     assert.equal(during?.keyPem, held.keyPem);
-    await sleep(500);
+    // Past NotAfter the files stay (Envoy may still hold connections) but the agent is not ready.
+    await waitFor('certificate expiry', () => Date.now() > Date.parse(held.leaf.validTo) + 300, 10_000);
+    await waitFor('not ready once expired', async () => (await (agent as AgentHandle).get('/readyz')).status === 503, 5000);
+    assert.equal((await identityStatus(agent)).certificate, 'expired');
+    assert.equal((await readInstalled(certDir))?.serial, held.serial);
     await ca.start();
     last = await waitForNewSerial(certDir, held.serial, 30_000, agent);
     assert.ok(last.keyMatches);
+    await agent.waitReady(5000);
     await waitFor('failures reset', async () => (await identityStatus(agent as AgentHandle)).consecutiveFailures === 0, 5000);
   });
 
