@@ -25,12 +25,13 @@ export function inspectStored(files: StoredFiles, expectedId: string, now: numbe
     const missing = [files.keyPem === undefined ? 'key.pem' : '', files.chainPem === undefined ? 'cert-chain.pem' : ''].filter((s) => s !== '');
     return { assessment: { state: 'missing', reason: `${missing.join(' and ')} not installed` } };
   }
-  let leaf: X509Certificate | undefined;
+  let chain: X509Certificate[];
   try {
-    leaf = parseCertificates(files.chainPem, 'cert-chain.pem')[0];
+    chain = parseCertificates(files.chainPem, 'cert-chain.pem');
   } catch (err) {
     return { assessment: { state: 'unreadable', reason: err instanceof Error ? err.message : String(err) } };
   }
+  const leaf = chain[0];
   if (leaf === undefined) return { assessment: { state: 'unreadable', reason: 'cert-chain.pem holds no certificate' } };
   const notBefore = Date.parse(leaf.validFrom);
   const notAfter = Date.parse(leaf.validTo);
@@ -45,5 +46,24 @@ export function inspectStored(files: StoredFiles, expectedId: string, now: numbe
   }
   if (now >= notAfter) return { assessment: { state: 'expired', reason: `expired at ${leaf.validTo}` }, info, leaf };
   if (now < notBefore) return { assessment: { state: 'expired', reason: `not valid before ${leaf.validFrom}` }, info, leaf };
+  if (files.rootPem !== undefined && !chainsToRoot(chain, files.rootPem)) {
+    return { assessment: { state: 'untrusted', reason: 'cert-chain.pem does not verify to root-cert.pem' }, info, leaf };
+  }
   return { assessment: { state: 'valid', serial: leaf.serialNumber, notAfter, issuedAt }, info, leaf };
+}
+
+/** Each certificate signed by the next, the last one a root of root-cert.pem or signed by one. An unparsable root file counts as no check. */
+function chainsToRoot(chain: readonly X509Certificate[], rootPem: string): boolean {
+  let roots: X509Certificate[];
+  try {
+    roots = parseCertificates(rootPem, 'root-cert.pem');
+  } catch {
+    return true;
+  }
+  const signedBy = (child: X509Certificate, parent: X509Certificate): boolean => child.checkIssued(parent) && child.verify(parent.publicKey);
+  for (let i = 0; i + 1 < chain.length; i += 1) {
+    if (!signedBy(chain[i] as X509Certificate, chain[i + 1] as X509Certificate)) return false;
+  }
+  const top = chain[chain.length - 1];
+  return top !== undefined && roots.some((root) => root.fingerprint256 === top.fingerprint256 || signedBy(top, root));
 }

@@ -42,8 +42,10 @@ export async function rotateOnce(config: IdentityConfig, store: CertStore, clien
   const trusted = await loadTrustedRoots(config.ca.rootCert, current.rootPem);
   const installed = inspectStored(current, expected, now());
   const credentials: CaCredentials = { trustedRootsPem: trusted.pem };
-  // An expired (or foreign, or torn) certificate is not offered: the CA would refuse the handshake's identity.
-  if (installed.assessment.state === 'valid' && current.keyPem !== undefined && current.chainPem !== undefined) {
+  // An expired (or foreign, or torn) certificate is not offered: the CA would refuse the handshake's
+  // identity. One that merely fails to chain to the installed root is: the CA still knows its root.
+  const usable = installed.assessment.state === 'valid' || installed.assessment.state === 'untrusted';
+  if (usable && current.keyPem !== undefined && current.chainPem !== undefined) {
     credentials.clientCert = { keyPem: current.keyPem, chainPem: current.chainPem };
   }
   const token = await readToken(config.ca.tokenFile);

@@ -9,6 +9,8 @@ export type Assessment =
   | { state: 'unreadable'; reason: string }
   | { state: 'expired'; reason: string }
   | { state: 'other-identity'; reason: string }
+  /** Valid, but cert-chain.pem does not verify to root-cert.pem (e.g. a kill between the root and pair updates). */
+  | { state: 'untrusted'; reason: string }
   | { state: 'valid'; serial: string; notAfter: number; issuedAt: number };
 
 export interface RotationPolicy {

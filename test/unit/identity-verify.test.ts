@@ -91,6 +91,9 @@ void describe('verifyAnswer and inspectStored', () => {
     assert.equal(valid.assessment.state === 'valid' && valid.assessment.issuedAt, now - 5000, 'issue time from meta.json');
     assert.equal(inspectStored({ keyPem: ours.keyPem, chainPem }, 'spiffe://cluster.local/ns/x/sa/y', now).assessment.state, 'other-identity');
     assert.equal(inspectStored({ keyPem: ours.keyPem, chainPem }, ID, now + 2 * H).assessment.state, 'expired');
+    // A kill between writing a new root-cert.pem and switching the pair: rotate at once.
+    assert.equal(inspectStored({ keyPem: ours.keyPem, chainPem, rootPem: root.certPem }, ID, now).assessment.state, 'valid');
+    assert.equal(inspectStored({ keyPem: ours.keyPem, chainPem, rootPem: otherRoot.certPem }, ID, now).assessment.state, 'untrusted');
     const stranger = await generateKeyAndCsr(2048, ID);
     const torn = inspectStored({ keyPem: stranger.keyPem, chainPem }, ID, now);
     assert.equal(torn.assessment.state, 'unreadable');
