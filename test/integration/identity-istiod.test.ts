@@ -176,8 +176,9 @@ void describe('identity against istiod (CreateCertificate)', () => {
     const installed = await waitFor(
       'root-cert.pem updated',
       async () => {
+        // root-cert.pem is written just before the pair switches: wait for both.
         const now = await readInstalled(certDir);
-        return now !== undefined && now.rootPem.trim() === newRoot ? now : undefined;
+        return now !== undefined && now.rootPem.trim() === newRoot && now.chainPem.trim().endsWith(newRoot) ? now : undefined;
       },
       20_000,
     );
