@@ -18,6 +18,11 @@ PACKAGES=(
   iputils-ping    # ping across the overlay
   procps          # ps/pgrep in tests
   python3         # tiny test helpers (a fake NOTIFY_SOCKET listener)
+  dpkg-dev        # dpkg-buildpackage (npm run package)
+  debhelper       # dh, compat 13 (npm run package)
+  lintian         # packaging tests: the .deb has no lintian errors
+  debootstrap     # packaging tests: a fresh Debian 12 root to install the .deb into
+  systemd-container  # packaging tests: systemd-nspawn boots that root to run the unit for real
 )
 
 missing=()

@@ -16,4 +16,14 @@ done
 
 mapfile -t files < <(find test -name '*.test.ts' ${TEST_FILTER:+-path "*${TEST_FILTER}*"} | sort)
 echo "== ${#files[@]} test files"
-exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${files[@]}"
+out=$(mktemp)
+set +e
+node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${files[@]}" 2>&1 | tee "$out"
+code=${PIPESTATUS[0]}
+set -e
+# The plain closing line any CI reads: "N passed, N failed".
+pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | tail -1)
+fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | tail -1)
+rm -f "$out"
+echo "${pass:-0} passed, ${fail:-0} failed"
+exit "$code"

@@ -3,8 +3,7 @@
  * capture, so redirected queries find a listener). Controllers never import each other.
  */
 import type { ControllerModule } from './agent/controller.js';
+import { captureModule } from './capture/controller.js';
 import { identityModule } from './identity/index.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [
-  identityModule,
-];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [identityModule, captureModule];

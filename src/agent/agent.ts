@@ -108,6 +108,7 @@ export class Agent {
         ...(this.lastReload === undefined ? {} : { lastReload: this.lastReload }),
       },
       controllers: this.supervisor.status(),
+      unhandledErrors: this.supervisor.unhandledErrors(),
     };
   }
 

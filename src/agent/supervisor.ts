@@ -13,6 +13,7 @@ type State = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
 
 interface Slot {
   module: ControllerModule;
+  log: Logger;
   controller: Controller;
   state: State;
   lastError?: { message: string; at: string };
@@ -39,6 +40,7 @@ export class Supervisor {
   private readonly stopTimeoutMs: number;
   private readonly errorCounter: Counter<'controller'>;
   private config: Config;
+  private readonly unhandled: { count: number; last?: { message: string; at: string } } = { count: 0 };
 
   constructor(config: Config, options: SupervisorOptions) {
     this.config = config;
@@ -78,6 +80,9 @@ export class Supervisor {
   async apply(next: Config): Promise<void> {
     const previous = this.config;
     this.config = next;
+    // pino children keep the level they were created with: carry a new log.level to them.
+    this.log.level = next.log.level;
+    for (const slot of this.slots.values()) slot.log.level = next.log.level;
     for (const module of this.modules) {
       const was = this.enabled(module.name, previous);
       const now = this.enabled(module.name, next);
@@ -155,7 +160,14 @@ export class Supervisor {
   recordUnhandled(err: unknown, controller?: ControllerName): void {
     const slot = controller === undefined ? undefined : this.slots.get(controller);
     if (slot !== undefined) this.noteError(slot, err);
+    this.unhandled.count += 1;
+    this.unhandled.last = { message: errorMessage(err), at: new Date().toISOString() };
     this.log.error({ err, controller }, 'unhandled error; the agent keeps running');
+  }
+
+  /** Errors that escaped every controller handler (shown in /status so they are not only in logs). */
+  unhandledErrors(): { count: number; last?: { message: string; at: string } } {
+    return { ...this.unhandled };
   }
 
   private enabled(name: ControllerName, config: Config): boolean {
@@ -165,7 +177,7 @@ export class Supervisor {
   private async startOne(module: ControllerModule): Promise<void> {
     const log = this.log.child({ controller: module.name });
     // Until create() succeeds the slot holds an inert stand-in, so /status can say why it failed.
-    const slot: Slot = { module, controller: inertController(module.name), state: 'starting', errors: 0 };
+    const slot: Slot = { module, log, controller: inertController(module.name), state: 'starting', errors: 0 };
     this.slots.set(module.name, slot);
     const ctx: ControllerContext = {
       log,

@@ -58,6 +58,7 @@ export function defaultConfig(): Record<string, unknown> {
       inboundPort: 15006,
       dns: false,
       cleanupOnStop: true,
+      resync: '30s',
     },
     dns: {
       enabled: false,

@@ -94,6 +94,8 @@ export const captureSchema = z.strictObject({
   inboundPort: port,
   dns: z.boolean(),
   cleanupOnStop: z.boolean(),
+  /** How often installed rules are verified and drift repaired. */
+  resync: duration,
 });
 
 export const dnsSchema = z.strictObject({

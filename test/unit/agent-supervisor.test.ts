@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { describe, test } from 'node:test';
+import { Registry } from 'prom-client';
+import type { Controller, ControllerModule, Readiness } from '../../src/agent/controller.js';
+import { Supervisor } from '../../src/agent/supervisor.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config, ControllerName } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
+import { buildStatusApp } from '../../src/status/server.js';
+
+/** A scripted controller: records calls, readiness and failures are set by the test. */
+class Scripted implements Controller {
+  calls: string[] = [];
+  readiness: Readiness = { ready: true };
+  failStart = false;
+  hangStop = false;
+  constructor(readonly name: ControllerName) {}
+  start(): Promise<void> {
+    this.calls.push('start');
+    return this.failStart ? Promise.reject(new Error('boom at start')) : Promise.resolve();
+  }
+  reload(config: Config): Promise<void> {
+    this.calls.push(`reload:${config.log.level}`);
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    this.calls.push('stop');
+    return this.hangStop ? new Promise(() => undefined) : Promise.resolve();
+  }
+  status(): Record<string, unknown> {
+    return { calls: this.calls.length };
+  }
+  ready(): Readiness {
+    return this.readiness;
+  }
+}
+
+function modules(...controllers: Scripted[]): ControllerModule[] {
+  return controllers.map((c) => ({ name: c.name, create: () => c }));
+}
+
+async function config(overrides: Partial<Record<ControllerName, boolean>>, level = 'info'): Promise<Config> {
+  const { config: base } = await loadConfig({ path: '/nonexistent/mna.yaml', mustExist: false });
+  const out = structuredClone(base);
+  out.log.level = level as Config['log']['level'];
+  for (const [name, enabled] of Object.entries(overrides)) out[name as ControllerName].enabled = enabled;
+  return out;
+}
+
+const silent = createLogger({ level: 'silent' });
+
+describe('supervisor', () => {
+  test('starts enabled controllers only and aggregates readiness', async () => {
+    const identity = new Scripted('identity');
+    const overlay = new Scripted('overlay');
+    const dns = new Scripted('dns');
+    const sup = new Supervisor(await config({ identity: true, overlay: true, dns: false }), { modules: modules(identity, overlay, dns), log: silent, metrics: new Registry() });
+    await sup.start();
+    assert.deepEqual(identity.calls, ['start']);
+    assert.deepEqual(dns.calls, []);
+    assert.equal(sup.isReady(), true);
+    overlay.readiness = { ready: false, reason: 'peers not programmed' };
+    assert.equal(sup.isReady(), false);
+    assert.deepEqual(sup.readiness(), [
+      { name: 'identity', ready: true },
+      { name: 'overlay', ready: false, reason: 'peers not programmed' },
+    ]);
+  });
+
+  test('a controller that fails to start is reported, the others keep running', async () => {
+    const identity = new Scripted('identity');
+    identity.failStart = true;
+    const overlay = new Scripted('overlay');
+    const metrics = new Registry();
+    const sup = new Supervisor(await config({ identity: true, overlay: true }), { modules: modules(identity, overlay), log: silent, metrics });
+    await sup.start();
+    const status = sup.status() as Record<string, { state: string; ready: boolean; lastError?: { message: string } }>;
+    assert.equal(status.identity?.state, 'failed');
+    assert.equal(status.identity?.lastError?.message, 'boom at start');
+    assert.equal(status.overlay?.state, 'running');
+    assert.equal(sup.isReady(), false);
+    assert.match(await metrics.metrics(), /mesh_node_agent_controller_errors_total\{controller="identity"\} 1/);
+  });
+
+  test('apply reloads running controllers, starts newly enabled ones and stops disabled ones', async () => {
+    const identity = new Scripted('identity');
+    const overlay = new Scripted('overlay');
+    const log = createLogger({ level: 'info', destination: new PassThrough() });
+    const sup = new Supervisor(await config({ identity: true, overlay: false }), { modules: modules(identity, overlay), log, metrics: new Registry() });
+    await sup.start();
+    await sup.apply(await config({ identity: true, overlay: true }, 'debug'));
+    assert.equal(log.level, 'debug', 'log.level applies on reload');
+    assert.deepEqual(identity.calls, ['start', 'reload:debug']);
+    assert.deepEqual(overlay.calls, ['start']);
+    await sup.apply(await config({ identity: false, overlay: true }, 'warn'));
+    assert.deepEqual(identity.calls, ['start', 'reload:debug', 'stop']);
+    assert.deepEqual(overlay.calls, ['start', 'reload:warn']);
+    assert.deepEqual(Object.keys(sup.status()).filter((k) => (sup.status()[k] as { enabled: boolean }).enabled), ['overlay']);
+  });
+
+  test('a controller whose stop hangs does not hold up shutdown beyond its timeout', async () => {
+    const identity = new Scripted('identity');
+    identity.hangStop = true;
+    const overlay = new Scripted('overlay');
+    const sup = new Supervisor(await config({ identity: true, overlay: true }), { modules: modules(identity, overlay), log: silent, metrics: new Registry(), stopTimeoutMs: 200 });
+    await sup.start();
+    const started = Date.now();
+    await sup.stop();
+    assert.ok(Date.now() - started < 2000);
+    assert.deepEqual(overlay.calls, ['start', 'stop']);
+    assert.deepEqual(identity.calls, ['start', 'stop']);
+  });
+});
+
+describe('status endpoints', () => {
+  test('/readyz is 503 while a controller is not ready, and ?verbose names it', async () => {
+    const identity = new Scripted('identity');
+    const overlay = new Scripted('overlay');
+    const metrics = new Registry();
+    const sup = new Supervisor(await config({ identity: true, overlay: true }), { modules: modules(identity, overlay), log: silent, metrics });
+    await sup.start();
+    const app = buildStatusApp({ source: { readiness: () => sup.readiness(), status: () => ({ ready: sup.isReady(), controllers: sup.status() }) }, metrics });
+    try {
+      assert.equal((await app.inject('/readyz')).statusCode, 200);
+      overlay.readiness = { ready: false, reason: 'device missing' };
+      const res = await app.inject('/readyz?verbose');
+      assert.equal(res.statusCode, 503);
+      assert.equal(res.body, '[+]identity ok\n[-]overlay failed: device missing\nreadyz check failed\n');
+      assert.equal((await app.inject('/livez')).statusCode, 200, 'liveness does not depend on controllers');
+      const status = JSON.parse((await app.inject('/status')).body) as { ready: boolean; controllers: { overlay: { reason: string } } };
+      assert.equal(status.ready, false);
+      assert.equal(status.controllers.overlay.reason, 'device missing');
+      const prom = await app.inject('/metrics');
+      assert.match(String(prom.headers['content-type']), /text\/plain/);
+      assert.match(prom.body, /mesh_node_agent_controller_ready\{controller="overlay"\} 0/);
+      assert.match(prom.body, /mesh_node_agent_controller_ready\{controller="identity"\} 1/);
+    } finally {
+      await app.close();
+      await sup.stop();
+    }
+  });
+});
