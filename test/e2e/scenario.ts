@@ -98,8 +98,8 @@ async function checkCertificate(agent: AgentHandle, topology: Topology): Promise
   const identity = (await statusJson(agent)).controllers.identity ?? {};
   const certDir = join(topology.dir, 'certs');
   const verify = await run('openssl', ['verify', '-CAfile', join(certDir, 'root-cert.pem'), '-untrusted', join(certDir, 'cert-chain.pem'), join(certDir, 'cert-chain.pem')]);
-  const spiffeId = String(identity.spiffeId ?? '');
-  const notAfter = String(identity.notAfter ?? '');
+  const spiffeId = typeof identity.spiffeId === 'string' ? identity.spiffeId : '';
+  const notAfter = typeof identity.notAfter === 'string' ? identity.notAfter : '';
   return {
     name: 'certificate issued',
     ok: spiffeId === EXPECTED_SPIFFE && verify.code === 0 && notAfter !== '',

@@ -36,6 +36,9 @@ export interface TestCaOptions {
   maxTtlMs?: number;
   /** How far NotBefore is backdated (istiod: 2 minutes). */
   backdateMs?: number;
+  /** Listening address (default 127.0.0.1, a random port). */
+  host?: string;
+  port?: number;
 }
 
 export const OTHER_IDENTITY = 'spiffe://cluster.local/ns/intruder/sa/mallory';
@@ -68,13 +71,17 @@ export class TestCa {
   /** Token → identity and expiry. */
   readonly tokens = new Map<string, { identity: string; expiresAt: number }>();
   private server: Server | undefined;
-  private port = 0;
+  private port: number;
+  private readonly host: string;
   private issuers: Issuer[] = [];
   private roots: Issuer[] = [];
   private serving!: { certPem: string; keyPem: string };
   private servingIntermediate!: Issuer;
 
-  private constructor(readonly options: TestCaOptions) {}
+  private constructor(readonly options: TestCaOptions) {
+    this.host = options.host ?? '127.0.0.1';
+    this.port = options.port ?? 0;
+  }
 
   static async create(options: TestCaOptions): Promise<TestCa> {
     const ca = new TestCa(options);
@@ -83,13 +90,13 @@ export class TestCa {
     ca.roots = [root];
     ca.issuers = [intermediate];
     ca.servingIntermediate = intermediate;
-    ca.serving = await createServingCert(intermediate, CA_SERVER_NAMES, ['127.0.0.1']);
+    ca.serving = await createServingCert(intermediate, CA_SERVER_NAMES, [...new Set(['127.0.0.1', ca.host])]);
     await ca.start();
     return ca;
   }
 
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
   }
 
   /** The current root (what root-cert.pem should hold). */
@@ -143,7 +150,7 @@ export class TestCa {
     // requestCert without rejectUnauthorized: the certificate is checked per call (see authenticate).
     const creds: ServerCredentials = experimental.createCertificateProviderServerCredentials(provider, provider, false);
     this.port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`127.0.0.1:${this.port}`, creds, (err, port) => (err ? reject(err) : resolve(port)));
+      server.bindAsync(`${this.host}:${this.port}`, creds, (err, port) => (err ? reject(err) : resolve(port)));
     });
     this.server = server;
   }
