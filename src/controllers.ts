@@ -5,5 +5,6 @@
 import type { ControllerModule } from './agent/controller.js';
 import { captureModule } from './capture/controller.js';
 import { dnsModule } from './dns/controller.js';
+import { identityModule } from './identity/controller.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [dnsModule, captureModule];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [identityModule, dnsModule, captureModule];

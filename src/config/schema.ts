@@ -56,7 +56,7 @@ export const identitySchema = z.strictObject({
   certDir: z.string().min(1),
   owner: z.string(),
   key: z.strictObject({ type: z.literal('RSA'), bits: z.number().int().min(2048).max(8192) }),
-  ttl: duration,
+  ttl: duration.refine((ms) => ms >= 1000, { message: 'must be at least 1s (the CA is asked for this lifetime); write e.g. 24h' }),
   graceRatio: z.number().gt(0).lt(1),
   graceJitter: z.number().min(0).max(0.5),
   onRotate: z.string(),

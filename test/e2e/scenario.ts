@@ -63,7 +63,7 @@ export async function runScenario(onStep: (message: string) => void): Promise<Sc
   };
   try {
     onStep(`istiod CA on ${SEED_LB_IP}:15012 (root, intermediate, and a token for the VM's service account)`);
-    ca = await startDemoCa({ ns: topology.lb, host: SEED_LB_IP, port: 15012, bootstrapDir: join(topology.dir, 'bootstrap'), identity: EXPECTED_SPIFFE });
+    ca = await startDemoCa({ ns: topology.lb, host: SEED_LB_IP, port: 15012, dir: join(topology.dir, 'ca'), bootstrapDir: join(topology.dir, 'bootstrap'), identity: EXPECTED_SPIFFE });
 
     onStep('VM: mesh-node-agent run --config examples/demo/config.yaml');
     const configPath = await prepareConfig(topology.dir);
@@ -98,8 +98,8 @@ async function checkCertificate(agent: AgentHandle, topology: Topology): Promise
   const identity = (await statusJson(agent)).controllers.identity ?? {};
   const certDir = join(topology.dir, 'certs');
   const verify = await run('openssl', ['verify', '-CAfile', join(certDir, 'root-cert.pem'), '-untrusted', join(certDir, 'cert-chain.pem'), join(certDir, 'cert-chain.pem')]);
-  const spiffeId = String(identity.spiffeId ?? '');
-  const notAfter = String(identity.notAfter ?? '');
+  const spiffeId = typeof identity.spiffeId === 'string' ? identity.spiffeId : '';
+  const notAfter = typeof identity.notAfter === 'string' ? identity.notAfter : '';
   return {
     name: 'certificate issued',
     ok: spiffeId === EXPECTED_SPIFFE && verify.code === 0 && notAfter !== '',

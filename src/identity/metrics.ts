@@ -1,0 +1,49 @@
+/** The identity controller's Prometheus metrics. */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface IdentityMetrics {
+  rotations: Counter<'auth'>;
+  failures: Counter<'reason'>;
+  duration: Histogram;
+}
+
+export function createIdentityMetrics(registry: Registry, view: () => { notAfter?: number; consecutiveFailures: number }): IdentityMetrics {
+  new Gauge({
+    name: 'mesh_node_agent_identity_cert_expiry_seconds',
+    help: 'Seconds until the installed certificate expires (negative once expired; absent with no certificate).',
+    registers: [registry],
+    collect() {
+      const notAfter = view().notAfter;
+      if (notAfter === undefined) this.reset();
+      else this.set((notAfter - Date.now()) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'mesh_node_agent_identity_consecutive_failures',
+    help: 'Rotation attempts failed in a row (0 after a success).',
+    registers: [registry],
+    collect() {
+      this.set(view().consecutiveFailures);
+    },
+  });
+  return {
+    rotations: new Counter({
+      name: 'mesh_node_agent_identity_rotations_total',
+      help: 'Certificates issued and installed, by how the CA call authenticated.',
+      labelNames: ['auth'],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'mesh_node_agent_identity_rotation_failures_total',
+      help: 'Failed rotation attempts, by reason (ca_unavailable, answer_rejected, install, other).',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'mesh_node_agent_identity_rotation_seconds',
+      help: 'Time of a successful rotation: key, CSR, CA call, verification and install.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers: [registry],
+    }),
+  };
+}

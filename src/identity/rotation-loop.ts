@@ -1,0 +1,126 @@
+/**
+ * The rotation loop: inspect the installed certificate, ask the pure scheduler what to do, rotate
+ * or sleep, repeat. Effects (inspect, rotate) and time (clock, random) are injected. Sleeps are
+ * capped so a deleted file, a suspended VM or a clock jump is noticed within maxSleepMs.
+ */
+import type { Clock } from './clock.js';
+import { afterFailure, afterSuccess, decide, type Assessment, type Decision, type RotationPolicy, type ScheduleState } from './schedule.js';
+
+export interface RotationLoopDeps {
+  clock: Clock;
+  random: () => number;
+  policy(): RotationPolicy;
+  inspect(): Promise<Assessment>;
+  /** One complete rotation (key, CSR, CA, verify, install); rejects on any failure. */
+  rotate(signal: AbortSignal): Promise<void>;
+  onDecision?(decision: Decision, assessment: Assessment): void;
+  onSuccess?(): void;
+  onFailure?(err: unknown, state: ScheduleState): void;
+  maxSleepMs: number;
+}
+
+export class RotationLoop {
+  private schedule: ScheduleState = { consecutiveFailures: 0 };
+  private timer: unknown;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  private abort: AbortController | undefined;
+  private wakeAt: number | undefined;
+
+  constructor(private readonly deps: RotationLoopDeps) {}
+
+  get state(): Readonly<ScheduleState> {
+    return this.schedule;
+  }
+
+  /** When the loop will next look (a rotation or retry is due then, or a periodic check). */
+  get nextWake(): number | undefined {
+    return this.wakeAt;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  /** Re-evaluate now (config reload); resetBackoff also forgets the retry wait. */
+  kick(resetBackoff = false): void {
+    if (this.stopped) return;
+    if (resetBackoff && this.schedule.retryAt !== undefined) this.schedule = { ...this.schedule, retryAt: undefined };
+    this.clearTimer();
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.running = this.tick().finally(() => {
+      this.running = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Resolves when the current pass (if any) has finished, e.g. for tests on a fake clock. */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    this.abort?.abort();
+    await this.idle();
+  }
+
+  private async tick(): Promise<void> {
+    const { clock } = this.deps;
+    let assessment: Assessment;
+    try {
+      assessment = await this.deps.inspect();
+    } catch (err) {
+      assessment = { state: 'unreadable', reason: err instanceof Error ? err.message : String(err) };
+    }
+    if (this.stopped) return;
+    const { state, decision } = decide(this.schedule, assessment, clock.now(), this.deps.policy(), this.deps.random);
+    this.schedule = state;
+    this.deps.onDecision?.(decision, assessment);
+    if (decision.action === 'wait') {
+      this.sleepUntil(decision.until);
+      return;
+    }
+    this.abort = new AbortController();
+    try {
+      await this.deps.rotate(this.abort.signal);
+      this.schedule = afterSuccess();
+      this.deps.onSuccess?.();
+    } catch (err) {
+      if (this.stopped) return;
+      this.schedule = afterFailure(this.schedule, clock.now(), this.deps.random);
+      this.deps.onFailure?.(err, this.schedule);
+    } finally {
+      this.abort = undefined;
+    }
+    // Look again at once: the new certificate sets the next rotation, a failure the retry time.
+    if (!this.stopped) this.again = true;
+  }
+
+  private sleepUntil(until: number): void {
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    const ms = Math.max(0, Math.min(until - now, this.deps.maxSleepMs));
+    this.wakeAt = until;
+    this.timer = this.deps.clock.setTimer(() => {
+      this.timer = undefined;
+      this.kick();
+    }, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      this.deps.clock.clearTimer(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
