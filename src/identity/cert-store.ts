@@ -152,9 +152,15 @@ export class CertStore {
     const owner = this.owner();
     const name = `${GEN_PREFIX}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const temp = this.path(`${name}.tmp`);
+    // The generation directory stays root's: under systemd the agent has CAP_CHOWN but no
+    // CAP_DAC_OVERRIDE, so it could neither write into nor prune a directory owned by the proxy.
     await mkdir(temp, { mode: 0o755 });
-    if (owner !== undefined) await lchown(temp, owner.uid, owner.gid);
-    if (files.keyPem !== undefined) await writeNewFile(join(temp, KEY_FILE), files.keyPem, 0o600, owner);
+    if (files.keyPem !== undefined) {
+      // With an owner the key is owner:root 0640: the proxy reads it as owner and the agent, for
+      // its own renewals after a restart, through group root (no CAP_DAC_READ_SEARCH either).
+      const keyOwner = owner === undefined ? undefined : { uid: owner.uid, gid: 0 };
+      await writeNewFile(join(temp, KEY_FILE), files.keyPem, owner === undefined ? 0o600 : 0o640, keyOwner);
+    }
     if (files.chainPem !== undefined) await writeNewFile(join(temp, CHAIN_FILE), files.chainPem, 0o644, owner);
     if (files.meta !== undefined) await writeNewFile(join(temp, META_FILE), `${JSON.stringify(files.meta)}\n`, 0o644, owner);
     await fsyncDir(temp);

@@ -1,0 +1,37 @@
+/**
+ * Under systemd the agent is root with CAP_CHOWN but no CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH
+ * (systemd/mesh-node-agent.service). The cert store must still install files owned by the proxy
+ * user, prune old generations, and read its own key back after a restart.
+ */
+import assert from 'node:assert/strict';
+import { lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { cliArgv, REPO_ROOT } from '../helpers/agent-process.js';
+import { run } from '../helpers/exec.js';
+
+test('install, prune and read back with only CAP_CHOWN, files owned by the proxy user', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mna-caps-'));
+  try {
+    const certs = join(dir, 'certs');
+    const [node, ...tsx] = cliArgv();
+    const probe = [node ?? 'node', ...tsx.slice(0, 2), join(REPO_ROOT, 'test/fixtures/cert-store-probe.ts'), certs, '65534', '65534'];
+    const capsOnly = ['--bounding-set=-all,+chown', '--inh-caps=-all', '--', ...probe];
+    const result = await run('setpriv', capsOnly, { cwd: REPO_ROOT });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /ok/);
+    const key = await stat(join(certs, 'key.pem'));
+    assert.equal(key.uid, 65534);
+    assert.equal(key.gid, 0);
+    assert.equal(key.mode & 0o777, 0o640);
+    assert.equal((await stat(join(certs, 'cert-chain.pem'))).uid, 65534);
+    assert.ok((await lstat(join(certs, 'key.pem'))).isSymbolicLink());
+    assert.equal((await readdir(certs)).filter((n) => n.startsWith('..gen-')).length, 1, 'old generations pruned');
+    // A second process (the agent after a restart) under the same restriction reads the pair.
+    const again = await run('setpriv', capsOnly, { cwd: REPO_ROOT });
+    assert.equal(again.code, 0, again.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
