@@ -72,8 +72,10 @@ void describe('identity against istiod (CreateCertificate)', () => {
     assert.deepEqual(installed.uris, [ID]);
     assert.equal(installed.rootPem.trim(), ca.rootPem.replace(/\r\n/g, '\n').trim(), 'root-cert.pem is the CA root');
     const keyStat = await stat(join(certDir, 'key.pem'));
-    assert.equal(keyStat.mode & 0o777, 0o600);
+    // owner:root 0640: the proxy reads it as owner, the capability-less agent through group root.
+    assert.equal(keyStat.mode & 0o777, 0o640);
     assert.equal(keyStat.uid, 65534, 'chowned to identity.owner (nobody)');
+    assert.equal(keyStat.gid, 0);
     const verify = await opensslVerify(certDir);
     assert.ok(verify.ok, verify.output);
 
