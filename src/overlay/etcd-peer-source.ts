@@ -81,12 +81,12 @@ export class EtcdPeerSource implements PeerSource {
           this.listed = true;
           options.onApplied?.(cause);
           this.recompute(entries);
-          this.firstOutcome?.();
         },
         onState: (connected, reason, error) => {
           this.connected = connected;
           if (reason !== undefined) this.reason = reason;
-          if (!connected) this.firstOutcome?.(new FirstFailure(reason ?? 'etcd unreachable', AgentError.is(error) ? error : undefined));
+          if (connected) this.firstOutcome?.();
+          else this.firstOutcome?.(new FirstFailure(reason ?? 'etcd unreachable', AgentError.is(error) ? error : undefined));
         },
       },
       options.log,
@@ -95,7 +95,7 @@ export class EtcdPeerSource implements PeerSource {
 
   async start(onChange: (peers: readonly Peer[]) => void): Promise<void> {
     this.onChange = onChange;
-    // Wait for the first list or the first failure: a clean start delivers peers before start()
+    // Wait for the first list and watch, or the first failure: a clean start delivers peers before start()
     // returns; a config mismatch rejects it; an unreachable etcd leaves a not-ready source that
     // keeps retrying in the background.
     const outcome = new Promise<unknown>((resolve) => (this.firstOutcome = resolve));
