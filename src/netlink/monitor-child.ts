@@ -10,9 +10,11 @@ import { AF_INET, bufferToIp, bufferToMac } from './codec.js';
 import type { KernelEvent } from './event-types.js';
 import { toRoute } from './routes.js';
 
+const DELETES = new Set<number>([rt.MessageType.DELLINK, rt.MessageType.DELADDR, rt.MessageType.DELNEIGH, rt.MessageType.DELROUTE]);
+
 function describe(type: number, data: Buffer): KernelEvent | undefined {
   const msg = rt.parseMessage(type, data);
-  const op = type === rt.MessageType.DELLINK || type === rt.MessageType.DELADDR || type === rt.MessageType.DELNEIGH || type === rt.MessageType.DELROUTE ? 'del' : 'new';
+  const op = DELETES.has(type) ? 'del' : 'new';
   switch (msg.kind) {
     case 'link':
       return { kind: 'link', op, index: msg.data.index ?? 0, name: msg.attrs.ifname ?? '' };

@@ -95,6 +95,16 @@ export class OverlayController implements Controller {
   async start(): Promise<void> {
     this.stopping = false;
     this.sock = new RtSocket();
+    try {
+      await this.startInner();
+    } catch (err) {
+      // A failed start leaves no monitor process or socket behind.
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async startInner(): Promise<void> {
     await this.setupDevice();
     const events = new NetlinkEvents();
     this.events = events;

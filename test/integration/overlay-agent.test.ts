@@ -16,7 +16,7 @@ import { NODE_IP, NODE_MAC, POD_IP, VM_MAC, VM_VTEP, buildTopology, overlayConfi
 
 const REPAIR_MS = 2000;
 
-describe('overlay: VM agent and a flannel node', () => {
+void describe('overlay: VM agent and a flannel node', () => {
   let vm: Netns, node: Netns, pod: Netns;
   let dir: string;
   let agent: AgentHandle | undefined;
@@ -44,7 +44,7 @@ describe('overlay: VM agent and a flannel node', () => {
   const programmed = async (): Promise<boolean> =>
     (await route()).includes('via 10.234.0.0 dev flannel.1') && (await neigh()).includes(`lladdr ${NODE_MAC} PERMANENT`) && (await fdb()).includes(`${NODE_MAC} dst ${NODE_IP} self permanent`);
 
-  test('programs the device and the peer like the seed', async () => {
+  void test('programs the device and the peer like the seed', async () => {
     const link = await vm.ip('-d', 'link', 'show', 'flannel.1');
     assert.match(link, new RegExp(`link/ether ${VM_MAC}`));
     assert.match(link, /vxlan id 1 local 192\.168\.0\.81 dev ens33 .*dstport 8472 nolearning/);
@@ -60,33 +60,33 @@ describe('overlay: VM agent and a flannel node', () => {
     assert.equal(overlay.device.mac, VM_MAC);
   });
 
-  test('VM reaches the pod and the pod reaches the VM VTEP over VXLAN', async () => {
+  void test('VM reaches the pod and the pod reaches the VM VTEP over VXLAN', async () => {
     assert.ok(await waitFor('ping VM → pod', () => pings(vm, POD_IP), 5000, 200));
     assert.ok(await waitFor('ping pod → VM VTEP', () => pings(pod, VM_VTEP), 5000, 200));
   });
 
-  test('a deleted route is restored without a restart', async () => {
+  void test('a deleted route is restored without a restart', async () => {
     await vm.ip('route', 'del', '10.234.0.0/24', 'dev', 'flannel.1');
     assert.equal(await route(), '');
     await waitFor('route restored', async () => (await route()).includes('via 10.234.0.0 dev flannel.1'), REPAIR_MS, 20);
   });
 
-  test('a deleted neighbour is restored', async () => {
+  void test('a deleted neighbour is restored', async () => {
     await vm.ip('neigh', 'del', '10.234.0.0', 'dev', 'flannel.1');
     await waitFor('neighbour restored', async () => (await neigh()).includes(`lladdr ${NODE_MAC} PERMANENT`), REPAIR_MS, 20);
   });
 
-  test('a deleted FDB entry is restored', async () => {
+  void test('a deleted FDB entry is restored', async () => {
     await vm.must('bridge', ['fdb', 'del', NODE_MAC, 'dev', 'flannel.1', 'dst', NODE_IP]);
     await waitFor('fdb restored', async () => (await fdb()).includes(`${NODE_MAC} dst ${NODE_IP} self permanent`), REPAIR_MS, 20);
   });
 
-  test('a tampered neighbour MAC is corrected', async () => {
+  void test('a tampered neighbour MAC is corrected', async () => {
     await vm.ip('neigh', 'replace', '10.234.0.0', 'lladdr', '02:00:00:00:00:99', 'dev', 'flannel.1', 'nud', 'permanent');
     await waitFor('neighbour corrected', async () => (await neigh()).includes(`lladdr ${NODE_MAC} PERMANENT`), REPAIR_MS, 20);
   });
 
-  test('a deleted device is re-created with its MAC, address and all peers', async () => {
+  void test('a deleted device is re-created with its MAC, address and all peers', async () => {
     await vm.ip('link', 'del', 'flannel.1');
     await waitFor('device and peer restored', async () => {
       const link = await vm.run('ip', ['link', 'show', 'flannel.1']);
@@ -99,14 +99,14 @@ describe('overlay: VM agent and a flannel node', () => {
     assert.ok((section?.driftRepairs ?? 0) > 0, 'drift repairs are counted');
   });
 
-  test('a stale entry on our device is removed, entries on other devices are left alone', async () => {
+  void test('a stale entry on our device is removed, entries on other devices are left alone', async () => {
     await vm.ip('route', 'add', '10.234.9.0/24', 'via', '10.234.9.0', 'dev', 'flannel.1', 'onlink');
     await vm.ip('route', 'add', '10.99.0.0/24', 'dev', 'ens33');
     await waitFor('stale route removed', async () => (await vm.ip('route', 'show', '10.234.9.0/24')).trim() === '', REPAIR_MS, 20);
     assert.match(await vm.ip('route', 'show', '10.99.0.0/24'), /dev ens33/);
   });
 
-  test('restarting the agent rewrites nothing (no delete+add flaps)', async () => {
+  void test('restarting the agent rewrites nothing (no delete+add flaps)', async () => {
     const stopped = await agent!.stop('SIGTERM');
     assert.equal(stopped.code, 0);
     assert.ok(await programmed(), 'entries stay while the agent is down');
