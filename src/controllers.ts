@@ -3,5 +3,6 @@
  * capture, so redirected queries find a listener). Controllers never import each other.
  */
 import type { ControllerModule } from './agent/controller.js';
+import { overlayModule } from './overlay/module.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [overlayModule];

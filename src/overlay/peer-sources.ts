@@ -1,0 +1,36 @@
+/**
+ * Where the controller gets its peers and its own subnet: the one place to plug in more sources
+ * (flannel's etcd registry adds a PeerSource here, and a lease acquirer in ownSubnetAcquirer).
+ */
+import type { OverlayConfig } from '../config/schema.js';
+import { AgentError, ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { PeerSource } from './peer-source.js';
+import { StaticPeerSource } from './static-peer-source.js';
+
+export interface SourceContext {
+  log: Logger;
+  stateDir: string;
+}
+
+export function buildPeerSources(config: OverlayConfig, _ctx: SourceContext): PeerSource[] {
+  return [new StaticPeerSource(config.peers)];
+}
+
+/** What this host announces, for a registry lease. */
+export interface OwnLeaseInput {
+  publicIP: string;
+  vtepMAC: string;
+}
+
+export type SubnetAcquirer = (input: OwnLeaseInput) => Promise<string>;
+
+/** Today: `overlay.subnet`. A registry returns the subnet of the lease it acquires instead. */
+export function ownSubnetAcquirer(config: OverlayConfig, _ctx: SourceContext): SubnetAcquirer {
+  return () => {
+    if (config.subnet === '') {
+      return Promise.reject(new AgentError(ErrorCode.ConfigInvalid, 'overlay.subnet is empty: set this host\'s subnet, e.g. 10.234.3.0/24 (or configure overlay.etcd to acquire one)'));
+    }
+    return Promise.resolve(config.subnet);
+  };
+}
