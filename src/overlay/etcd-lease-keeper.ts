@@ -50,6 +50,9 @@ export class EtcdLeaseKeeper {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private reacquiring: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  /** True once etcd confirmed our lease (false while we run on a fallback subnet). */
+  private leased = false;
   private lastError: string | undefined;
   private acquiredAt: string | undefined;
   private lastKeepalive: string | undefined;
@@ -118,6 +121,7 @@ export class EtcdLeaseKeeper {
       this.subnet = choice.subnet;
       this.leaseId = grant.ID;
       this.acquisitions += 1;
+      this.leased = true;
       this.acquiredAt = new Date().toISOString();
       this.lastError = undefined;
       if (oldLease !== '' && oldLease !== grant.ID) await client.leaseClient.leaseRevoke({ ID: oldLease }).catch(() => undefined);
@@ -128,6 +132,17 @@ export class EtcdLeaseKeeper {
       return choice.subnet;
     }
     throw new AgentError(ErrorCode.EtcdUnavailable, `could not acquire a lease after ${RACE_RETRIES} lost races under ${subnetsPrefix(prefix)}; retrying later`);
+  }
+
+  /**
+   * Used when etcd was unreachable at start: assume `subnet` (held before) and keep trying to
+   * acquire, with backoff, until etcd answers. The held subnet is reported meanwhile.
+   */
+  acquireInBackground(subnet: string): void {
+    this.subnet = subnet;
+    this.lastError = 'etcd unreachable at start; lease not yet renewed';
+    if (this.reacquiring !== undefined) return;
+    this.reacquiring = this.retryAcquire().finally(() => (this.reacquiring = undefined));
   }
 
   /**
@@ -143,17 +158,19 @@ export class EtcdLeaseKeeper {
     // Like flanneld, leave the key: a restart takes it back, and a VM that never returns expires.
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    this.wake?.();
     await this.reacquiring;
   }
 
   ready(): Readiness {
-    if (this.subnet === '') return { ready: false, reason: this.lastError ?? 'no lease yet' };
+    if (!this.leased) return { ready: false, reason: this.lastError ?? 'no lease yet' };
     return { ready: true };
   }
 
   status(): Record<string, unknown> {
     return {
       subnet: this.subnet === '' ? null : this.subnet,
+      leased: this.leased,
       key: this.subnet === '' ? null : subnetKey(this.options.prefix, this.subnet),
       publicIP: this.options.publicIP,
       acquisitions: this.acquisitions,
@@ -164,13 +181,20 @@ export class EtcdLeaseKeeper {
   }
 
   private async reacquireIfGone(): Promise<void> {
+    const key = subnetKey(this.options.prefix, this.subnet);
+    try {
+      if ((await this.options.client.get(key).string()) !== null) return;
+    } catch {
+      // Cannot tell: try to acquire, which re-reads everything.
+    }
+    this.options.log.warn({ key }, 'our lease vanished from the registry; acquiring it again');
+    await this.retryAcquire();
+  }
+
+  private async retryAcquire(): Promise<void> {
     let attempt = 0;
     while (!this.stopped) {
       try {
-        const key = subnetKey(this.options.prefix, this.subnet);
-        const current = await this.options.client.get(key).string();
-        if (current !== null) return;
-        this.options.log.warn({ key }, 'our lease vanished from the registry; acquiring it again');
         await this.acquire();
         return;
       } catch (err) {
@@ -178,7 +202,14 @@ export class EtcdLeaseKeeper {
         const delay = Math.max(backoffDelay(attempt), AgentError.is(err) ? 30_000 : 0);
         attempt += 1;
         this.options.log.warn({ err: this.lastError, retryInMs: delay }, 'lease re-acquisition failed');
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
       }
     }
   }
@@ -194,6 +225,7 @@ export class EtcdLeaseKeeper {
     try {
       const ttl = await this.keepaliveOnce(this.leaseId);
       if (ttl <= 0) {
+        this.leased = false;
         this.options.log.warn({ subnet: this.subnet }, 'our etcd lease expired; acquiring the subnet again');
         this.noteOwnLease(false);
         return;

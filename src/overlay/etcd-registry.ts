@@ -7,9 +7,11 @@ import type { Etcd3 } from 'etcd3';
 import type { Registry } from 'prom-client';
 import type { Readiness } from '../agent/controller.js';
 import type { OverlayConfig } from '../config/schema.js';
+import { AgentError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createEtcdClient } from './etcd-client.js';
 import { EtcdLeaseKeeper } from './etcd-lease-keeper.js';
+import { readPersistedSubnet } from './etcd-lease-store.js';
 import { registryMetrics, type RegistryMetrics } from './etcd-metrics.js';
 import type { NetworkConfig, OverlayExpectations } from './etcd-network-config.js';
 import { EtcdPeerSource } from './etcd-peer-source.js';
@@ -38,6 +40,7 @@ export class EtcdRegistry {
   readonly source: EtcdPeerSource;
   private keeper: EtcdLeaseKeeper | undefined;
   private publicIP: string | undefined;
+  private local: { publicIP: string; vtepMAC: string } | undefined;
   private net: NetworkConfig | undefined;
   private readonly metrics: RegistryMetrics | undefined;
 
@@ -82,8 +85,11 @@ export class EtcdRegistry {
       this.source.refresh();
       return overlay.subnet === '' ? undefined : overlay.subnet;
     }
-    if (this.keeper !== undefined && this.keeper.heldSubnet !== undefined) return this.keeper.heldSubnet;
-    this.keeper = new EtcdLeaseKeeper({
+    const held = this.keeper?.heldSubnet;
+    if (held !== undefined && this.local?.publicIP === local.publicIP && this.local.vtepMAC === local.vtepMAC) return held;
+    await this.keeper?.stop();
+    this.local = local;
+    const keeper = new EtcdLeaseKeeper({
       client: this.client,
       prefix: overlay.etcd.prefix,
       overlay: expectations(overlay),
@@ -99,9 +105,26 @@ export class EtcdRegistry {
       },
       onWrite: (kind) => this.metrics?.writes.inc({ kind }),
     });
-    const subnet = await this.keeper.acquire();
-    this.source.refresh();
-    return subnet;
+    this.keeper = keeper;
+    try {
+      const subnet = await keeper.acquire();
+      this.source.refresh();
+      return subnet;
+    } catch (err) {
+      // etcd unreachable (not a refusal): come up with the subnet we held before, whose lease
+      // outlives short outages, and take the lease back in the background once etcd answers.
+      const fallback = AgentError.is(err) ? '' : overlay.subnet !== '' ? overlay.subnet : await readPersistedSubnet(this.options.stateDir);
+      if (fallback === '') throw err;
+      this.options.log.warn({ err: errorMessage(err), subnet: fallback }, 'etcd unreachable; using the last held subnet until the lease can be renewed');
+      keeper.acquireInBackground(fallback);
+      this.source.refresh();
+      return fallback;
+    }
+  }
+
+  /** Whether a keeper holds (or is taking back) our lease. */
+  get registering(): boolean {
+    return this.keeper !== undefined;
   }
 
   ready(): Readiness {

@@ -5,6 +5,7 @@
 import type { OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { EtcdSourceAdapter, etcdSubnetAcquirer } from './etcd-wiring.js';
 import type { PeerSource } from './peer-source.js';
 import { StaticPeerSource } from './static-peer-source.js';
 
@@ -13,8 +14,10 @@ export interface SourceContext {
   stateDir: string;
 }
 
-export function buildPeerSources(config: OverlayConfig, _ctx: SourceContext): PeerSource[] {
-  return [new StaticPeerSource(config.peers)];
+export function buildPeerSources(config: OverlayConfig, ctx: SourceContext): PeerSource[] {
+  const sources: PeerSource[] = [new StaticPeerSource(config.peers)];
+  if (config.etcd.endpoints.length > 0) sources.push(new EtcdSourceAdapter(config, ctx));
+  return sources;
 }
 
 /** What this host announces, for a registry lease. */
@@ -25,8 +28,9 @@ export interface OwnLeaseInput {
 
 export type SubnetAcquirer = (input: OwnLeaseInput) => Promise<string>;
 
-/** Today: `overlay.subnet`. A registry returns the subnet of the lease it acquires instead. */
-export function ownSubnetAcquirer(config: OverlayConfig, _ctx: SourceContext): SubnetAcquirer {
+/** `overlay.subnet`; with overlay.etcd, the subnet of the lease the registry acquires. */
+export function ownSubnetAcquirer(config: OverlayConfig, ctx: SourceContext): SubnetAcquirer {
+  if (config.etcd.endpoints.length > 0) return etcdSubnetAcquirer(config, ctx);
   return () => {
     if (config.subnet === '') {
       return Promise.reject(new AgentError(ErrorCode.ConfigInvalid, 'overlay.subnet is empty: set this host\'s subnet, e.g. 10.234.3.0/24 (or configure overlay.etcd to acquire one)'));
