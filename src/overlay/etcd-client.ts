@@ -26,6 +26,9 @@ export async function etcdClientOptions(settings: EtcdSettings): Promise<IOption
   const options: IOptions = {
     hosts: settings.endpoints.map((e) => e.replace(/\/+$/, '')),
     dialTimeout: 3000,
+    // HTTP/2 pings notice a silent partition (an idle watch stream sees no error otherwise) within
+    // ~15 s; etcd accepts pings every 5 s or slower (--grpc-keepalive-min-time).
+    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
     // A short per-call deadline: when etcd is down we want a clear failure, not a hung reconcile.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + 5000 }),
   };
