@@ -31,40 +31,57 @@ export interface EtcdPeerSourceOptions {
   onApplied?: (cause: 'list' | 'watch') => void;
 }
 
-/** Peers from the registry's entries, sorted by subnet; own leases and non-vxlan leases skipped. */
+type Decoded = { value: string; peer?: Peer; invalid?: string };
+
+/**
+ * Peers from the registry's entries, sorted by subnet; own leases and non-vxlan leases skipped.
+ * `cache` (key → last decoded value) spares re-parsing unchanged leases on every event.
+ */
 export function peersFromEntries(
   prefix: string,
   entries: ReadonlyMap<string, string>,
   own: { subnet?: string | undefined; publicIP?: string | undefined },
   onInvalid?: (key: string, reason: string) => void,
+  cache: Map<string, Decoded> = new Map(),
 ): Peer[] {
   const peers: Peer[] = [];
   for (const [key, value] of entries) {
-    const subnet = subnetFromKey(prefix, key);
-    if (subnet === undefined) continue;
-    let peer: Peer | undefined;
-    try {
-      peer = leaseToPeer(subnet, decodeLease(value));
-    } catch (err) {
-      onInvalid?.(key, errorMessage(err));
-      continue;
+    let decoded = cache.get(key);
+    if (decoded === undefined || decoded.value !== value) {
+      decoded = decode(prefix, key, value);
+      cache.set(key, decoded);
     }
-    if (peer === undefined || subnet === own.subnet || peer.publicIP === own.publicIP) continue;
+    if (decoded.invalid !== undefined) onInvalid?.(key, decoded.invalid);
+    const peer = decoded.peer;
+    if (peer === undefined || peer.subnet === own.subnet || peer.publicIP === own.publicIP) continue;
     peers.push(peer);
   }
+  if (cache.size > entries.size) for (const key of cache.keys()) if (!entries.has(key)) cache.delete(key);
   return peers.sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : 0));
+}
+
+function decode(prefix: string, key: string, value: string): Decoded {
+  const subnet = subnetFromKey(prefix, key);
+  if (subnet === undefined) return { value };
+  try {
+    const peer = leaseToPeer(subnet, decodeLease(value));
+    return peer === undefined ? { value } : { value, peer };
+  } catch (err) {
+    return { value, invalid: errorMessage(err) };
+  }
 }
 
 export class EtcdPeerSource implements PeerSource {
   readonly name = 'etcd';
   private readonly follower: PrefixFollower;
   private onChange: ((peers: readonly Peer[]) => void) | undefined;
-  private delivered: string | undefined;
+  private delivered = false;
   private peers: readonly Peer[] = [];
   private connected = false;
   private listed = false;
   private reason = 'not started';
   private invalid = new Map<string, string>();
+  private readonly decoded = new Map<string, Decoded>();
   private firstOutcome: ((err?: unknown) => void) | undefined;
   private lastChangeAt: string | undefined;
 
@@ -147,7 +164,7 @@ export class EtcdPeerSource implements PeerSource {
   private recompute(entries: ReadonlyMap<string, string>): void {
     const ownSubnet = this.options.ownSubnet?.();
     const invalid = new Map<string, string>();
-    const peers = peersFromEntries(this.options.prefix, entries, { subnet: ownSubnet, publicIP: this.options.ownPublicIP?.() }, (key, why) => invalid.set(key, why));
+    const peers = peersFromEntries(this.options.prefix, entries, { subnet: ownSubnet, publicIP: this.options.ownPublicIP?.() }, (key, why) => invalid.set(key, why), this.decoded);
     for (const [key, why] of invalid) {
       if (this.invalid.get(key) !== why) this.options.log.warn({ key, reason: why }, 'skipping a lease flanneld could not use either');
     }
@@ -155,9 +172,8 @@ export class EtcdPeerSource implements PeerSource {
     if (ownSubnet !== undefined) {
       this.options.onOwnLease?.([...entries.keys()].some((key) => subnetFromKey(this.options.prefix, key) === ownSubnet));
     }
-    const text = JSON.stringify(peers);
-    if (text === this.delivered) return;
-    this.delivered = text;
+    if (samePeers(peers, this.peers) && this.delivered) return;
+    this.delivered = true;
     this.peers = peers;
     this.lastChangeAt = new Date().toISOString();
     this.onChange?.(peers);
@@ -171,4 +187,12 @@ class FirstFailure extends Error {
     super(reason);
     this.configError = configError;
   }
+}
+
+function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((p, i) => {
+    const q = b[i];
+    return q !== undefined && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC;
+  });
 }
