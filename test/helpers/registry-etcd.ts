@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from './exec.js';
+import { run, waitFor } from './exec.js';
 import type { Netns } from './netns.js';
 
 export interface EtcdServer {
@@ -27,6 +27,8 @@ export interface EtcdOptions {
   /** Run inside this namespace, listening on `host`. */
   ns?: Netns;
   host?: string;
+  /** Serve clients over TLS and require client certificates signed by `ca`. */
+  tls?: { ca: string; cert: string; key: string; clientCert: string; clientKey: string };
 }
 
 function port(): number {
@@ -38,7 +40,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
   const dataDir = await mkdtemp(join(tmpdir(), 'mna-etcd-'));
   const clientPort = port();
   const peerPort = port();
-  const endpoint = `http://${host}:${clientPort}`;
+  const endpoint = `${options.tls === undefined ? 'http' : 'https'}://${host}:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   let child: ChildProcess | undefined;
   let output = '';
@@ -49,12 +51,21 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
     '--initial-cluster', `mna=${peer}`, '--initial-cluster-state', 'new',
     '--log-level', 'warn', '--logger', 'zap',
   ];
+  const ctlTls: string[] = [];
+  if (options.tls !== undefined) {
+    const t = options.tls;
+    args.push('--cert-file', t.cert, '--key-file', t.key, '--trusted-ca-file', t.ca, '--client-cert-auth');
+    ctlTls.push('--cacert', t.ca, '--cert', t.clientCert, '--key', t.clientKey);
+  }
   const healthy = async (): Promise<boolean> => {
+    if (options.tls !== undefined && options.ns === undefined) {
+      return (await run('etcdctl', ['--endpoints', endpoint, ...ctlTls, '--command-timeout=1s', 'endpoint', 'health'])).code === 0;
+    }
     if (options.ns === undefined) {
       const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
       return res.ok;
     }
-    const r = await options.ns.run('etcdctl', ['--endpoints', endpoint, '--command-timeout=1s', 'endpoint', 'health']);
+    const r = await options.ns.run('etcdctl', ['--endpoints', endpoint, ...ctlTls, '--command-timeout=1s', 'endpoint', 'health']);
     return r.code === 0;
   };
   const server: EtcdServer = {
