@@ -16,6 +16,7 @@ import { EtcdLeaseKeeper } from '../../src/overlay/etcd-lease-keeper.js';
 import { EtcdRegistry } from '../../src/overlay/etcd-registry.js';
 import { waitFor } from '../helpers/exec.js';
 import { startEtcd, type EtcdServer } from '../helpers/registry-etcd.js';
+import { startTcpProxy } from '../helpers/registry-tcp-proxy.js';
 import { deleteLease, flannelLeaseJson, leaseKey, PREFIX, writeFlannelLease, writeNetworkConfig } from '../helpers/registry-flannel.js';
 
 const log = createLogger({ level: 'silent' });
@@ -194,6 +195,36 @@ describe('etcd lease keeper', () => {
     } finally {
       await registry.stop();
       client.close();
+    }
+  });
+
+  test('etcd unreachable at start: comes up with the persisted subnet and takes the lease once etcd answers', async () => {
+    const prefix = await network();
+    const stateDir = join(dir, 'outage-start');
+    const first = keeper(admin, prefix, '192.168.86.1', '02:00:00:00:86:01', { stateDir });
+    const subnet = await first.acquire();
+    await first.stop();
+    await deleteLease(admin, subnet, prefix); // its lease expired during the outage
+    const proxy = await startTcpProxy('127.0.0.1', etcd.clientPort);
+    await proxy.cut();
+    const client = new Etcd3({ hosts: proxy.endpoint });
+    const config: OverlayConfig = {
+      enabled: true, vni: 1, port: 8472, device: '', underlay: { interface: '', address: '' }, network: '', subnet: '', mtu: 0, peers: [], resync: 30_000,
+      etcd: { endpoints: [proxy.endpoint], prefix, tls: { ca: '', cert: '', key: '' }, register: true },
+    };
+    const registry = await EtcdRegistry.create({ overlay: config, stateDir, log, client, isLocalAddress: anyAddressIsLocal });
+    try {
+      assert.equal(await registry.ownSubnet({ publicIP: '192.168.86.1', vtepMAC: '02:00:00:00:86:01' }), subnet);
+      assert.equal(registry.ready().ready, false);
+      assert.equal(await admin.get(leaseKey(subnet, prefix)).string(), null);
+      await proxy.restore();
+      await waitFor('lease taken once etcd answers', async () => (await admin.get(leaseKey(subnet, prefix)).string()) === flannelLeaseJson('192.168.86.1', '02:00:00:00:86:01'), 20_000, 100);
+      await registry.source.start(() => undefined);
+      await waitFor('ready', () => registry.ready().ready, 10_000);
+    } finally {
+      await registry.stop();
+      client.close();
+      await proxy.close();
     }
   });
 });
