@@ -27,6 +27,7 @@ void describe('registry: two agents and a flannel node over a real etcd', () => 
   const vms: Netns[] = [];
   const agents: AgentHandle[] = [];
   let etcd: EtcdServer | undefined;
+  let config: { overlay: Record<string, unknown> } = { overlay: {} };
 
   const etcdctl = (...args: string[]): Promise<string> => lan.must('etcdctl', ['--endpoints', etcd?.endpoint ?? '', ...args]);
   const vtepOf = async (ns: Netns): Promise<string> => {
@@ -64,7 +65,7 @@ ip link set flannel.1 up
     node.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/helpers/flanneld-sim.ts'), etcd.endpoint, PREFIX, NODE_SUBNET], { cwd: REPO_ROOT });
 
     // Two agents started at once, no subnet configured: they race for leases.
-    const config = { overlay: { enabled: true, underlay: { interface: 'eth0' }, etcd: { endpoints: [etcd.endpoint], register: true }, resync: '30s' } };
+    config = { overlay: { enabled: true, underlay: { interface: 'eth0' }, etcd: { endpoints: [etcd.endpoint], register: true }, resync: '30s' } };
     agents.push(...(await Promise.all(vms.map((ns) => startAgent({ ns, config })))));
     await Promise.all(agents.map((a) => a.waitReady(30_000)));
   });
@@ -101,6 +102,32 @@ ip link set flannel.1 up
     }
     const fdb = await vms[0]?.must('bridge', ['fdb', 'show', 'dev', 'flannel.1']);
     assert.match(fdb ?? '', new RegExp(`${NODE_MAC} dst ${NODE_IP} self permanent`));
+  });
+
+  void test('a reload keeps the lease and the flannel node never drops the route', async () => {
+    const vm = vms[1] as Netns;
+    const agent = agents[1] as AgentHandle;
+    const vtep = await vtepOf(vm);
+    const before = await etcdctl('get', leaseKey(`${vtep}/24`), '--print-value-only');
+    const monitor = node.spawn('ip', ['monitor', 'route']);
+    let seen = '';
+    monitor.stdout?.on('data', (c: Buffer) => (seen += c.toString()));
+    const reloads = async (): Promise<number> => Number(/mesh_node_agent_config_reloads_total\{result="applied"\} (\d+)/.exec((await agent.get('/metrics')).body)?.[1] ?? 0);
+    const count = await reloads();
+    await agent.writeConfig({ overlay: { ...config.overlay, resync: '20s' } });
+    agent.proc.kill('SIGHUP');
+    await waitFor('reload applied', async () => (await reloads()) > count, 10_000, 100);
+    await agent.waitReady(10_000);
+    assert.equal(await vtepOf(vm), vtep);
+    assert.equal(await etcdctl('get', leaseKey(`${vtep}/24`), '--print-value-only'), before);
+    assert.ok(await routed(node, vtep));
+    // The reloaded registry holds the lease again (a keeper keeps it alive).
+    const status = JSON.parse((await agent.get('/status')).body) as Record<string, unknown>;
+    const overlay = ((status.controllers ?? status) as Record<string, { sources: { etcd: { lease: { leased: boolean; subnet: string } } } }>).overlay;
+    assert.equal(overlay?.sources.etcd.lease.leased, true);
+    assert.equal(overlay?.sources.etcd.lease.subnet, `${vtep}/24`);
+    monitor.kill();
+    assert.doesNotMatch(seen, new RegExp(`Deleted ${vtep.replace(/\./g, '\\.')}/24`));
   });
 
   void test('an agent cut off from etcd keeps its routes, reports not ready, and resyncs on return', async () => {
