@@ -36,6 +36,9 @@ class CompactedError extends Error {
 
 class StoppedError extends Error {}
 
+/** The etcd cluster was replaced or restored: revisions restarted, so re-list. */
+class ClusterChangedError extends Error {}
+
 /** The range_end that makes a key a prefix: the key with its last byte incremented. */
 export function prefixRangeEnd(prefix: string): Buffer {
   const end = Buffer.from(prefix);
@@ -52,6 +55,7 @@ export function prefixRangeEnd(prefix: string): Buffer {
 export class PrefixFollower {
   private readonly entries = new Map<string, string>();
   private revision = 0n;
+  private clusterId = '';
   private needList = true;
   private stopped = false;
   private loop: Promise<void> | undefined;
@@ -93,6 +97,11 @@ export class PrefixFollower {
         await this.watch(() => (attempt = 0));
       } catch (err) {
         if (this.stopped || err instanceof StoppedError) break;
+        if (err instanceof ClusterChangedError) {
+          this.needList = true;
+          this.log.warn({ err: err.message }, 'etcd cluster changed; re-listing');
+          continue;
+        }
         if (err instanceof CompactedError) {
           // Resuming is impossible; a fresh list is the only correct state (flannel #2470 hot-looped here).
           this.stats.compactions += 1;
@@ -118,6 +127,7 @@ export class PrefixFollower {
     this.entries.clear();
     for (const kv of res.kvs) this.entries.set(kv.key.toString(), kv.value.toString());
     this.revision = BigInt(res.header.revision);
+    this.clusterId = res.header.cluster_id;
     this.needList = false;
     this.stats.lists += 1;
     this.events.onChange(this.entries, 'list');
@@ -166,11 +176,19 @@ export class PrefixFollower {
   }
 
   private onResponse(res: IWatchResponse, onCreated: () => void): void {
+    // A new cluster's revisions start over: resuming from ours would silently skip its history.
+    if (this.clusterId !== '' && res.header.cluster_id !== this.clusterId) {
+      throw new ClusterChangedError(`cluster id ${res.header.cluster_id} differs from ${this.clusterId}`);
+    }
     if (res.compact_revision !== undefined && res.compact_revision !== '0' && res.compact_revision !== '') {
       throw new CompactedError(res.compact_revision);
     }
     if (res.canceled) throw new Error(`etcd canceled the watch${res.cancel_reason === '' ? '' : `: ${res.cancel_reason}`}`);
     if (res.created) {
+      // The store is behind what we applied: etcd was restored or rebuilt, our revision is meaningless.
+      if (BigInt(res.header.revision) < this.revision) {
+        throw new ClusterChangedError(`etcd revision went back from ${this.revision.toString()} to ${res.header.revision}`);
+      }
       onCreated();
       this.events.onState(true);
       return;

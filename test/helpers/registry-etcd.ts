@@ -19,6 +19,8 @@ export interface EtcdServer {
   start(): Promise<void>;
   /** SIGKILL (an outage), data kept. */
   stop(): Promise<void>;
+  /** Stops etcd, wipes its data and starts a new, empty cluster on the same address. */
+  reset(): Promise<void>;
   logs(): string;
   cleanup(): Promise<void>;
 }
@@ -90,6 +92,11 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> 
       const exited = once(proc, 'exit');
       proc.kill('SIGKILL');
       await exited;
+    },
+    async reset() {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+      await server.start();
     },
     logs: () => output,
     async cleanup() {

@@ -166,4 +166,27 @@ describe('etcd peer source', () => {
       client.close();
     }
   });
+
+  test('etcd replaced by an empty cluster on the same address: re-lists instead of resuming old revisions', async () => {
+    // Runs last: it wipes this suite's etcd.
+    const prefix = `${PREFIX}-e`;
+    await writeNetworkConfig(admin, { Network: '10.234.0.0/16', Backend: { Type: 'vxlan' } }, prefix);
+    for (let i = 1; i <= 5; i += 1) await writeFlannelLease(admin, `10.234.${i}.0/24`, `192.168.87.${i}`, `fe:3f:4a:8c:77:0${i}`, { prefix });
+    const client = new Etcd3({ hosts: etcd.endpoint });
+    const rec = recorder();
+    const source = new EtcdPeerSource({ client, prefix, overlay, log });
+    try {
+      await source.start((peers) => rec.deliveries.push(peers));
+      assert.equal(rec.latest().length, 5);
+      await etcd.reset();
+      await writeNetworkConfig(admin, { Network: '10.234.0.0/16', Backend: { Type: 'vxlan' } }, prefix);
+      await writeFlannelLease(admin, '10.234.9.0/24', '192.168.87.9', 'fe:3f:4a:8c:77:09', { prefix });
+      await waitFor('the new cluster listed', () => rec.latest().join() === '10.234.9.0/24>192.168.87.9', 20_000);
+      await writeFlannelLease(admin, '10.234.8.0/24', '192.168.87.8', 'fe:3f:4a:8c:77:08', { prefix });
+      await waitFor('watching the new cluster', () => rec.latest().length === 2, 10_000);
+    } finally {
+      await source.stop();
+      client.close();
+    }
+  });
 });
