@@ -4,7 +4,8 @@
  */
 import { AttrStream, FlagsNew, rt } from 'netlink';
 import { AF_BRIDGE, AF_INET, bufferToIp, bufferToMac, ipv4ToBuffer, macToBuffer, u32 } from './codec.js';
-import type { RtSocket } from './socket.js';
+import { NDA_DST, NDA_LLADDR, NTF_SELF, NUD_PERMANENT, encodeNeighbour, type Attr, type NdmsgFields } from './encode.js';
+import type { RtSocket, WriteRequest } from './socket.js';
 
 export interface Neighbour {
   ip: string;
@@ -54,31 +55,47 @@ export async function listFdb(s: RtSocket, dev: Device): Promise<FdbEntry[]> {
   return result;
 }
 
-export function setNeighbour(s: RtSocket, dev: Device, n: { ip: string; mac: string }): Promise<unknown> {
-  return s.request(`neighbour ${n.ip} lladdr ${n.mac} on ${dev.name}`, (sock, o) =>
-    sock.newNeighbor({ family: AF_INET, ifindex: dev.index, state: { permanent: true } }, { dst: ipv4ToBuffer(n.ip), lladdr: macToBuffer(n.mac) }, { ...o, flags: FlagsNew.CREATE | FlagsNew.REPLACE }),
-  );
+function neighbourBody(nd: NdmsgFields, dst: string | undefined, mac: string | undefined): Uint8Array[] {
+  const attrs: Attr[] = [];
+  if (dst !== undefined) attrs.push({ type: NDA_DST, data: ipv4ToBuffer(dst) });
+  if (mac !== undefined) attrs.push({ type: NDA_LLADDR, data: macToBuffer(mac) });
+  return [encodeNeighbour(nd, attrs)];
 }
 
-export function deleteNeighbour(s: RtSocket, dev: Device, n: { ip: string }): Promise<unknown> {
-  return s.request(`delete neighbour ${n.ip} on ${dev.name}`, (sock, o) => sock.delNeighbor({ family: AF_INET, ifindex: dev.index }, { dst: ipv4ToBuffer(n.ip) }, o));
+/** `ip neigh replace IP lladdr MAC dev DEV nud permanent`. */
+export function neighbourSet(dev: Device, n: { ip: string; mac: string }): WriteRequest {
+  return {
+    what: () => `neighbour ${n.ip} lladdr ${n.mac} on ${dev.name}`,
+    type: rt.MessageType.NEWNEIGH,
+    flags: FlagsNew.CREATE | FlagsNew.REPLACE,
+    body: neighbourBody({ family: AF_INET, ifindex: dev.index, state: NUD_PERMANENT, flags: 0 }, n.ip, n.mac),
+  };
+}
+
+export function neighbourDelete(dev: Device, n: { ip: string }): WriteRequest {
+  return {
+    what: () => `delete neighbour ${n.ip} on ${dev.name}`,
+    type: rt.MessageType.DELNEIGH,
+    flags: 0,
+    body: neighbourBody({ family: AF_INET, ifindex: dev.index, state: 0, flags: 0 }, n.ip, undefined),
+  };
 }
 
 /** `bridge fdb replace MAC dev DEV dst IP self permanent`: one remote per MAC. */
-export function setFdb(s: RtSocket, dev: Device, e: { mac: string; dst: string }): Promise<unknown> {
-  return s.request(`fdb ${e.mac} dst ${e.dst} on ${dev.name}`, (sock, o) =>
-    sock.newNeighbor(
-      { family: AF_BRIDGE, ifindex: dev.index, state: { permanent: true }, flags: { self: true } },
-      { dst: ipv4ToBuffer(e.dst), lladdr: macToBuffer(e.mac) },
-      { ...o, flags: FlagsNew.CREATE | FlagsNew.REPLACE },
-    ),
-  );
+export function fdbSet(dev: Device, e: { mac: string; dst: string }): WriteRequest {
+  return {
+    what: () => `fdb ${e.mac} dst ${e.dst} on ${dev.name}`,
+    type: rt.MessageType.NEWNEIGH,
+    flags: FlagsNew.CREATE | FlagsNew.REPLACE,
+    body: neighbourBody({ family: AF_BRIDGE, ifindex: dev.index, state: NUD_PERMANENT, flags: NTF_SELF }, e.dst, e.mac),
+  };
 }
 
-export function deleteFdb(s: RtSocket, dev: Device, e: { mac: string; dst?: string }): Promise<unknown> {
-  const attrs: rt.NeighborAttrs = { lladdr: macToBuffer(e.mac) };
-  if (e.dst !== undefined) attrs.dst = ipv4ToBuffer(e.dst);
-  return s.request(`delete fdb ${e.mac}${e.dst === undefined ? '' : ` dst ${e.dst}`} on ${dev.name}`, (sock, o) =>
-    sock.delNeighbor({ family: AF_BRIDGE, ifindex: dev.index, flags: { self: true } }, attrs, o),
-  );
+export function fdbDelete(dev: Device, e: { mac: string; dst?: string }): WriteRequest {
+  return {
+    what: () => `delete fdb ${e.mac}${e.dst === undefined ? '' : ` dst ${e.dst}`} on ${dev.name}`,
+    type: rt.MessageType.DELNEIGH,
+    flags: 0,
+    body: neighbourBody({ family: AF_BRIDGE, ifindex: dev.index, state: 0, flags: NTF_SELF }, e.dst, e.mac),
+  };
 }

@@ -24,7 +24,7 @@ import { ObservedCache } from './observed-cache.js';
 import { mergePeers, type Conflict } from './peer-merge.js';
 import type { Peer, PeerSource } from './peer-source.js';
 import { buildPeerSources, ownSubnetAcquirer, type SourceContext } from './peer-sources.js';
-import { plan, planSize, type DesiredPeer, type Observed } from './plan.js';
+import { plan, planSize, type DesiredPeer, type Observed, type Op } from './plan.js';
 import { parseSubnet, type Subnet } from './subnet.js';
 import { resolveUnderlay, type Underlay } from './underlay.js';
 import { loadOrCreateMac } from './vtep-mac.js';
@@ -44,6 +44,20 @@ export interface OverlayDeps {
 }
 
 const EVENT_DEBOUNCE_MS = 20;
+const OWN_DELETE_WINDOW_MS = 5000;
+
+function deleteKey(op: Op): string | undefined {
+  switch (op.type) {
+    case 'neigh-del':
+      return `n|${op.ip}`;
+    case 'fdb-del':
+      return `f|${op.mac}|${op.dst ?? ''}`;
+    case 'route-del':
+      return `r|${op.dst}`;
+    default:
+      return undefined;
+  }
+}
 
 export function deviceName(config: OverlayConfig): string {
   return config.device !== '' ? config.device : `flannel.${config.vni}`;
@@ -74,6 +88,8 @@ export class OverlayController implements Controller {
   private loop: Promise<void> | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private eventWants = { full: false, device: false };
+  /** Deletions we sent, so their notifications are not mistaken for drift (key → expiry). */
+  private readonly ownDeletes = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private initialized = false;
@@ -152,6 +168,16 @@ export class OverlayController implements Controller {
     await this.loop;
     this.sock?.close();
     this.sock = undefined;
+  }
+
+  /** Resolves when every queued reconcile pass has finished (tests, benchmarks). */
+  settled(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  /** A full resync now (dump, plan, apply), as the periodic timer does. */
+  resyncNow(): Promise<void> {
+    return this.request({ full: true, device: true, trigger: 'resync' });
   }
 
   status(): Record<string, unknown> {
@@ -319,6 +345,7 @@ export class OverlayController implements Controller {
       if (link === undefined) throw new Error('no device');
       if (req.full) this.cache.replace(await this.observe(s, link));
       const todo = plan(this.desired.values(), this.cache.view);
+      this.expectDeletes(todo.removals);
       const result = planSize(todo) === 0 ? undefined : await applyPlan(s, { index: link.index, name: link.name }, todo, this.cache);
       const writes = result?.writes ?? 0;
       for (const p of todo.peers) if (!result?.failedSubnets.has(p.subnet)) this.failed.delete(p.subnet);
@@ -354,6 +381,22 @@ export class OverlayController implements Controller {
     }
   }
 
+  private expectDeletes(ops: readonly Op[]): void {
+    const now = Date.now();
+    for (const [key, until] of this.ownDeletes) if (until < now) this.ownDeletes.delete(key);
+    for (const op of ops) {
+      const key = deleteKey(op);
+      if (key !== undefined) this.ownDeletes.set(key, now + OWN_DELETE_WINDOW_MS);
+    }
+  }
+
+  private isOwnDelete(key: string): boolean {
+    const until = this.ownDeletes.get(key);
+    if (until === undefined) return false;
+    this.ownDeletes.delete(key);
+    return until >= Date.now();
+  }
+
   private async observe(s: RtSocket, link: Link): Promise<Observed> {
     const dev = { index: link.index, name: link.name };
     const neighbours = await listNeighbours(s, dev);
@@ -382,13 +425,13 @@ export class OverlayController implements Controller {
         break;
       case 'neigh':
         if (e.index !== link.index) break;
-        if (e.op === 'del') drift = true;
+        if (e.op === 'del') drift = !this.isOwnDelete(e.family === AF_BRIDGE ? `f|${e.mac ?? ''}|${e.ip ?? ''}` : `n|${e.ip ?? ''}`);
         else if (e.family === AF_INET) drift = e.permanent && e.ip !== undefined && this.desiredNeigh.get(e.ip) !== e.mac;
         else if (e.family === AF_BRIDGE) drift = e.mac !== undefined && this.desiredFdb.get(e.mac) !== e.ip;
         break;
       case 'route':
         if (e.oif !== link.index || e.table !== RT_TABLE_MAIN) break;
-        drift = e.op === 'del' ? this.desired.has(e.dst) : !this.desired.has(e.dst);
+        drift = e.op === 'del' ? !this.isOwnDelete(`r|${e.dst}`) : !this.desired.has(e.dst);
         break;
     }
     if (!drift && !device) return;
