@@ -3,7 +3,8 @@
  * Dumps are filtered by the kernel to that device, so their cost follows our table, not the host's.
  */
 import { AttrStream, FlagsNew, rt } from 'netlink';
-import { AF_BRIDGE, AF_INET, bufferToIp, bufferToMac, ipv4ToBuffer, macToBuffer, u32 } from './codec.js';
+import { AF_BRIDGE, AF_INET, ipv4ToBuffer, macToBuffer, u32 } from './codec.js';
+import { decodeNeighbour } from './decode.js';
 import { NDA_DST, NDA_LLADDR, NTF_SELF, NUD_PERMANENT, encodeNeighbour, type Attr, type NdmsgFields } from './encode.js';
 import type { RtSocket, WriteRequest } from './socket.js';
 
@@ -28,14 +29,12 @@ export interface Device {
 export async function listNeighbours(s: RtSocket, dev: Device): Promise<Neighbour[]> {
   const out = new AttrStream();
   rt.formatNeighborMessage({ kind: 'neighbor', data: { family: AF_INET }, attrs: { ifindex: u32(dev.index) } }, out);
-  const msgs = await s.dump(`dump neighbours on ${dev.name}`, rt.MessageType.GETNEIGH, out.bufs);
+  const bodies = await s.dumpRaw(`dump neighbours on ${dev.name}`, rt.MessageType.GETNEIGH, out.bufs);
   const result: Neighbour[] = [];
-  for (const m of msgs) {
-    if (m.kind !== 'neighbor' || m.data.family !== AF_INET || m.data.ifindex !== dev.index) continue;
-    const ip = bufferToIp(m.attrs.dst);
-    if (ip === undefined) continue;
-    const mac = bufferToMac(m.attrs.lladdr);
-    result.push({ ip, permanent: m.data.state?.permanent === true, ...(mac === undefined ? {} : { mac }) });
+  for (const body of bodies) {
+    const n = decodeNeighbour(body);
+    if (n?.family !== AF_INET || n.ifindex !== dev.index || n.dst === undefined) continue;
+    result.push({ ip: n.dst, permanent: n.permanent, ...(n.mac === undefined ? {} : { mac: n.mac }) });
   }
   return result;
 }
@@ -43,14 +42,12 @@ export async function listNeighbours(s: RtSocket, dev: Device): Promise<Neighbou
 export async function listFdb(s: RtSocket, dev: Device): Promise<FdbEntry[]> {
   // The legacy (non-strict) FDB dump filters by port only when the header is an ifinfomsg.
   const header = rt.formatLink({ family: AF_BRIDGE, index: dev.index });
-  const msgs = await s.dump(`dump fdb on ${dev.name}`, rt.MessageType.GETNEIGH, [header]);
+  const bodies = await s.dumpRaw(`dump fdb on ${dev.name}`, rt.MessageType.GETNEIGH, [header]);
   const result: FdbEntry[] = [];
-  for (const m of msgs) {
-    if (m.kind !== 'neighbor' || m.data.family !== AF_BRIDGE || m.data.ifindex !== dev.index || m.data.flags?.self !== true) continue;
-    const mac = bufferToMac(m.attrs.lladdr);
-    if (mac === undefined) continue;
-    const dst = bufferToIp(m.attrs.dst);
-    result.push({ mac, permanent: m.data.state?.permanent === true, ...(dst === undefined ? {} : { dst }) });
+  for (const body of bodies) {
+    const n = decodeNeighbour(body);
+    if (n?.family !== AF_BRIDGE || n.ifindex !== dev.index || !n.self || n.mac === undefined) continue;
+    result.push({ mac: n.mac, permanent: n.permanent, ...(n.dst === undefined ? {} : { dst: n.dst }) });
   }
   return result;
 }

@@ -1,6 +1,7 @@
 /** IPv4 routes in the main table: dump, replace (with onlink and protocol), precise delete. */
 import { AttrStream, FlagsNew, rt } from 'netlink';
 import { AF_INET, RTNH_F_ONLINK, bufferToIp, ipv4ToBuffer } from './codec.js';
+import { decodeRoute } from './decode.js';
 import { RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE, encodeRoute, u32le } from './encode.js';
 import type { Device } from './neighbours.js';
 import type { RtSocket, WriteRequest } from './socket.js';
@@ -50,12 +51,15 @@ export function toRoute(m: rt.RouteMessage): Route | undefined {
 export async function listRoutes(s: RtSocket): Promise<Route[]> {
   const out = new AttrStream();
   rt.formatRouteMessage({ kind: 'route', data: { family: AF_INET, table: RT_TABLE_MAIN }, attrs: {} }, out);
-  const msgs = await s.dump('dump routes', rt.MessageType.GETROUTE, out.bufs);
+  const bodies = await s.dumpRaw('dump routes', rt.MessageType.GETROUTE, out.bufs);
   const result: Route[] = [];
-  for (const m of msgs) {
-    if (m.kind !== 'route') continue;
-    const r = toRoute(m);
-    if (r !== undefined && r.table === RT_TABLE_MAIN) result.push(r);
+  for (const body of bodies) {
+    const r = decodeRoute(body);
+    if (r?.family !== AF_INET || r.table !== RT_TABLE_MAIN) continue;
+    const route: Route = { dst: `${r.dst ?? '0.0.0.0'}/${r.dstLen}`, onlink: (r.flags & RTNH_F_ONLINK) !== 0, protocol: r.protocol, table: r.table, kernel: r.protocol === RTPROT_KERNEL };
+    if (r.oif !== undefined) route.oif = r.oif;
+    if (r.gateway !== undefined) route.gateway = r.gateway;
+    result.push(route);
   }
   return result;
 }

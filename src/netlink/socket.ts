@@ -133,11 +133,24 @@ export class RtSocket {
 
   /** Runs a dump (flags DUMP added) on the dump socket, serialized with other dumps. */
   dump(what: string, type: rt.MessageType, payload: Uint8Array[]): Promise<rt.Message[]> {
-    const run = async (): Promise<rt.Message[]> => {
+    return this.serialDump(what, (d) => d.request(type, payload, { flags: FlagsGet.DUMP, timeout: 30_000 }));
+  }
+
+  /** A dump whose replies come back undecoded (message bodies), for the hand-written decoders. */
+  dumpRaw(what: string, type: rt.MessageType, payload: Uint8Array[]): Promise<Buffer[]> {
+    return this.serialDump(what, async (d) => {
+      const [msgs] = await d.socket.request(type, payload, { flags: FlagsGet.DUMP, timeout: 30_000 });
+      // Every RTM_GETx is answered with RTM_NEWx, two below it.
+      return msgs.filter((m) => m.type === type - 2).map((m) => m.data);
+    });
+  }
+
+  private serialDump<T>(what: string, fn: (d: RtNetlinkSocket) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
       if (this.closed) throw new NetlinkError(what, 'ECLOSED');
       this.dumper ??= openSocket();
       try {
-        return await this.dumper.request(type, payload, { flags: FlagsGet.DUMP, timeout: 30_000 });
+        return await fn(this.dumper);
       } catch (err) {
         // A timed-out dump leaves the socket mid-stream: start the next one on a fresh socket.
         this.dumper.socket.close();
