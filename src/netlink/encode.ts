@@ -48,8 +48,13 @@ export interface NdmsgFields {
   flags: number;
 }
 
+/** Small zeroed buffers from Node's shared pool: thousands per resync, no ArrayBuffer each. */
+function zeroed(size: number): Buffer {
+  return Buffer.allocUnsafe(size).fill(0);
+}
+
 export function encodeNeighbour(nd: NdmsgFields, attrs: readonly Attr[]): Buffer {
-  const buf = Buffer.alloc(NDMSG_LEN + attrsLength(attrs));
+  const buf = zeroed(NDMSG_LEN + attrsLength(attrs));
   buf.writeUInt8(nd.family, 0);
   buf.writeInt32LE(nd.ifindex, 4);
   buf.writeUInt16LE(nd.state, 8);
@@ -69,7 +74,7 @@ export interface RtmsgFields {
 }
 
 export function encodeRoute(r: RtmsgFields, attrs: readonly Attr[]): Buffer {
-  const buf = Buffer.alloc(RTMSG_LEN + attrsLength(attrs));
+  const buf = zeroed(RTMSG_LEN + attrsLength(attrs));
   buf.writeUInt8(r.family, 0);
   buf.writeUInt8(r.dstLen, 1);
   buf.writeUInt8(r.table, 4);
@@ -86,7 +91,7 @@ export function encodeMessage(type: number, flags: number, seq: number, port: nu
   let bodyLen = 0;
   for (const b of body) bodyLen += b.length;
   const len = NLMSG_HDRLEN + bodyLen;
-  const buf = Buffer.alloc(align4(len));
+  const buf = zeroed(align4(len));
   buf.writeUInt32LE(len, 0);
   buf.writeUInt16LE(type, 4);
   buf.writeUInt16LE(flags, 6);

@@ -80,6 +80,7 @@ export class NetlinkEvents extends EventEmitter<EventsMap> {
       }
     });
     child.on('error', () => undefined);
+    child.stdin.on('error', () => undefined);
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.stopped) return;
@@ -88,6 +89,12 @@ export class NetlinkEvents extends EventEmitter<EventsMap> {
       this.timer = setTimeout(() => this.spawnChild(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 5000);
     });
+  }
+
+  /** Mutes (or unmutes) notifications of added neighbours and routes: our own bulk writes. */
+  mute(on: boolean): void {
+    const stdin = this.child?.stdin;
+    if (stdin !== undefined && stdin !== null && !stdin.destroyed) stdin.write(on ? 'mute\n' : 'unmute\n');
   }
 
   stop(): void {

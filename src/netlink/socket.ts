@@ -101,9 +101,21 @@ export class RtSocket {
   }
 
   /** Sends writes pipelined, in order; resolves with one error (or undefined) per request. */
-  async batch(requests: readonly WriteRequest[]): Promise<(NetlinkError | undefined)[]> {
+  batch(requests: readonly WriteRequest[]): Promise<(NetlinkError | undefined)[]> {
+    return this.batchOf(requests.length, (i) => requests[i] as WriteRequest);
+  }
+
+  /**
+   * Like batch, but request i is built by `make(i)` only when its chunk is about to go out, so
+   * a resync of thousands of objects never holds all their encoded messages at once.
+   */
+  async batchOf(count: number, make: (index: number) => WriteRequest): Promise<(NetlinkError | undefined)[]> {
     const chunks: Promise<(NetlinkError | undefined)[]>[] = [];
-    for (let i = 0; i < requests.length; i += this.chunkSize) chunks.push(this.sendChunk(requests.slice(i, i + this.chunkSize)));
+    for (let i = 0; i < count; i += this.chunkSize) {
+      const from = i;
+      const to = Math.min(count, i + this.chunkSize);
+      chunks.push(this.sendChunk(to - from, (k) => make(from + k)));
+    }
     return (await Promise.all(chunks)).flat();
   }
 
@@ -172,11 +184,12 @@ export class RtSocket {
     for (const { chunk } of this.bySeq.values()) chunk.done();
   }
 
-  private async sendChunk(requests: WriteRequest[]): Promise<(NetlinkError | undefined)[]> {
-    const closedError = (): (NetlinkError | undefined)[] => requests.map((r) => new NetlinkError(r.what(), 'ECLOSED'));
+  private async sendChunk(count: number, make: (k: number) => WriteRequest): Promise<(NetlinkError | undefined)[]> {
+    const closedError = (): (NetlinkError | undefined)[] => Array.from({ length: count }, (_, k) => new NetlinkError(make(k).what(), 'ECLOSED'));
     if (this.closed) return closedError();
-    await this.acquire(requests.length);
+    await this.acquire(count);
     if (this.closed) return closedError();
+    const requests = Array.from({ length: count }, (_, k) => make(k));
     const nl = this.writer.socket;
     const port = nl.address().port;
     return new Promise((resolve) => {

@@ -44,7 +44,7 @@ export function toRequest(dev: Device, op: Op): WriteRequest {
 export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: ObservedCache): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, failures: [], failedSubnets: new Set() };
 
-  const removalErrors = await s.batch(plan.removals.map((op) => toRequest(dev, op)));
+  const removalErrors = await s.batchOf(plan.removals.length, (i) => toRequest(dev, plan.removals[i] as Op));
   result.writes += plan.removals.length;
   plan.removals.forEach((op, i) => {
     const err = removalErrors[i];
@@ -53,7 +53,7 @@ export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: Obs
   });
 
   const ops = plan.peers.flatMap((p) => p.ops);
-  const errors = await s.batch(ops.map((op) => toRequest(dev, op)));
+  const errors = await s.batchOf(ops.length, (i) => toRequest(dev, ops[i] as Op));
   result.writes += ops.length;
   const rollback: Op[] = [];
   let at = 0;

@@ -45,6 +45,7 @@ export interface OverlayDeps {
 
 const EVENT_DEBOUNCE_MS = 20;
 const OWN_DELETE_WINDOW_MS = 5000;
+const MUTE_ABOVE = 256;
 
 function deleteKey(op: Op): string | undefined {
   switch (op.type) {
@@ -351,7 +352,16 @@ export class OverlayController implements Controller {
       // A full pass plans everything; a peer update only the subnets that changed.
       const todo = req.full ? plan(this.peerSet.peers.values(), this.cache.view) : planChanges(changes, this.peerSet, this.cache.view);
       this.expectDeletes(todo.removals);
-      const result = planSize(todo) === 0 ? undefined : await applyPlan(s, { index: link.index, name: link.name }, todo, this.cache);
+      const size = planSize(todo);
+      // Bulk writes: the monitor need not echo thousands of our own additions back to us.
+      const mute = size > MUTE_ABOVE;
+      if (mute) this.events?.mute(true);
+      let result;
+      try {
+        result = size === 0 ? undefined : await applyPlan(s, { index: link.index, name: link.name }, todo, this.cache);
+      } finally {
+        if (mute) this.events?.mute(false);
+      }
       const writes = result?.writes ?? 0;
       for (const p of todo.peers) if (!result?.failedSubnets.has(p.subnet)) this.failed.delete(p.subnet);
       for (const subnet of result?.failedSubnets ?? []) this.failed.add(subnet);
