@@ -13,7 +13,7 @@ import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { listAddresses } from '../netlink/addresses.js';
 import { AF_BRIDGE, AF_INET } from '../netlink/codec.js';
 import type { KernelEvent } from '../netlink/event-types.js';
-import { NetlinkEvents } from '../netlink/events.js';
+import { NetlinkEvents, monitorScript } from '../netlink/events.js';
 import { deleteLink, getLinkByName, listLinks, type Link } from '../netlink/links.js';
 import { listFdb, listNeighbours } from '../netlink/neighbours.js';
 import { RT_TABLE_MAIN, listRoutes } from '../netlink/routes.js';
@@ -130,8 +130,11 @@ export class OverlayController implements Controller {
     events.on('ready', () => {
       if (this.initialized) void this.request({ full: true, device: true, trigger: 'monitor' });
     });
-    events.start();
-    if (!(await events.waitReady(10_000))) this.ctx.log.warn('netlink event monitor not ready yet; periodic resync covers drift until it is');
+    if (!events.start()) {
+      this.ctx.log.error({ script: monitorScript() }, 'netlink event monitor script missing from this build; drift is repaired only by the periodic resync');
+    } else if (!(await events.waitReady(10_000))) {
+      this.ctx.log.warn('netlink event monitor not ready yet; periodic resync covers drift until it is');
+    }
     await this.startSources();
     await this.request({ full: true, device: false, trigger: 'start' });
     if (!this.lastPassOk) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.lastError?.message ?? 'unknown error'}`);
@@ -204,7 +207,7 @@ export class OverlayController implements Controller {
       sources: Object.fromEntries(this.sources.map((s) => [s.name, { peers: this.sourceCounts.get(s.name) ?? 0, ...s.status() }])),
       lastResync: this.lastResync ?? null,
       driftRepairs: this.driftRepairs,
-      eventMonitorRestarts: this.events?.restarts ?? 0,
+      eventMonitor: { running: this.events?.running ?? false, restarts: this.events?.restarts ?? 0 },
       reconcileErrors: this.errors,
       lastReconcileError: this.lastError ?? null,
     };
