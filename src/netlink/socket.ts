@@ -43,6 +43,7 @@ const RECV_BUFFER = 4 * 1024 * 1024;
  */
 const BYTES_PER_REPLY = 2048;
 const NLMSG_ERROR = 2;
+const MAX_CHUNK = 256;
 
 /** A kernel answer for one object, e.g. `neighbour 10.234.0.0 on flannel.1: EEXIST`. */
 export class NetlinkError extends AgentError {
@@ -95,7 +96,8 @@ export class RtSocket {
     // we actually got (about 200 replies with the kernel's default rmem_max, 512 at most).
     const rcvbuf = this.writer.socket.getRecvBufferSize();
     this.budget = options.budget ?? Math.max(32, Math.min(512, Math.floor(rcvbuf / BYTES_PER_REPLY)));
-    this.chunkSize = Math.max(1, Math.min(options.chunk ?? Math.floor(this.budget / 2), this.budget));
+    // A datagram must also fit the send buffer (EMSGSIZE): 256 small messages are ~20 KiB.
+    this.chunkSize = Math.max(1, Math.min(options.chunk ?? Math.floor(this.budget / 2), this.budget, MAX_CHUNK));
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.writer.socket.on('message', (msgs) => this.onReplies(msgs));
   }
