@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,10 @@ function loaderArgs(): string[] {
   return out;
 }
 
+/**
+ * The monitor's entry sits beside this module: src/netlink/monitor-child.ts from source, and in a
+ * bundle the build must emit monitor-child.mjs next to main.mjs.
+ */
 export function monitorScript(): string {
   const self = fileURLToPath(import.meta.url);
   return fileURLToPath(new URL(`./monitor-child${extname(self)}`, import.meta.url));
@@ -40,9 +45,19 @@ export class NetlinkEvents extends EventEmitter<EventsMap> {
   private timer: NodeJS.Timeout | undefined;
   restarts = 0;
 
-  start(): void {
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Starts the monitor; false when its script is missing (a build without it): no events then. */
+  start(): boolean {
     this.stopped = false;
+    if (!existsSync(monitorScript())) {
+      this.stopped = true;
+      return false;
+    }
     this.spawnChild();
+    return true;
   }
 
   /** Resolves on the next 'ready', or after `timeoutMs` with false. */
@@ -80,6 +95,7 @@ export class NetlinkEvents extends EventEmitter<EventsMap> {
       }
     });
     child.on('error', () => undefined);
+    child.stdin.on('error', () => undefined);
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.stopped) return;
@@ -88,6 +104,12 @@ export class NetlinkEvents extends EventEmitter<EventsMap> {
       this.timer = setTimeout(() => this.spawnChild(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 5000);
     });
+  }
+
+  /** Mutes (or unmutes) notifications of added neighbours and routes: our own bulk writes. */
+  mute(on: boolean): void {
+    const stdin = this.child?.stdin;
+    if (stdin !== undefined && stdin !== null && !stdin.destroyed) stdin.write(on ? 'mute\n' : 'unmute\n');
   }
 
   stop(): void {

@@ -41,12 +41,20 @@ function describe(type: number, data: Buffer): KernelEvent | undefined {
 // SO_RCVBUF is capped by rmem_max: an overflow then ends this process, and the agent resyncs.
 const sock = createRtNetlink({ ref: true, recvBufferSize: 8 * 1024 * 1024, sendBufferSize: 0 });
 for (const group of ['LINK', 'IPV4_IFADDR', 'NEIGH', 'IPV4_ROUTE'] as const) sock.addMembership(group);
+/**
+ * While the agent writes thousands of objects it mutes the echo of its own additions (new
+ * neighbours and routes); deletions and link changes always go through.
+ */
+let muted = false;
+const MUTABLE = new Set<number>([rt.MessageType.NEWNEIGH, rt.MessageType.NEWROUTE]);
 sock.socket.on('message', (msgs) => {
   let out = '';
   for (const m of msgs) {
+    if (muted && MUTABLE.has(m.type)) continue;
     try {
       const ev = describe(m.type, m.data);
-      if (ev !== undefined) out += `${JSON.stringify(ev)}\n`;
+      if (ev === undefined) continue;
+      out += `${JSON.stringify(ev)}\n`;
     } catch {
       // an unparsable notification only loses itself; the periodic resync covers it
     }
@@ -56,4 +64,10 @@ sock.socket.on('message', (msgs) => {
 process.stdout.write('{"kind":"ready"}\n');
 // The agent owns us: when it goes away (stdin closes), so do we.
 process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk: string) => {
+  for (const line of chunk.split('\n')) {
+    if (line === 'mute') muted = true;
+    else if (line === 'unmute') muted = false;
+  }
+});

@@ -3,8 +3,10 @@
  * Dumps are filtered by the kernel to that device, so their cost follows our table, not the host's.
  */
 import { AttrStream, FlagsNew, rt } from 'netlink';
-import { AF_BRIDGE, AF_INET, bufferToIp, bufferToMac, ipv4ToBuffer, macToBuffer, u32 } from './codec.js';
-import type { RtSocket } from './socket.js';
+import { AF_BRIDGE, AF_INET, ipv4ToBuffer, macToBuffer, u32 } from './codec.js';
+import { decodeNeighbour } from './decode.js';
+import { NDA_DST, NDA_LLADDR, NTF_SELF, NUD_PERMANENT, encodeNeighbour, type Attr, type NdmsgFields } from './encode.js';
+import type { RtSocket, WriteRequest } from './socket.js';
 
 export interface Neighbour {
   ip: string;
@@ -27,14 +29,12 @@ export interface Device {
 export async function listNeighbours(s: RtSocket, dev: Device): Promise<Neighbour[]> {
   const out = new AttrStream();
   rt.formatNeighborMessage({ kind: 'neighbor', data: { family: AF_INET }, attrs: { ifindex: u32(dev.index) } }, out);
-  const msgs = await s.dump(`dump neighbours on ${dev.name}`, rt.MessageType.GETNEIGH, out.bufs);
+  const bodies = await s.dumpRaw(`dump neighbours on ${dev.name}`, rt.MessageType.GETNEIGH, out.bufs);
   const result: Neighbour[] = [];
-  for (const m of msgs) {
-    if (m.kind !== 'neighbor' || m.data.family !== AF_INET || m.data.ifindex !== dev.index) continue;
-    const ip = bufferToIp(m.attrs.dst);
-    if (ip === undefined) continue;
-    const mac = bufferToMac(m.attrs.lladdr);
-    result.push({ ip, permanent: m.data.state?.permanent === true, ...(mac === undefined ? {} : { mac }) });
+  for (const body of bodies) {
+    const n = decodeNeighbour(body);
+    if (n?.family !== AF_INET || n.ifindex !== dev.index || n.dst === undefined) continue;
+    result.push({ ip: n.dst, permanent: n.permanent, ...(n.mac === undefined ? {} : { mac: n.mac }) });
   }
   return result;
 }
@@ -42,43 +42,57 @@ export async function listNeighbours(s: RtSocket, dev: Device): Promise<Neighbou
 export async function listFdb(s: RtSocket, dev: Device): Promise<FdbEntry[]> {
   // The legacy (non-strict) FDB dump filters by port only when the header is an ifinfomsg.
   const header = rt.formatLink({ family: AF_BRIDGE, index: dev.index });
-  const msgs = await s.dump(`dump fdb on ${dev.name}`, rt.MessageType.GETNEIGH, [header]);
+  const bodies = await s.dumpRaw(`dump fdb on ${dev.name}`, rt.MessageType.GETNEIGH, [header]);
   const result: FdbEntry[] = [];
-  for (const m of msgs) {
-    if (m.kind !== 'neighbor' || m.data.family !== AF_BRIDGE || m.data.ifindex !== dev.index || m.data.flags?.self !== true) continue;
-    const mac = bufferToMac(m.attrs.lladdr);
-    if (mac === undefined) continue;
-    const dst = bufferToIp(m.attrs.dst);
-    result.push({ mac, permanent: m.data.state?.permanent === true, ...(dst === undefined ? {} : { dst }) });
+  for (const body of bodies) {
+    const n = decodeNeighbour(body);
+    if (n?.family !== AF_BRIDGE || n.ifindex !== dev.index || !n.self || n.mac === undefined) continue;
+    result.push({ mac: n.mac, permanent: n.permanent, ...(n.dst === undefined ? {} : { dst: n.dst }) });
   }
   return result;
 }
 
-export function setNeighbour(s: RtSocket, dev: Device, n: { ip: string; mac: string }): Promise<unknown> {
-  return s.request(`neighbour ${n.ip} lladdr ${n.mac} on ${dev.name}`, (sock, o) =>
-    sock.newNeighbor({ family: AF_INET, ifindex: dev.index, state: { permanent: true } }, { dst: ipv4ToBuffer(n.ip), lladdr: macToBuffer(n.mac) }, { ...o, flags: FlagsNew.CREATE | FlagsNew.REPLACE }),
-  );
+function neighbourBody(nd: NdmsgFields, dst: string | undefined, mac: string | undefined): Uint8Array[] {
+  const attrs: Attr[] = [];
+  if (dst !== undefined) attrs.push({ type: NDA_DST, data: ipv4ToBuffer(dst) });
+  if (mac !== undefined) attrs.push({ type: NDA_LLADDR, data: macToBuffer(mac) });
+  return [encodeNeighbour(nd, attrs)];
 }
 
-export function deleteNeighbour(s: RtSocket, dev: Device, n: { ip: string }): Promise<unknown> {
-  return s.request(`delete neighbour ${n.ip} on ${dev.name}`, (sock, o) => sock.delNeighbor({ family: AF_INET, ifindex: dev.index }, { dst: ipv4ToBuffer(n.ip) }, o));
+/** `ip neigh replace IP lladdr MAC dev DEV nud permanent`. */
+export function neighbourSet(dev: Device, n: { ip: string; mac: string }): WriteRequest {
+  return {
+    what: () => `neighbour ${n.ip} lladdr ${n.mac} on ${dev.name}`,
+    type: rt.MessageType.NEWNEIGH,
+    flags: FlagsNew.CREATE | FlagsNew.REPLACE,
+    body: neighbourBody({ family: AF_INET, ifindex: dev.index, state: NUD_PERMANENT, flags: 0 }, n.ip, n.mac),
+  };
+}
+
+export function neighbourDelete(dev: Device, n: { ip: string }): WriteRequest {
+  return {
+    what: () => `delete neighbour ${n.ip} on ${dev.name}`,
+    type: rt.MessageType.DELNEIGH,
+    flags: 0,
+    body: neighbourBody({ family: AF_INET, ifindex: dev.index, state: 0, flags: 0 }, n.ip, undefined),
+  };
 }
 
 /** `bridge fdb replace MAC dev DEV dst IP self permanent`: one remote per MAC. */
-export function setFdb(s: RtSocket, dev: Device, e: { mac: string; dst: string }): Promise<unknown> {
-  return s.request(`fdb ${e.mac} dst ${e.dst} on ${dev.name}`, (sock, o) =>
-    sock.newNeighbor(
-      { family: AF_BRIDGE, ifindex: dev.index, state: { permanent: true }, flags: { self: true } },
-      { dst: ipv4ToBuffer(e.dst), lladdr: macToBuffer(e.mac) },
-      { ...o, flags: FlagsNew.CREATE | FlagsNew.REPLACE },
-    ),
-  );
+export function fdbSet(dev: Device, e: { mac: string; dst: string }): WriteRequest {
+  return {
+    what: () => `fdb ${e.mac} dst ${e.dst} on ${dev.name}`,
+    type: rt.MessageType.NEWNEIGH,
+    flags: FlagsNew.CREATE | FlagsNew.REPLACE,
+    body: neighbourBody({ family: AF_BRIDGE, ifindex: dev.index, state: NUD_PERMANENT, flags: NTF_SELF }, e.dst, e.mac),
+  };
 }
 
-export function deleteFdb(s: RtSocket, dev: Device, e: { mac: string; dst?: string }): Promise<unknown> {
-  const attrs: rt.NeighborAttrs = { lladdr: macToBuffer(e.mac) };
-  if (e.dst !== undefined) attrs.dst = ipv4ToBuffer(e.dst);
-  return s.request(`delete fdb ${e.mac}${e.dst === undefined ? '' : ` dst ${e.dst}`} on ${dev.name}`, (sock, o) =>
-    sock.delNeighbor({ family: AF_BRIDGE, ifindex: dev.index, flags: { self: true } }, attrs, o),
-  );
+export function fdbDelete(dev: Device, e: { mac: string; dst?: string }): WriteRequest {
+  return {
+    what: () => `delete fdb ${e.mac}${e.dst === undefined ? '' : ` dst ${e.dst}`} on ${dev.name}`,
+    type: rt.MessageType.DELNEIGH,
+    flags: 0,
+    body: neighbourBody({ family: AF_BRIDGE, ifindex: dev.index, state: 0, flags: NTF_SELF }, e.dst, e.mac),
+  };
 }

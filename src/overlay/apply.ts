@@ -1,15 +1,12 @@
 /**
- * The thin effectful shell of the planner: sends a plan's operations, pipelined on one socket
- * (the socket bounds how many are in flight). Removals are best effort and treat "already gone"
- * as done. Each peer's operations go out back to back, in order; if any of them fails, the ones
- * that succeeded are undone, so a peer is either fully programmed or absent (flannel rolls back
- * the same way).
+ * The thin effectful shell of the planner: sends a plan's operations pipelined (see RtSocket).
+ * Removals are best effort and treat "already gone" as done. Each peer's operations go out back
+ * to back, in flannel's order; if any of them fails, the ones that succeeded are undone, so a
+ * peer is either fully programmed or absent (flannel rolls back the same way).
  */
-import type { Device } from '../netlink/neighbours.js';
-import { deleteFdb, deleteNeighbour, setFdb, setNeighbour } from '../netlink/neighbours.js';
-import { deleteRoute, replaceRoute } from '../netlink/routes.js';
-import { errnoOf, type RtSocket } from '../netlink/socket.js';
-import { errorMessage } from '../errors.js';
+import { fdbDelete, fdbSet, neighbourDelete, neighbourSet, type Device } from '../netlink/neighbours.js';
+import { routeDelete, routeReplace } from '../netlink/routes.js';
+import type { RtSocket, WriteRequest } from '../netlink/socket.js';
 import type { ObservedCache } from './observed-cache.js';
 import { undo, type Op, type Plan } from './plan.js';
 
@@ -27,54 +24,60 @@ export interface ApplyResult {
 
 const GONE = new Set(['ENOENT', 'ESRCH', 'ENODEV']);
 
-export function send(s: RtSocket, dev: Device, op: Op): Promise<unknown> {
+export function toRequest(dev: Device, op: Op): WriteRequest {
   switch (op.type) {
     case 'neigh-set':
-      return setNeighbour(s, dev, op);
+      return neighbourSet(dev, op);
     case 'neigh-del':
-      return deleteNeighbour(s, dev, op);
+      return neighbourDelete(dev, op);
     case 'fdb-set':
-      return setFdb(s, dev, op);
+      return fdbSet(dev, op);
     case 'fdb-del':
-      return deleteFdb(s, dev, op);
+      return fdbDelete(dev, op);
     case 'route-set':
-      return replaceRoute(s, dev, op);
+      return routeReplace(dev, op);
     case 'route-del':
-      return deleteRoute(s, dev, op);
+      return routeDelete(dev, op);
   }
 }
 
 export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: ObservedCache): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, failures: [], failedSubnets: new Set() };
-  const removals = plan.removals.map(async (op) => {
-    result.writes += 1;
-    try {
-      await send(s, dev, op);
-      cache.applied(op);
-    } catch (err) {
-      if (GONE.has(errnoOf(err))) cache.applied(op);
-      else result.failures.push({ message: errorMessage(err) });
-    }
-  });
-  await Promise.all(removals);
 
-  const peers = plan.peers.map(async (peer) => {
-    result.writes += peer.ops.length;
-    const settled = await Promise.allSettled(peer.ops.map((op) => send(s, dev, op)));
-    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length === 0) {
+  const removalErrors = await s.batchOf(plan.removals.length, (i) => toRequest(dev, plan.removals[i] as Op));
+  result.writes += plan.removals.length;
+  plan.removals.forEach((op, i) => {
+    const err = removalErrors[i];
+    if (err === undefined || GONE.has(err.errno)) cache.applied(op);
+    else result.failures.push({ message: err.message });
+  });
+
+  const ops = plan.peers.flatMap((p) => p.ops);
+  const errors = await s.batchOf(ops.length, (i) => toRequest(dev, ops[i] as Op));
+  result.writes += ops.length;
+  const rollback: Op[] = [];
+  let at = 0;
+  for (const peer of plan.peers) {
+    const mine = errors.slice(at, at + peer.ops.length);
+    at += peer.ops.length;
+    if (mine.every((e) => e === undefined)) {
       for (const op of peer.ops) cache.applied(op);
-      return;
+      continue;
     }
     result.failedSubnets.add(peer.subnet);
-    for (const f of failed) result.failures.push({ subnet: peer.subnet, message: errorMessage(f.reason) });
-    const rollback = peer.ops.filter((_, i) => settled[i]?.status === 'fulfilled').map(undo).filter((op): op is Op => op !== undefined);
+    for (const e of mine) if (e !== undefined) result.failures.push({ subnet: peer.subnet, message: e.message });
+    peer.ops.forEach((op, i) => {
+      const u = mine[i] === undefined ? undo(op) : undefined;
+      if (u !== undefined) rollback.push(u);
+    });
+  }
+  if (rollback.length > 0) {
+    const undoErrors = await s.batch(rollback.map((op) => toRequest(dev, op)));
     result.writes += rollback.length;
-    await Promise.allSettled(rollback.map(async (op) => {
-      await send(s, dev, op);
-      cache.applied(op);
-    }));
-  });
-  await Promise.all(peers);
+    rollback.forEach((op, i) => {
+      const err = undoErrors[i];
+      if (err === undefined || GONE.has(err.errno)) cache.applied(op);
+    });
+  }
   return result;
 }

@@ -13,7 +13,7 @@ import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { listAddresses } from '../netlink/addresses.js';
 import { AF_BRIDGE, AF_INET } from '../netlink/codec.js';
 import type { KernelEvent } from '../netlink/event-types.js';
-import { NetlinkEvents } from '../netlink/events.js';
+import { NetlinkEvents, monitorScript } from '../netlink/events.js';
 import { deleteLink, getLinkByName, listLinks, type Link } from '../netlink/links.js';
 import { listFdb, listNeighbours } from '../netlink/neighbours.js';
 import { RT_TABLE_MAIN, listRoutes } from '../netlink/routes.js';
@@ -21,10 +21,10 @@ import { RtSocket } from '../netlink/socket.js';
 import { applyPlan } from './apply.js';
 import { createOverlayMetrics, type OverlayMetrics } from './metrics.js';
 import { ObservedCache } from './observed-cache.js';
-import { mergePeers, type Conflict } from './peer-merge.js';
+import { PeerSet, type PeerChange } from './peer-merge.js';
 import type { Peer, PeerSource } from './peer-source.js';
 import { buildPeerSources, ownSubnetAcquirer, type SourceContext } from './peer-sources.js';
-import { plan, planSize, type DesiredPeer, type Observed } from './plan.js';
+import { plan, planChanges, planSize, type Observed, type Op } from './plan.js';
 import { parseSubnet, type Subnet } from './subnet.js';
 import { resolveUnderlay, type Underlay } from './underlay.js';
 import { loadOrCreateMac } from './vtep-mac.js';
@@ -44,6 +44,21 @@ export interface OverlayDeps {
 }
 
 const EVENT_DEBOUNCE_MS = 20;
+const OWN_DELETE_WINDOW_MS = 5000;
+const MUTE_ABOVE = 256;
+
+function deleteKey(op: Op): string | undefined {
+  switch (op.type) {
+    case 'neigh-del':
+      return `n|${op.ip}`;
+    case 'fdb-del':
+      return `f|${op.mac}|${op.dst ?? ''}`;
+    case 'route-del':
+      return `r|${op.dst}`;
+    default:
+      return undefined;
+  }
+}
 
 export function deviceName(config: OverlayConfig): string {
   return config.device !== '' ? config.device : `flannel.${config.vni}`;
@@ -63,17 +78,19 @@ export class OverlayController implements Controller {
   private underlay: Underlay | undefined;
   private own: Subnet | undefined;
   private sources: PeerSource[] = [];
-  private readonly sourcePeers = new Map<string, readonly Peer[]>();
-  private desired = new Map<string, DesiredPeer & { source: string }>();
-  private desiredNeigh = new Map<string, string>();
-  private desiredFdb = new Map<string, string>();
-  private conflicts: Conflict[] = [];
+  private readonly sourceCounts = new Map<string, number>();
+  private peerSet = new PeerSet([], undefined);
+  /** Peer changes not yet planned (by subnet: first `before`, last `after`). */
+  private changes = new Map<string, PeerChange>();
+  private lastConflictCount = 0;
   private readonly cache = new ObservedCache();
   private readonly failed = new Set<string>();
   private pending: Request | undefined;
   private loop: Promise<void> | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private eventWants = { full: false, device: false };
+  /** Deletions we sent, so their notifications are not mistaken for drift (key → expiry). */
+  private readonly ownDeletes = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private initialized = false;
@@ -113,8 +130,11 @@ export class OverlayController implements Controller {
     events.on('ready', () => {
       if (this.initialized) void this.request({ full: true, device: true, trigger: 'monitor' });
     });
-    events.start();
-    if (!(await events.waitReady(10_000))) this.ctx.log.warn('netlink event monitor not ready yet; periodic resync covers drift until it is');
+    if (!events.start()) {
+      this.ctx.log.error({ script: monitorScript() }, 'netlink event monitor script missing from this build; drift is repaired only by the periodic resync');
+    } else if (!(await events.waitReady(10_000))) {
+      this.ctx.log.warn('netlink event monitor not ready yet; periodic resync covers drift until it is');
+    }
     await this.startSources();
     await this.request({ full: true, device: false, trigger: 'start' });
     if (!this.lastPassOk) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.lastError?.message ?? 'unknown error'}`);
@@ -154,6 +174,16 @@ export class OverlayController implements Controller {
     this.sock = undefined;
   }
 
+  /** Resolves when every queued reconcile pass has finished (tests, benchmarks). */
+  settled(): Promise<void> {
+    return this.loop ?? Promise.resolve();
+  }
+
+  /** A full resync now (dump, plan, apply), as the periodic timer does. */
+  resyncNow(): Promise<void> {
+    return this.request({ full: true, device: true, trigger: 'resync' });
+  }
+
   status(): Record<string, unknown> {
     return {
       device:
@@ -172,12 +202,12 @@ export class OverlayController implements Controller {
               underlay: this.underlay === undefined ? undefined : { name: this.underlay.name, address: this.underlay.address, mtu: this.underlay.mtu },
               lastActions: this.deviceActions,
             },
-      peers: { desired: this.desired.size, programmed: this.programmedCount(), failed: [...this.failed].slice(0, 20) },
-      conflicts: this.conflicts.slice(0, 50),
-      sources: Object.fromEntries(this.sources.map((s) => [s.name, { peers: this.sourcePeers.get(s.name)?.length ?? 0, ...s.status() }])),
+      peers: { desired: this.peerSet.peers.size, programmed: this.programmedCount(), failed: [...this.failed].slice(0, 20) },
+      conflicts: this.peerSet.conflicts.slice(0, 50),
+      sources: Object.fromEntries(this.sources.map((s) => [s.name, { peers: this.sourceCounts.get(s.name) ?? 0, ...s.status() }])),
       lastResync: this.lastResync ?? null,
       driftRepairs: this.driftRepairs,
-      eventMonitorRestarts: this.events?.restarts ?? 0,
+      eventMonitor: { running: this.events?.running ?? false, restarts: this.events?.restarts ?? 0 },
       reconcileErrors: this.errors,
       lastReconcileError: this.lastError ?? null,
     };
@@ -188,7 +218,7 @@ export class OverlayController implements Controller {
     if (!this.lastPassOk) return { ready: false, reason: `last reconcile failed: ${this.lastError?.message ?? ''}` };
     const notReady = this.sources.find((s) => !s.ready().ready);
     if (notReady !== undefined) return { ready: false, reason: `peer source ${notReady.name}: ${notReady.ready().reason ?? 'not ready'}` };
-    return { ready: true, reason: `${this.programmedCount()}/${this.desired.size} peers programmed` };
+    return { ready: true, reason: `${this.programmedCount()}/${this.peerSet.peers.size} peers programmed` };
   }
 
   private sourceContext(): SourceContext {
@@ -208,11 +238,10 @@ export class OverlayController implements Controller {
     const own = parseSubnet(subnetText);
     if (own === undefined) throw new AgentError(ErrorCode.ConfigInvalid, `overlay.subnet: "${subnetText}" is not an IPv4 CIDR`);
     this.own = own;
+    this.peerSet.setOwn(own);
     const mtu = this.config.mtu > 0 ? this.config.mtu : this.underlay.mtu - 50;
     this.spec = { name, vni: this.config.vni, port: this.config.port, local: this.underlay.address, underlayIndex: this.underlay.index, mtu, mac, vtep: own.network };
     await this.ensure();
-    // Peers may have been merged against an earlier own subnet.
-    this.recomputeDesired();
   }
 
   private async ensure(): Promise<boolean> {
@@ -229,14 +258,32 @@ export class OverlayController implements Controller {
 
   private async startSources(): Promise<void> {
     this.sources = this.deps.buildSources(this.config, this.sourceContext());
-    this.sourcePeers.clear();
+    const order = this.sources.map((s) => s.name);
+    // A fresh set keeps the chosen peers of the old one first in line (no flap on reload).
+    const previous = this.peerSet;
+    this.peerSet = new PeerSet(order, this.own, previous.peers);
+    this.sourceCounts.clear();
     for (const source of this.sources) {
-      await source.start((peers) => {
-        this.sourcePeers.set(source.name, peers);
-        this.recomputeDesired();
-        if (this.initialized) void this.request({ full: false, device: false, trigger: 'peers' });
-      });
+      await source.start((peers) => this.onPeers(source.name, peers));
     }
+  }
+
+  private onPeers(source: string, peers: readonly Peer[]): void {
+    if (this.stopping) return;
+    this.sourceCounts.set(source, peers.length);
+    const changes = this.peerSet.setSource(source, peers);
+    for (const c of changes) {
+      const queued = this.changes.get(c.subnet);
+      const before = queued === undefined ? c.before : queued.before;
+      this.changes.set(c.subnet, { subnet: c.subnet, ...(before === undefined ? {} : { before }), ...(c.after === undefined ? {} : { after: c.after }) });
+    }
+    for (const subnet of this.failed) if (!this.peerSet.peers.has(subnet)) this.failed.delete(subnet);
+    this.metrics.peersDesired.set(this.peerSet.peers.size);
+    const conflicts = this.peerSet.conflicts;
+    this.metrics.conflicts.set(conflicts.length);
+    if (conflicts.length > this.lastConflictCount) this.ctx.log.warn({ conflicts: conflicts.slice(0, 5), count: conflicts.length }, 'conflicting peers ignored');
+    this.lastConflictCount = conflicts.length;
+    if (this.initialized && changes.length > 0) void this.request({ full: false, device: false, trigger: 'peers' });
   }
 
   private async stopSources(): Promise<void> {
@@ -251,26 +298,11 @@ export class OverlayController implements Controller {
     }
   }
 
-  private recomputeDesired(): void {
-    const sets = this.sources.map((s) => ({ source: s.name, peers: this.sourcePeers.get(s.name) ?? [] }));
-    const merged = mergePeers(sets, this.own, this.desired);
-    if (merged.conflicts.length > this.conflicts.length) {
-      this.ctx.log.warn({ conflicts: merged.conflicts.slice(0, 5), count: merged.conflicts.length }, 'conflicting peers ignored');
-    }
-    this.desired = merged.peers;
-    this.conflicts = merged.conflicts;
-    this.desiredNeigh = new Map([...merged.peers.values()].map((p) => [p.vtep, p.vtepMAC]));
-    this.desiredFdb = new Map([...merged.peers.values()].map((p) => [p.vtepMAC, p.publicIP]));
-    for (const subnet of this.failed) if (!this.desired.has(subnet)) this.failed.delete(subnet);
-    this.metrics.peersDesired.set(this.desired.size);
-    this.metrics.conflicts.set(this.conflicts.length);
-  }
-
   private programmedCount(): number {
     if (!this.initialized && !this.lastPassOk) return 0;
     let failed = 0;
-    for (const s of this.failed) if (this.desired.has(s)) failed += 1;
-    return this.lastPassOk ? this.desired.size - failed : 0;
+    for (const s of this.failed) if (this.peerSet.peers.has(s)) failed += 1;
+    return this.lastPassOk ? this.peerSet.peers.size - failed : 0;
   }
 
   private armTimer(): void {
@@ -317,9 +349,22 @@ export class OverlayController implements Controller {
       }
       const link = this.link;
       if (link === undefined) throw new Error('no device');
+      const changes = [...this.changes.values()];
+      this.changes.clear();
       if (req.full) this.cache.replace(await this.observe(s, link));
-      const todo = plan(this.desired.values(), this.cache.view);
-      const result = planSize(todo) === 0 ? undefined : await applyPlan(s, { index: link.index, name: link.name }, todo, this.cache);
+      // A full pass plans everything; a peer update only the subnets that changed.
+      const todo = req.full ? plan(this.peerSet.peers.values(), this.cache.view) : planChanges(changes, this.peerSet, this.cache.view);
+      this.expectDeletes(todo.removals);
+      const size = planSize(todo);
+      // Bulk writes: the monitor need not echo thousands of our own additions back to us.
+      const mute = size > MUTE_ABOVE;
+      if (mute) this.events?.mute(true);
+      let result;
+      try {
+        result = size === 0 ? undefined : await applyPlan(s, { index: link.index, name: link.name }, todo, this.cache);
+      } finally {
+        if (mute) this.events?.mute(false);
+      }
       const writes = result?.writes ?? 0;
       for (const p of todo.peers) if (!result?.failedSubnets.has(p.subnet)) this.failed.delete(p.subnet);
       for (const subnet of result?.failedSubnets ?? []) this.failed.add(subnet);
@@ -354,6 +399,22 @@ export class OverlayController implements Controller {
     }
   }
 
+  private expectDeletes(ops: readonly Op[]): void {
+    const now = Date.now();
+    for (const [key, until] of this.ownDeletes) if (until < now) this.ownDeletes.delete(key);
+    for (const op of ops) {
+      const key = deleteKey(op);
+      if (key !== undefined) this.ownDeletes.set(key, now + OWN_DELETE_WINDOW_MS);
+    }
+  }
+
+  private isOwnDelete(key: string): boolean {
+    const until = this.ownDeletes.get(key);
+    if (until === undefined) return false;
+    this.ownDeletes.delete(key);
+    return until >= Date.now();
+  }
+
   private async observe(s: RtSocket, link: Link): Promise<Observed> {
     const dev = { index: link.index, name: link.name };
     const neighbours = await listNeighbours(s, dev);
@@ -382,13 +443,13 @@ export class OverlayController implements Controller {
         break;
       case 'neigh':
         if (e.index !== link.index) break;
-        if (e.op === 'del') drift = true;
-        else if (e.family === AF_INET) drift = e.permanent && e.ip !== undefined && this.desiredNeigh.get(e.ip) !== e.mac;
-        else if (e.family === AF_BRIDGE) drift = e.mac !== undefined && this.desiredFdb.get(e.mac) !== e.ip;
+        if (e.op === 'del') drift = !this.isOwnDelete(e.family === AF_BRIDGE ? `f|${e.mac ?? ''}|${e.ip ?? ''}` : `n|${e.ip ?? ''}`);
+        else if (e.family === AF_INET) drift = e.permanent && e.ip !== undefined && this.peerSet.neighbourMac.get(e.ip) !== e.mac;
+        else if (e.family === AF_BRIDGE) drift = e.mac !== undefined && this.peerSet.fdbDst.get(e.mac) !== e.ip;
         break;
       case 'route':
         if (e.oif !== link.index || e.table !== RT_TABLE_MAIN) break;
-        drift = e.op === 'del' ? this.desired.has(e.dst) : !this.desired.has(e.dst);
+        drift = e.op === 'del' ? !this.isOwnDelete(`r|${e.dst}`) : !this.peerSet.peers.has(e.dst);
         break;
     }
     if (!drift && !device) return;

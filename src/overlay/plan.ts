@@ -76,8 +76,65 @@ export function planSize(plan: Plan): number {
   return plan.removals.length + plan.peers.reduce((n, p) => n + p.ops.length, 0);
 }
 
+/** The operations one desired peer needs (nothing when it is programmed); extra remotes of its MAC go to `removals`. */
+function peerOps(p: DesiredPeer, idx: ObservedIndex, removals: Op[]): Op[] {
+  const ops: Op[] = [];
+  const n = idx.neighByIp.get(p.vtep);
+  if (n === undefined || n.mac !== p.vtepMAC || !n.permanent) ops.push({ type: 'neigh-set', ip: p.vtep, mac: p.vtepMAC });
+  const entries = idx.fdbByMac.get(p.vtepMAC) ?? [];
+  const good = entries.some((e) => e.dst === p.publicIP && e.permanent);
+  if (!good) {
+    // One wrong remote is replaced in place; several are removed first, then the right one added.
+    if (entries.length > 1) for (const e of entries) removals.push(fdbDel(e));
+    ops.push({ type: 'fdb-set', mac: p.vtepMAC, dst: p.publicIP });
+  } else {
+    for (const e of entries) if (e.dst !== p.publicIP) removals.push(fdbDel(e));
+  }
+  const r = idx.routeByDst.get(p.subnet);
+  if (r === undefined || r.gateway !== p.vtep || !r.onlink || r.protocol !== RTPROT_BOOT) ops.push({ type: 'route-set', dst: p.subnet, gateway: p.vtep });
+  return ops;
+}
+
+export interface ChangedPeer {
+  subnet: string;
+  before?: DesiredPeer;
+  after?: DesiredPeer;
+}
+
+export interface DesiredIndex {
+  /** VTEP address → MAC, MAC → public IP, subnet → peer, over the whole desired set. */
+  neighbourMac: ReadonlyMap<string, string>;
+  fdbDst: ReadonlyMap<string, string>;
+  peers: ReadonlyMap<string, DesiredPeer>;
+}
+
+/**
+ * The same decisions as `plan`, limited to the subnets that changed (a peer source update):
+ * cost follows the change, not the table. Objects of a `before` that no desired peer still
+ * wants are removed if the kernel has them.
+ */
+export function planChanges(changes: readonly ChangedPeer[], desired: DesiredIndex, observed: ObservedIndex): Plan {
+  const removals: Op[] = [];
+  const peers: PeerOps[] = [];
+  for (const c of changes) {
+    const b = c.before;
+    if (b !== undefined) {
+      if (c.after === undefined && !desired.peers.has(b.subnet) && observed.routeByDst.has(b.subnet)) removals.push({ type: 'route-del', dst: b.subnet });
+      if (!desired.fdbDst.has(b.vtepMAC)) for (const e of observed.fdbByMac.get(b.vtepMAC) ?? []) if (e.permanent) removals.push(fdbDel(e));
+      if (!desired.neighbourMac.has(b.vtep) && observed.neighByIp.get(b.vtep)?.permanent === true) removals.push({ type: 'neigh-del', ip: b.vtep });
+    }
+    if (c.after !== undefined) {
+      const ops = peerOps(c.after, observed, removals);
+      if (ops.length > 0) peers.push({ subnet: c.after.subnet, ops });
+    }
+  }
+  removals.sort((a, b) => REMOVAL_ORDER[a.type] - REMOVAL_ORDER[b.type]);
+  return { removals, peers };
+}
+
 export function plan(desired: Iterable<DesiredPeer>, observed: Observed | ObservedIndex): Plan {
-  const { neighByIp, fdbByMac, routeByDst } = 'neighByIp' in observed ? observed : indexObserved(observed);
+  const idx = 'neighByIp' in observed ? observed : indexObserved(observed);
+  const { neighByIp, fdbByMac, routeByDst } = idx;
 
   const wantNeigh = new Set<string>();
   const wantMac = new Map<string, string>();
@@ -89,20 +146,7 @@ export function plan(desired: Iterable<DesiredPeer>, observed: Observed | Observ
     wantNeigh.add(p.vtep);
     wantMac.set(p.vtepMAC, p.publicIP);
     wantRoute.add(p.subnet);
-    const ops: Op[] = [];
-    const n = neighByIp.get(p.vtep);
-    if (n === undefined || n.mac !== p.vtepMAC || !n.permanent) ops.push({ type: 'neigh-set', ip: p.vtep, mac: p.vtepMAC });
-    const entries = fdbByMac.get(p.vtepMAC) ?? [];
-    const good = entries.some((e) => e.dst === p.publicIP && e.permanent);
-    if (!good) {
-      // One wrong remote is replaced in place; several are removed first, then the right one added.
-      if (entries.length > 1) for (const e of entries) removals.push(fdbDel(e));
-      ops.push({ type: 'fdb-set', mac: p.vtepMAC, dst: p.publicIP });
-    } else {
-      for (const e of entries) if (e.dst !== p.publicIP) removals.push(fdbDel(e));
-    }
-    const r = routeByDst.get(p.subnet);
-    if (r === undefined || r.gateway !== p.vtep || !r.onlink || r.protocol !== RTPROT_BOOT) ops.push({ type: 'route-set', dst: p.subnet, gateway: p.vtep });
+    const ops = peerOps(p, idx, removals);
     if (ops.length > 0) peers.push({ subnet: p.subnet, ops });
   }
 

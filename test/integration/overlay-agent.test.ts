@@ -106,6 +106,29 @@ void describe('overlay: VM agent and a flannel node', () => {
     assert.match(await vm.ip('route', 'show', '10.99.0.0/24'), /dev ens33/);
   });
 
+  void test('a reload applies peer changes: a new MAC replaces the old FDB entry, a new peer is added', async () => {
+    const newMac = '02:aa:bb:cc:dd:01';
+    await agent!.writeConfig(
+      overlayConfig({
+        peers: [
+          { subnet: '10.234.0.0/24', publicIP: NODE_IP, vtepMAC: newMac },
+          { subnet: '10.234.1.0/24', publicIP: '192.168.0.73', vtepMAC: '7a:b4:48:5f:69:56' },
+        ],
+      }),
+    );
+    agent!.proc.kill('SIGHUP');
+    await waitFor('peers updated', async () => {
+      const f = await fdb();
+      return f.includes(`${newMac} dst ${NODE_IP} self permanent`) && !f.includes(NODE_MAC) && f.includes('7a:b4:48:5f:69:56 dst 192.168.0.73') && (await neigh()).includes(`lladdr ${newMac} PERMANENT`);
+    }, 10_000, 50);
+    assert.match(await vm.ip('route', 'show', '10.234.1.0/24'), /via 10\.234\.1\.0 dev flannel\.1 onlink/);
+    // Back to the seed's table: the extra peer goes away again, route first.
+    await agent!.writeConfig(overlayConfig());
+    agent!.proc.kill('SIGHUP');
+    await waitFor('peers restored', async () => (await programmed()) && (await vm.ip('route', 'show', '10.234.1.0/24')).trim() === '' && !(await fdb()).includes(newMac), 10_000, 50);
+    assert.ok(await waitFor('ping after reloads', () => pings(vm, POD_IP), 5000, 200));
+  });
+
   void test('restarting the agent rewrites nothing (no delete+add flaps)', async () => {
     const stopped = await agent!.stop('SIGTERM');
     assert.equal(stopped.code, 0);
