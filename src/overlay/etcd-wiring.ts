@@ -4,6 +4,7 @@
  * share one EtcdRegistry per registry-relevant config; stopping the source (controller stop or
  * reload) disposes it, and the next start takes our lease back with the last announced identity.
  */
+import type { Registry } from 'prom-client';
 import type { Readiness } from '../agent/controller.js';
 import type { OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
@@ -14,6 +15,7 @@ import type { Peer, PeerSource } from './peer-source.js';
 export interface WiringContext {
   log: Logger;
   stateDir: string;
+  metrics?: Registry;
 }
 
 export interface LocalIdentity {
@@ -54,6 +56,7 @@ function registryFor(config: OverlayConfig, ctx: WiringContext): Promise<EtcdReg
       overlay: config,
       stateDir: ctx.stateDir,
       log,
+      ...(ctx.metrics === undefined ? {} : { metrics: ctx.metrics }),
       onSubnetChange: (subnet, previous) =>
         log.error({ subnet, previous }, 'our lease had to move to another subnet; restart the agent so the VTEP address follows'),
     }),

@@ -2,6 +2,7 @@
  * Where the controller gets its peers and its own subnet: the one place to plug in more sources
  * (flannel's etcd registry adds a PeerSource here, and a lease acquirer in ownSubnetAcquirer).
  */
+import type { Registry } from 'prom-client';
 import type { OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,6 +13,8 @@ import { StaticPeerSource } from './static-peer-source.js';
 export interface SourceContext {
   log: Logger;
   stateDir: string;
+  /** The agent's metrics registry; sources export their metrics when it is given. */
+  metrics?: Registry;
 }
 
 export function buildPeerSources(config: OverlayConfig, ctx: SourceContext): PeerSource[] {

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { Registry } from 'prom-client';
 import type { OverlayConfig } from '../../src/config/schema.js';
 import { AgentError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
@@ -177,7 +178,8 @@ describe('etcd lease keeper', () => {
       etcd: { endpoints: [etcd.endpoint], prefix, tls: { ca: '', cert: '', key: '' }, register: true },
     };
     const client = new Etcd3({ hosts: etcd.endpoint });
-    const registry = await EtcdRegistry.create({ overlay: config, stateDir: join(dir, 'vanish'), log, client, isLocalAddress: anyAddressIsLocal });
+    const metrics = new Registry();
+    const registry = await EtcdRegistry.create({ overlay: config, stateDir: join(dir, 'vanish'), log, client, isLocalAddress: anyAddressIsLocal, metrics });
     try {
       await writeFlannelLease(admin, '10.234.1.0/24', '192.168.84.50', '02:00:00:00:84:50', { prefix });
       await registry.source.start(() => undefined);
@@ -192,6 +194,10 @@ describe('etcd lease keeper', () => {
       assert.notEqual(again, firstLease, 'under a fresh etcd lease');
       assert.equal((registry.status().lease as Record<string, unknown>).acquisitions, 2);
       assert.deepEqual(registry.source.current().map((p) => p.subnet), ['10.234.1.0/24']);
+      const text = await metrics.metrics();
+      assert.match(text, /mesh_node_agent_overlay_etcd_lease_writes_total\{kind="create"\} 2/);
+      assert.match(text, /mesh_node_agent_overlay_etcd_peers 1/);
+      assert.match(text, /mesh_node_agent_overlay_etcd_connected 1/);
     } finally {
       await registry.stop();
       client.close();
