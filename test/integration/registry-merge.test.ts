@@ -73,4 +73,14 @@ void describe('registry: static and etcd peers merged', () => {
     assert.match(await fdb(), new RegExp(`${STATIC_MAC} dst 192.168.100.50 self permanent`));
     assert.doesNotMatch(seen, /02:00:00:00:00:50|02:00:00:00:00:70/);
   });
+
+  void test('SIGTERM stops the agent cleanly and leaves its lease for the next start (like flanneld)', async () => {
+    const status = JSON.parse((await agent!.get('/status')).body) as Record<string, unknown>;
+    const overlay = ((status.controllers ?? status) as Record<string, { sources: { etcd: { lease: { key: string } } } }>).overlay;
+    const key = overlay?.sources.etcd.lease.key ?? '';
+    assert.match(key, /^\/coreos\.com\/network\/subnets\/10\.234\.\d+\.0-24$/);
+    const stopped = await agent!.stop('SIGTERM');
+    assert.equal(stopped.code, 0);
+    assert.match(await etcdctl('get', key, '--print-value-only'), /"PublicIP":"192.168.100.2"/);
+  });
 });
