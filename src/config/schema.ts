@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { checkOverlay } from './checks-overlay.js';
+import { checkRegistry } from './checks-registry.js';
 import { isIp, isLoopback, isMac, parseCidr, parseHostPort } from './net-types.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -138,6 +139,7 @@ export const configSchema = baseSchema.superRefine((cfg, ctx) => {
     }
   });
   for (const issue of checkOverlay(cfg.overlay)) ctx.addIssue({ code: 'custom', ...issue });
+  for (const issue of checkRegistry(cfg.overlay)) ctx.addIssue({ code: 'custom', ...issue });
 });
 
 export type Config = z.output<typeof configSchema>;
