@@ -12,10 +12,11 @@ import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './etcd-backoff.js';
 import { readNetworkConfig } from './etcd-config-reader.js';
-import { decodeLease, encodeLease, subnetFromKey, subnetKey, subnetsPrefix } from './etcd-lease-format.js';
+import { encodeLease, subnetKey, subnetsPrefix } from './etcd-lease-format.js';
 import { persistSubnet, readPersistedSubnet } from './etcd-lease-store.js';
+import { listLeases, writeLease } from './etcd-lease-txn.js';
 import type { OverlayExpectations } from './etcd-network-config.js';
-import { chooseSubnet, type ExistingLease } from './etcd-subnet-choice.js';
+import { chooseSubnet } from './etcd-subnet-choice.js';
 
 export const LEASE_TTL_SECONDS = 24 * 60 * 60;
 /** flannel's raceRetries. */
@@ -82,19 +83,7 @@ export class EtcdLeaseKeeper {
     const { client, prefix } = this.options;
     for (let attempt = 0; attempt < RACE_RETRIES && !this.stopped; attempt += 1) {
       const net = await readNetworkConfig(client, prefix, this.options.overlay);
-      const listing = await client.getAll().prefix(subnetsPrefix(prefix)).exec();
-      const leases: ExistingLease[] = [];
-      for (const kv of listing.kvs) {
-        const subnet = subnetFromKey(prefix, kv.key.toString());
-        if (subnet === undefined) continue;
-        let holder = '';
-        try {
-          holder = decodeLease(kv.value.toString()).publicIP;
-        } catch {
-          // An unreadable lease still occupies its subnet: never reuse it.
-        }
-        leases.push({ subnet, publicIP: holder, modRevision: kv.mod_revision });
-      }
+      const leases = await listLeases(client, prefix);
       const choice = chooseSubnet({
         net,
         publicIP,
@@ -104,27 +93,23 @@ export class EtcdLeaseKeeper {
       });
       if (choice.kind === 'blocked') throw new AgentError(ErrorCode.ConfigInvalid, choice.reason);
       const key = subnetKey(prefix, choice.subnet);
-      const grant = await client.leaseClient.leaseGrant({ TTL: this.ttl });
-      const value = encodeLease({ publicIP, vni: net.vni, vtepMAC });
-      const txn = choice.kind === 'create' ? client.if(key, 'Version', '==', 0) : client.if(key, 'Mod', '==', choice.modRevision);
-      const res = await txn.then(client.put(key).value(value).lease(grant.ID)).commit();
-      if (!res.succeeded) {
-        // Someone else got there first: drop our unused etcd lease and choose again.
+      const leaseId = await writeLease(client, prefix, choice, encodeLease({ publicIP, vni: net.vni, vtepMAC }), this.ttl);
+      if (leaseId === undefined) {
+        // Someone else got there first: choose again from a fresh listing.
         this.options.onWrite?.('lost-race');
         this.options.log.info({ subnet: choice.subnet, attempt }, 'lost a lease race; choosing again');
-        await client.leaseClient.leaseRevoke({ ID: grant.ID }).catch(() => undefined);
         continue;
       }
       this.options.onWrite?.(choice.kind);
       const previous = this.subnet;
       const oldLease = this.leaseId;
       this.subnet = choice.subnet;
-      this.leaseId = grant.ID;
+      this.leaseId = leaseId;
       this.acquisitions += 1;
       this.leased = true;
       this.acquiredAt = new Date().toISOString();
       this.lastError = undefined;
-      if (oldLease !== '' && oldLease !== grant.ID) await client.leaseClient.leaseRevoke({ ID: oldLease }).catch(() => undefined);
+      if (oldLease !== '' && oldLease !== leaseId) await client.leaseClient.leaseRevoke({ ID: oldLease }).catch(() => undefined);
       await persistSubnet(this.options.stateDir, choice.subnet, key).catch((err: unknown) => this.options.log.warn({ err: errorMessage(err) }, 'could not persist the lease subnet in stateDir'));
       this.options.log.info({ subnet: choice.subnet, how: choice.why, key }, 'holding overlay lease');
       this.scheduleKeepalive(this.keepaliveMs);
