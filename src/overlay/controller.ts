@@ -170,6 +170,13 @@ export class OverlayController implements Controller {
     this.events?.stop();
     await this.stopSources();
     await this.loop;
+    for (const cleanup of this.cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        this.ctx.log.warn({ err }, 'overlay cleanup failed');
+      }
+    }
     this.sock?.close();
     this.sock = undefined;
   }
@@ -221,8 +228,10 @@ export class OverlayController implements Controller {
     return { ready: true, reason: `${this.programmedCount()}/${this.peerSet.peers.size} peers programmed` };
   }
 
+  private readonly cleanups: (() => Promise<void>)[] = [];
+
   private sourceContext(): SourceContext {
-    return { log: this.ctx.log, stateDir: this.stateDir };
+    return { log: this.ctx.log, stateDir: this.stateDir, defer: (cleanup) => this.cleanups.push(cleanup) };
   }
 
   /** Underlay, MAC, own subnet (one async step a registry can replace), then the device. */

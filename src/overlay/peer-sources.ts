@@ -11,6 +11,8 @@ import { StaticPeerSource } from './static-peer-source.js';
 export interface SourceContext {
   log: Logger;
   stateDir: string;
+  /** Registers work to run when the controller stops (e.g. a lease renewer's timer). */
+  defer(cleanup: () => Promise<void>): void;
 }
 
 export function buildPeerSources(config: OverlayConfig, _ctx: SourceContext): PeerSource[] {
