@@ -365,7 +365,8 @@ export class OverlayController implements Controller {
       const todo = req.full ? plan(this.peerSet.peers.values(), this.cache.view) : planChanges(changes, this.peerSet, this.cache.view);
       this.expectDeletes(todo.removals);
       const size = planSize(todo);
-      // Bulk writes: the monitor need not echo thousands of our own additions back to us.
+      // Bulk writes: the monitor need not echo thousands of our own writes back to us (drift in
+      // that window is found by the next resync).
       const mute = size > MUTE_ABOVE;
       if (mute) this.events?.mute(true);
       let result;
