@@ -45,6 +45,7 @@ export interface OverlayDeps {
 
 const EVENT_DEBOUNCE_MS = 20;
 const MUTE_ABOVE = 256;
+const RETRY_MS = 2000;
 
 export function deviceName(config: OverlayConfig): string {
   return config.device !== '' ? config.device : `flannel.${config.vni}`;
@@ -77,6 +78,7 @@ export class OverlayController implements Controller {
   private eventWants = { full: false, device: false };
   private readonly driftFilter = new DriftFilter();
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private stopping = false;
   private initialized = false;
   private lastPassOk = false;
@@ -85,6 +87,8 @@ export class OverlayController implements Controller {
   private errors = 0;
   private lastError: { message: string; at: string } | undefined;
   private deviceActions: string[] = [];
+  /** Work sources and acquirers deferred to stop (lease renewers). */
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
   constructor(config: Config, ctx: ControllerContext, deps: OverlayDeps = {}) {
     this.config = config.overlay;
@@ -152,6 +156,7 @@ export class OverlayController implements Controller {
     this.stopping = true;
     clearTimeout(this.debounce);
     clearInterval(this.timer);
+    clearTimeout(this.retry);
     this.events?.stop();
     await this.stopSources();
     await this.loop;
@@ -212,8 +217,6 @@ export class OverlayController implements Controller {
     if (notReady !== undefined) return { ready: false, reason: `peer source ${notReady.name}: ${notReady.ready().reason ?? 'not ready'}` };
     return { ready: true, reason: `${this.programmedCount()}/${this.peerSet.peers.size} peers programmed` };
   }
-
-  private readonly cleanups: (() => Promise<void>)[] = [];
 
   private sourceContext(): SourceContext {
     return { log: this.ctx.log, stateDir: this.stateDir, defer: (cleanup) => this.cleanups.push(cleanup) };
@@ -319,6 +322,8 @@ export class OverlayController implements Controller {
   }
 
   private async drain(): Promise<void> {
+    // Never finish synchronously: `this.loop` is assigned after this returns.
+    await Promise.resolve();
     try {
       while (this.pending !== undefined && !this.stopping) {
         const req = this.pending;
@@ -389,8 +394,16 @@ export class OverlayController implements Controller {
       this.errors += 1;
       this.metrics.errors.inc();
       this.lastError = { message: errorMessage(err), at: new Date().toISOString() };
-      if (this.initialized) this.ctx.reportError(err);
-      else this.ctx.log.error({ err }, 'overlay reconcile failed');
+      if (this.initialized) {
+        this.ctx.reportError(err);
+        // Do not leave a failed pass (and the peer changes it carried) to the periodic resync.
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          if (!this.stopping) void this.request({ full: true, device: true, trigger: 'resync' });
+        }, RETRY_MS);
+      } else {
+        this.ctx.log.error({ err }, 'overlay reconcile failed');
+      }
     }
   }
 
