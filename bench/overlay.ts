@@ -117,7 +117,7 @@ async function childrenRss(pid: number | undefined): Promise<number> {
 }
 
 /** RSS of the real agent with N static peers: bundled (as shipped) or from source via tsx. */
-async function agentRss(n: number, bundled: boolean): Promise<{ agentMb: number; monitorMb: number }> {
+async function agentRss(n: number, bundled: boolean, enabled = true): Promise<{ agentMb: number; monitorMb: number }> {
   const ns = await createNetns('ovb');
   await underlay(ns);
   const peers = Array.from({ length: n }, (_, i) => {
@@ -132,7 +132,7 @@ async function agentRss(n: number, bundled: boolean): Promise<{ agentMb: number;
     status: { listen: `127.0.0.1:${port}` },
     identity: { enabled: false },
     log: { level: 'warn' },
-    overlay: { enabled: true, network: '10.0.0.0/8', subnet: '10.255.255.0/24', underlay: { interface: 'eth0' }, peers },
+    overlay: { enabled, network: '10.0.0.0/8', subnet: '10.255.255.0/24', underlay: { interface: 'eth0' }, peers },
   };
   await writeFile(join(dir, 'config.yaml'), stringify(config));
   const bundle = bundled ? await bundleAgent() : undefined;
@@ -178,16 +178,21 @@ export async function main(args: string[]): Promise<void> {
   for (const x of workers) if (x.errors.length > 0) console.log('worker errors:', x.errors.slice(0, 3));
   console.log(`  rounds: batch ${batches.map((x) => x.toFixed(0)).join('/')} ms, agent ${workers.map((x) => x.programMs.toFixed(0)).join('/')} ms`);
   const rss = await agentRss(n, true);
+  const rssConfigOnly = await agentRss(n, true, false);
+  const rssEmpty = await agentRss(0, true);
   const rssTsx = await agentRss(n, false);
   const fmt = (x: number): string => x.toFixed(1);
   const rows: [string, string, string][] = [
     ['program from scratch (agent, netlink)', `${fmt(w.programMs)} ms, ${w.programWrites} writes, ${w.programmed}/${n} programmed`, ''],
     ['program from scratch (ip -batch + bridge -batch)', `${fmt(batchMs)} ms`, ''],
-    ['ratio agent / batch', (w.programMs / batchMs).toFixed(2), '≤ 1.5'],
+    ['ratio agent / batch (medians)', (w.programMs / batchMs).toFixed(2), '≤ 1.5'],
+    ['ratio agent / batch (best of each; least disturbed)', (Math.min(...workers.map((x) => x.programMs)) / Math.min(...batches)).toFixed(2), '≤ 1.5'],
     ['no-change resync (median of 7; max)', `${fmt(w.resyncMedianMs)} ms; ${fmt(w.resyncMaxMs)} ms`, '≤ 150 ms'],
     ['writes during the no-change resyncs', String(w.resyncWrites), '0'],
     ['single peer change → kernel (median; p95 of 30)', `${fmt(w.changeMedianMs)} ms; ${fmt(w.changeP95Ms)} ms`, '≤ 10 ms'],
     ['agent RSS with N peers, bundled (+ event monitor)', `${fmt(rss.agentMb)} MB (+ ${fmt(rss.monitorMb)} MB)`, '≤ 120 MB'],
+    ['  same N peers in the YAML, overlay disabled', `${fmt(rssConfigOnly.agentMb)} MB`, ''],
+    ['  no peers, overlay enabled', `${fmt(rssEmpty.agentMb)} MB (+ ${fmt(rssEmpty.monitorMb)} MB)`, ''],
     ['agent RSS with N peers, from source via tsx', `${fmt(rssTsx.agentMb)} MB (+ ${fmt(rssTsx.monitorMb)} MB)`, ''],
     ['controller start incl. device + monitor (worker)', `${fmt(w.startMs)} ms`, ''],
   ];

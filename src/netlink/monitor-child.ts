@@ -42,15 +42,23 @@ function describe(type: number, data: Buffer): KernelEvent | undefined {
 const sock = createRtNetlink({ ref: true, recvBufferSize: 8 * 1024 * 1024, sendBufferSize: 0 });
 for (const group of ['LINK', 'IPV4_IFADDR', 'NEIGH', 'IPV4_ROUTE'] as const) sock.addMembership(group);
 /**
- * While the agent writes thousands of objects it mutes the echo of its own additions (new
- * neighbours and routes); deletions and link changes always go through.
+ * While the agent writes thousands of objects it mutes us: we leave the neighbour and route
+ * groups, so the kernel does not even copy the echo of its writes to us (link and address
+ * changes still come). A change someone else makes in that window is found by the resync.
  */
+const MUTABLE_GROUPS = ['NEIGH', 'IPV4_ROUTE'] as const;
 let muted = false;
-const MUTABLE = new Set<number>([rt.MessageType.NEWNEIGH, rt.MessageType.NEWROUTE]);
+function setMuted(on: boolean): void {
+  if (on === muted) return;
+  muted = on;
+  for (const group of MUTABLE_GROUPS) {
+    if (on) sock.dropMembership(group);
+    else sock.addMembership(group);
+  }
+}
 sock.socket.on('message', (msgs) => {
   let out = '';
   for (const m of msgs) {
-    if (muted && MUTABLE.has(m.type)) continue;
     try {
       const ev = describe(m.type, m.data);
       if (ev === undefined) continue;
@@ -67,7 +75,7 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk: string) => {
   for (const line of chunk.split('\n')) {
-    if (line === 'mute') muted = true;
-    else if (line === 'unmute') muted = false;
+    if (line === 'mute') setMuted(true);
+    else if (line === 'unmute') setMuted(false);
   }
 });

@@ -11,7 +11,6 @@ import type { Controller, ControllerContext, Readiness } from '../agent/controll
 import type { Config, OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { listAddresses } from '../netlink/addresses.js';
-import { AF_BRIDGE, AF_INET } from '../netlink/codec.js';
 import type { KernelEvent } from '../netlink/event-types.js';
 import { NetlinkEvents, monitorScript } from '../netlink/events.js';
 import { deleteLink, getLinkByName, listLinks, type Link } from '../netlink/links.js';
@@ -19,12 +18,13 @@ import { listFdb, listNeighbours } from '../netlink/neighbours.js';
 import { RT_TABLE_MAIN, listRoutes } from '../netlink/routes.js';
 import { RtSocket } from '../netlink/socket.js';
 import { applyPlan } from './apply.js';
+import { DriftFilter } from './drift-filter.js';
 import { createOverlayMetrics, type OverlayMetrics } from './metrics.js';
 import { ObservedCache } from './observed-cache.js';
 import { PeerSet, type PeerChange } from './peer-merge.js';
 import type { Peer, PeerSource } from './peer-source.js';
 import { buildPeerSources, ownSubnetAcquirer, type SourceContext } from './peer-sources.js';
-import { plan, planChanges, planSize, type Observed, type Op } from './plan.js';
+import { plan, planChanges, planSize, type Observed } from './plan.js';
 import { parseSubnet, type Subnet } from './subnet.js';
 import { resolveUnderlay, type Underlay } from './underlay.js';
 import { loadOrCreateMac } from './vtep-mac.js';
@@ -44,21 +44,8 @@ export interface OverlayDeps {
 }
 
 const EVENT_DEBOUNCE_MS = 20;
-const OWN_DELETE_WINDOW_MS = 5000;
 const MUTE_ABOVE = 256;
-
-function deleteKey(op: Op): string | undefined {
-  switch (op.type) {
-    case 'neigh-del':
-      return `n|${op.ip}`;
-    case 'fdb-del':
-      return `f|${op.mac}|${op.dst ?? ''}`;
-    case 'route-del':
-      return `r|${op.dst}`;
-    default:
-      return undefined;
-  }
-}
+const RETRY_MS = 2000;
 
 export function deviceName(config: OverlayConfig): string {
   return config.device !== '' ? config.device : `flannel.${config.vni}`;
@@ -89,9 +76,9 @@ export class OverlayController implements Controller {
   private loop: Promise<void> | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private eventWants = { full: false, device: false };
-  /** Deletions we sent, so their notifications are not mistaken for drift (key → expiry). */
-  private readonly ownDeletes = new Map<string, number>();
+  private readonly driftFilter = new DriftFilter();
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private stopping = false;
   private initialized = false;
   private lastPassOk = false;
@@ -100,6 +87,8 @@ export class OverlayController implements Controller {
   private errors = 0;
   private lastError: { message: string; at: string } | undefined;
   private deviceActions: string[] = [];
+  /** Work sources and acquirers deferred to stop (lease renewers). */
+  private readonly cleanups: (() => Promise<void>)[] = [];
 
   constructor(config: Config, ctx: ControllerContext, deps: OverlayDeps = {}) {
     this.config = config.overlay;
@@ -167,9 +156,17 @@ export class OverlayController implements Controller {
     this.stopping = true;
     clearTimeout(this.debounce);
     clearInterval(this.timer);
+    clearTimeout(this.retry);
     this.events?.stop();
     await this.stopSources();
     await this.loop;
+    for (const cleanup of this.cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        this.ctx.log.warn({ err }, 'overlay cleanup failed');
+      }
+    }
     this.sock?.close();
     this.sock = undefined;
   }
@@ -222,7 +219,7 @@ export class OverlayController implements Controller {
   }
 
   private sourceContext(): SourceContext {
-    return { log: this.ctx.log, stateDir: this.stateDir };
+    return { log: this.ctx.log, stateDir: this.stateDir, defer: (cleanup) => this.cleanups.push(cleanup) };
   }
 
   /** Underlay, MAC, own subnet (one async step a registry can replace), then the device. */
@@ -325,6 +322,8 @@ export class OverlayController implements Controller {
   }
 
   private async drain(): Promise<void> {
+    // Never finish synchronously: `this.loop` is assigned after this returns.
+    await Promise.resolve();
     try {
       while (this.pending !== undefined && !this.stopping) {
         const req = this.pending;
@@ -354,9 +353,10 @@ export class OverlayController implements Controller {
       if (req.full) this.cache.replace(await this.observe(s, link));
       // A full pass plans everything; a peer update only the subnets that changed.
       const todo = req.full ? plan(this.peerSet.peers.values(), this.cache.view) : planChanges(changes, this.peerSet, this.cache.view);
-      this.expectDeletes(todo.removals);
+      this.driftFilter.expect(todo.removals);
       const size = planSize(todo);
-      // Bulk writes: the monitor need not echo thousands of our own additions back to us.
+      // Bulk writes: the monitor need not echo thousands of our own writes back to us (drift in
+      // that window is found by the next resync).
       const mute = size > MUTE_ABOVE;
       if (mute) this.events?.mute(true);
       let result;
@@ -394,25 +394,17 @@ export class OverlayController implements Controller {
       this.errors += 1;
       this.metrics.errors.inc();
       this.lastError = { message: errorMessage(err), at: new Date().toISOString() };
-      if (this.initialized) this.ctx.reportError(err);
-      else this.ctx.log.error({ err }, 'overlay reconcile failed');
+      if (this.initialized) {
+        this.ctx.reportError(err);
+        // Do not leave a failed pass (and the peer changes it carried) to the periodic resync.
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          if (!this.stopping) void this.request({ full: true, device: true, trigger: 'resync' });
+        }, RETRY_MS);
+      } else {
+        this.ctx.log.error({ err }, 'overlay reconcile failed');
+      }
     }
-  }
-
-  private expectDeletes(ops: readonly Op[]): void {
-    const now = Date.now();
-    for (const [key, until] of this.ownDeletes) if (until < now) this.ownDeletes.delete(key);
-    for (const op of ops) {
-      const key = deleteKey(op);
-      if (key !== undefined) this.ownDeletes.set(key, now + OWN_DELETE_WINDOW_MS);
-    }
-  }
-
-  private isOwnDelete(key: string): boolean {
-    const until = this.ownDeletes.get(key);
-    if (until === undefined) return false;
-    this.ownDeletes.delete(key);
-    return until >= Date.now();
   }
 
   private async observe(s: RtSocket, link: Link): Promise<Observed> {
@@ -425,33 +417,11 @@ export class OverlayController implements Controller {
     return { neighbours, fdb, routes };
   }
 
-  /** Decides whether a kernel change concerns us and is not one we asked for. */
+  /** Turns kernel changes that concern us (and are not ours) into a debounced pass. */
   private onKernelEvent(e: KernelEvent): void {
     const link = this.link;
     if (link === undefined || this.stopping) return;
-    let drift = false;
-    let device = false;
-    switch (e.kind) {
-      case 'link':
-        if (e.index === link.index || e.name === link.name) {
-          device = true;
-          drift = e.op === 'del';
-        }
-        break;
-      case 'addr':
-        device = e.index === link.index && e.op === 'del';
-        break;
-      case 'neigh':
-        if (e.index !== link.index) break;
-        if (e.op === 'del') drift = !this.isOwnDelete(e.family === AF_BRIDGE ? `f|${e.mac ?? ''}|${e.ip ?? ''}` : `n|${e.ip ?? ''}`);
-        else if (e.family === AF_INET) drift = e.permanent && e.ip !== undefined && this.peerSet.neighbourMac.get(e.ip) !== e.mac;
-        else if (e.family === AF_BRIDGE) drift = e.mac !== undefined && this.peerSet.fdbDst.get(e.mac) !== e.ip;
-        break;
-      case 'route':
-        if (e.oif !== link.index || e.table !== RT_TABLE_MAIN) break;
-        drift = e.op === 'del' ? !this.isOwnDelete(`r|${e.dst}`) : !this.peerSet.peers.has(e.dst);
-        break;
-    }
+    const { drift, device } = this.driftFilter.classify(e, link, this.peerSet);
     if (!drift && !device) return;
     this.eventWants.full ||= drift || device;
     this.eventWants.device ||= device;

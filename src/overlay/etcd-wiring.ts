@@ -16,6 +16,8 @@ export interface WiringContext {
   log: Logger;
   stateDir: string;
   metrics?: Registry;
+  /** Runs at controller stop: disposes a registry whose source never started or stopped. */
+  defer?(cleanup: () => Promise<void>): void;
 }
 
 export interface LocalIdentity {
@@ -70,6 +72,8 @@ export function etcdSubnetAcquirer(config: OverlayConfig, ctx: WiringContext): (
   return async (local) => {
     lastIdentity = local;
     const registry = await registryFor(config, ctx);
+    const entry = current;
+    if (entry !== undefined) ctx.defer?.(() => dispose(entry));
     const subnet = await registry.ownSubnet(local);
     if (subnet === undefined) {
       throw new AgentError(ErrorCode.ConfigInvalid, 'overlay.subnet is empty and overlay.etcd.register is false: set this host\'s subnet, or let the agent register a lease');

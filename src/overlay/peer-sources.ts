@@ -13,6 +13,8 @@ import { StaticPeerSource } from './static-peer-source.js';
 export interface SourceContext {
   log: Logger;
   stateDir: string;
+  /** Registers work to run when the controller stops (e.g. a lease renewer's timer). */
+  defer(cleanup: () => Promise<void>): void;
   /** The agent's metrics registry; sources export their metrics when it is given. */
   metrics?: Registry;
 }

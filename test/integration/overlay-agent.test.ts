@@ -129,10 +129,14 @@ void describe('overlay: VM agent and a flannel node', () => {
     assert.ok(await waitFor('ping after reloads', () => pings(vm, POD_IP), 5000, 200));
   });
 
-  void test('restarting the agent rewrites nothing (no delete+add flaps)', async () => {
+  void test('restarting the agent rewrites nothing (no delete+add flaps) and removes what went stale meanwhile', async () => {
     const stopped = await agent!.stop('SIGTERM');
     assert.equal(stopped.code, 0);
     assert.ok(await programmed(), 'entries stay while the agent is down');
+    // Left behind by an old config while the agent was down (flannel issue #2554).
+    await vm.ip('neigh', 'add', '10.234.77.0', 'lladdr', '02:77:00:00:00:77', 'dev', 'flannel.1', 'nud', 'permanent');
+    await vm.must('bridge', ['fdb', 'add', '02:77:00:00:00:77', 'dev', 'flannel.1', 'dst', '192.168.0.77', 'self', 'permanent']);
+    await vm.ip('route', 'add', '10.234.77.0/24', 'via', '10.234.77.0', 'dev', 'flannel.1', 'onlink');
     // The kernel's own IPv6 DAD on a freshly re-created device must not be mistaken for ours.
     await waitFor('IPv6 DAD settled', async () => (await vm.ip('-6', 'addr', 'show', 'dev', 'flannel.1', 'tentative')).trim() === '', 5000, 100);
     const monitor = vm.spawn('ip', ['monitor', 'link', 'address', 'neigh', 'route']);
@@ -143,13 +147,18 @@ void describe('overlay: VM agent and a flannel node', () => {
     await agent.waitReady();
     const status = JSON.parse((await agent.get('/status')).body) as Record<string, unknown>;
     const overlay = ((status.controllers ?? status) as Record<string, { lastResync: { writes: number }; peers: { programmed: number } }>).overlay;
-    assert.equal(overlay?.lastResync.writes, 0);
+    assert.equal(overlay?.lastResync.writes, 3, 'only the three stale objects were written (deleted)');
     assert.equal(overlay?.peers.programmed, 1);
+    assert.equal((await vm.ip('neigh', 'show', 'dev', 'flannel.1')).includes('10.234.77.0'), false);
+    assert.equal((await fdb()).includes('02:77:00:00:00:77'), false);
+    assert.equal((await vm.ip('route', 'show', '10.234.77.0/24')).trim(), '');
     await sleep(300);
     monitor.kill();
     await once(monitor, 'exit');
-    const ours = seen.split('\n').filter((l) => /flannel\.1|10\.234\.|5a:09:44:c7:a3:fb/.test(l));
+    const lines = seen.split('\n');
+    const ours = lines.filter((l) => /flannel\.1|10\.234\.|5a:09:44:c7:a3:fb/.test(l) && !/77/.test(l));
     assert.deepEqual(ours, [], `kernel changes on restart:\n${ours.join('\n')}`);
+    assert.equal(lines.filter((l) => l.startsWith('Deleted') && /77/.test(l)).length, 3, seen);
     assert.ok(await pings(vm, POD_IP));
   });
 });

@@ -2,7 +2,11 @@
  * Runs inside a test namespace (the test process itself stays in the host's): exercises the
  * netlink layer where only a real kernel can answer, and prints one JSON line.
  */
+import { listFdb, listNeighbours } from '../../src/netlink/neighbours.js';
 import { NetlinkEvents } from '../../src/netlink/events.js';
+import { applyPlan } from '../../src/overlay/apply.js';
+import { ObservedCache } from '../../src/overlay/observed-cache.js';
+import { ensureDevice } from '../../src/overlay/vxlan-device.js';
 import { getLinkByName } from '../../src/netlink/links.js';
 import { routeDelete, routeReplace } from '../../src/netlink/routes.js';
 import { RtSocket } from '../../src/netlink/socket.js';
@@ -22,6 +26,24 @@ if (mode === 'errors') {
   const results = await s.batchOf(n, (i) => routeDelete({ index: lo.index, name: 'lo' }, { dst: `10.${(i >> 8) & 255}.${i & 255}.0/24` }));
   const one = await s.batch([routeReplace({ index: 999_999, name: 'nosuch0' }, { dst: '10.9.9.0/24', gateway: '10.9.9.0' })]);
   out({ n, failed: results.filter((e) => e?.errno === 'ESRCH').length, limits: s.limits, message: one[0]?.message, code: one[0]?.code });
+  s.close();
+} else if (mode === 'rollback') {
+  // A peer whose route the kernel refuses (its gateway is our own VTEP address): the neighbour
+  // and FDB entry that went in before it must be taken out again; a good peer beside it stays.
+  const s = new RtSocket();
+  const eth = await getLinkByName(s, 'eth0');
+  if (eth === undefined) throw new Error('no eth0');
+  const { link } = await ensureDevice(s, { name: 'flannel.1', vni: 1, port: 8472, local: '192.168.0.81', underlayIndex: eth.index, mtu: 1450, mac: '02:00:00:00:00:81', vtep: '10.234.3.0' });
+  const dev = { index: link.index, name: link.name };
+  const cache = new ObservedCache();
+  const result = await applyPlan(s, dev, {
+    removals: [],
+    peers: [
+      { subnet: '10.9.0.0/24', ops: [{ type: 'neigh-set', ip: '10.9.0.0', mac: '02:00:00:00:00:09' }, { type: 'fdb-set', mac: '02:00:00:00:00:09', dst: '192.168.0.9' }, { type: 'route-set', dst: '10.9.0.0/24', gateway: '10.234.3.0' }] },
+      { subnet: '10.8.0.0/24', ops: [{ type: 'neigh-set', ip: '10.8.0.0', mac: '02:00:00:00:00:08' }, { type: 'fdb-set', mac: '02:00:00:00:00:08', dst: '192.168.0.8' }, { type: 'route-set', dst: '10.8.0.0/24', gateway: '10.8.0.0' }] },
+    ],
+  }, cache);
+  out({ failed: [...result.failedSubnets], failures: result.failures.map((f) => f.message), neighbours: (await listNeighbours(s, dev)).map((n) => n.ip), fdb: (await listFdb(s, dev)).map((e) => e.mac), cache: cache.size });
   s.close();
 } else if (mode === 'monitor') {
   const events = new NetlinkEvents();

@@ -31,6 +31,17 @@ void describe('netlink layer', () => {
     assert.ok(limits.budget > 0 && limits.chunk <= limits.budget);
   });
 
+  void test('a peer that fails half-way is rolled back; the good peer beside it stays', async () => {
+    await ns.sh('ip link add eth0 type veth peer name eth0p; ip addr add 192.168.0.81/24 dev eth0; ip link set eth0 up; ip link set eth0p up');
+    const r = await probe('rollback');
+    assert.deepEqual(r.failed, ['10.9.0.0/24']);
+    assert.match(String((r.failures as string[])[0]), /^route 10\.9\.0\.0\/24 via 10\.234\.3\.0 on flannel\.1: E\w+$/);
+    assert.deepEqual(r.neighbours, ['10.8.0.0']);
+    assert.deepEqual(r.fdb, ['02:00:00:00:00:08']);
+    assert.deepEqual(r.cache, { neighbours: 1, fdb: 1, routes: 1 });
+    assert.match(await ns.ip('route', 'show', 'dev', 'flannel.1'), /^10\.8\.0\.0\/24 via 10\.8\.0\.0 onlink\s*$/);
+  });
+
   void test('the event monitor reports link changes and comes back after being killed', async () => {
     const r = await probe('monitor');
     const seen = r.seen as string[];
