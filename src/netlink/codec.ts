@@ -1,9 +1,27 @@
 /** Address and MAC conversions between the text users write and the byte buffers rtnetlink carries. */
-import { isIPv4 } from 'node:net';
 
+/** Parsed by hand: called for every object of every resync. */
 export function ipv4ToBuffer(address: string): Buffer {
-  if (!isIPv4(address)) throw new TypeError(`not an IPv4 address: ${address}`);
-  return Buffer.from(address.split('.').map(Number));
+  const out = Buffer.allocUnsafe(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= address.length; i++) {
+    const c = i < address.length ? address.charCodeAt(i) : 46; // a final '.'
+    if (c === 46) {
+      if (digits === 0 || value > 255 || part > 3) throw new TypeError(`not an IPv4 address: ${address}`);
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      digits += 1;
+    } else {
+      throw new TypeError(`not an IPv4 address: ${address}`);
+    }
+  }
+  if (part !== 4) throw new TypeError(`not an IPv4 address: ${address}`);
+  return out;
 }
 
 export function bufferToIp(buf: Buffer | undefined): string | undefined {
@@ -17,10 +35,23 @@ export function bufferToIp(buf: Buffer | undefined): string | undefined {
   return undefined;
 }
 
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
 export function macToBuffer(mac: string): Buffer {
-  const parts = mac.split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) throw new TypeError(`not a MAC address: ${mac}`);
-  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+  if (mac.length !== 17) throw new TypeError(`not a MAC address: ${mac}`);
+  const out = Buffer.allocUnsafe(6);
+  for (let i = 0; i < 6; i++) {
+    const hi = hexDigit(mac.charCodeAt(i * 3));
+    const lo = hexDigit(mac.charCodeAt(i * 3 + 1));
+    if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) throw new TypeError(`not a MAC address: ${mac}`);
+    out[i] = hi * 16 + lo;
+  }
+  return out;
 }
 
 export function bufferToMac(buf: Buffer | undefined): string | undefined {

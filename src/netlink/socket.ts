@@ -221,7 +221,8 @@ export class RtSocket {
         chunk.results = chunk.results.map((e, i) => e ?? new NetlinkError(requests[i]?.what() ?? 'request', 'ETIMEDOUT'));
         chunk.done();
       }, this.timeoutMs);
-      nl.socket.send(bufs, {}, (err) => {
+      // One buffer per datagram: the native side wraps each array element separately.
+      nl.socket.send(Buffer.concat(bufs), {}, (err) => {
         if (err === undefined) return;
         chunk.results = requests.map((r) => new NetlinkError(r.what(), err.code));
         chunk.done();
