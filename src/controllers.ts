@@ -6,5 +6,6 @@ import type { ControllerModule } from './agent/controller.js';
 import { captureModule } from './capture/controller.js';
 import { dnsModule } from './dns/controller.js';
 import { identityModule } from './identity/index.js';
+import { overlayModule } from './overlay/module.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [identityModule, dnsModule, captureModule];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [identityModule, overlayModule, dnsModule, captureModule];

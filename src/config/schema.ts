@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { checkOverlay } from './checks-overlay.js';
+import { checkRegistry } from './checks-registry.js';
 import { isIp, isLoopback, isMac, parseCidr, parseHostPort } from './net-types.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -138,6 +140,8 @@ export const configSchema = baseSchema.superRefine((cfg, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['dns', 'listen', index], message: 'not a loopback address; set dns.allowRemote: true to serve other hosts' });
     }
   });
+  for (const issue of checkOverlay(cfg.overlay)) ctx.addIssue({ code: 'custom', ...issue });
+  for (const issue of checkRegistry(cfg.overlay)) ctx.addIssue({ code: 'custom', ...issue });
 });
 
 export type Config = z.output<typeof configSchema>;

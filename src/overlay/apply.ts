@@ -1,0 +1,83 @@
+/**
+ * The thin effectful shell of the planner: sends a plan's operations pipelined (see RtSocket).
+ * Removals are best effort and treat "already gone" as done. Each peer's operations go out back
+ * to back, in flannel's order; if any of them fails, the ones that succeeded are undone, so a
+ * peer is either fully programmed or absent (flannel rolls back the same way).
+ */
+import { fdbDelete, fdbSet, neighbourDelete, neighbourSet, type Device } from '../netlink/neighbours.js';
+import { routeDelete, routeReplace } from '../netlink/routes.js';
+import type { RtSocket, WriteRequest } from '../netlink/socket.js';
+import type { ObservedCache } from './observed-cache.js';
+import { undo, type Op, type Plan } from './plan.js';
+
+export interface ApplyFailure {
+  subnet?: string;
+  message: string;
+}
+
+export interface ApplyResult {
+  writes: number;
+  failures: ApplyFailure[];
+  /** Subnets whose operations failed (and were rolled back). */
+  failedSubnets: Set<string>;
+}
+
+const GONE = new Set(['ENOENT', 'ESRCH', 'ENODEV']);
+
+export function toRequest(dev: Device, op: Op): WriteRequest {
+  switch (op.type) {
+    case 'neigh-set':
+      return neighbourSet(dev, op);
+    case 'neigh-del':
+      return neighbourDelete(dev, op);
+    case 'fdb-set':
+      return fdbSet(dev, op);
+    case 'fdb-del':
+      return fdbDelete(dev, op);
+    case 'route-set':
+      return routeReplace(dev, op);
+    case 'route-del':
+      return routeDelete(dev, op);
+  }
+}
+
+export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: ObservedCache): Promise<ApplyResult> {
+  const result: ApplyResult = { writes: 0, failures: [], failedSubnets: new Set() };
+
+  const removalErrors = await s.batchOf(plan.removals.length, (i) => toRequest(dev, plan.removals[i] as Op));
+  result.writes += plan.removals.length;
+  plan.removals.forEach((op, i) => {
+    const err = removalErrors[i];
+    if (err === undefined || GONE.has(err.errno)) cache.applied(op);
+    else result.failures.push({ message: err.message });
+  });
+
+  const ops = plan.peers.flatMap((p) => p.ops);
+  const errors = await s.batchOf(ops.length, (i) => toRequest(dev, ops[i] as Op));
+  result.writes += ops.length;
+  const rollback: Op[] = [];
+  let at = 0;
+  for (const peer of plan.peers) {
+    const mine = errors.slice(at, at + peer.ops.length);
+    at += peer.ops.length;
+    if (mine.every((e) => e === undefined)) {
+      for (const op of peer.ops) cache.applied(op);
+      continue;
+    }
+    result.failedSubnets.add(peer.subnet);
+    for (const e of mine) if (e !== undefined) result.failures.push({ subnet: peer.subnet, message: e.message });
+    peer.ops.forEach((op, i) => {
+      const u = mine[i] === undefined ? undo(op) : undefined;
+      if (u !== undefined) rollback.push(u);
+    });
+  }
+  if (rollback.length > 0) {
+    const undoErrors = await s.batch(rollback.map((op) => toRequest(dev, op)));
+    result.writes += rollback.length;
+    rollback.forEach((op, i) => {
+      const err = undoErrors[i];
+      if (err === undefined || GONE.has(err.errno)) cache.applied(op);
+    });
+  }
+  return result;
+}

@@ -1,0 +1,198 @@
+/**
+ * A PeerSource over flannel's etcd registry: every vxlan lease under `<prefix>/subnets/` except
+ * this VM's own becomes a peer. The full set is delivered on start and after every change; while
+ * etcd is unreachable nothing is delivered (the controller keeps the last peers programmed) and
+ * the source reports not ready with the reason.
+ */
+import type { Etcd3 } from 'etcd3';
+import { AgentError, errorMessage } from '../errors.js';
+import type { Readiness } from '../agent/controller.js';
+import type { Logger } from '../log.js';
+import { readNetworkConfig } from './etcd-config-reader.js';
+import { decodeLease, leaseToPeer, subnetFromKey, subnetsPrefix } from './etcd-lease-format.js';
+import type { NetworkConfig, OverlayExpectations } from './etcd-network-config.js';
+import { PrefixFollower } from './etcd-prefix-follower.js';
+import type { Peer, PeerSource } from './peer-source.js';
+
+export interface EtcdPeerSourceOptions {
+  client: Etcd3;
+  prefix: string;
+  overlay: OverlayExpectations;
+  log: Logger;
+  /** This VM's subnet once known (leases for it are ours, never peers). */
+  ownSubnet?: () => string | undefined;
+  /** This VM's underlay address: a lease carrying it is ours too (flannel's rule). */
+  ownPublicIP?: () => string | undefined;
+  /** After every list or change: whether our own lease (by ownSubnet) is present, for the lease keeper. */
+  onOwnLease?: (present: boolean) => void;
+  /** The validated network config, each time it is (re)read. */
+  onNetworkConfig?: (net: NetworkConfig) => void;
+  /** Counts etcd responses applied, for metrics. */
+  onApplied?: (cause: 'list' | 'watch') => void;
+}
+
+type Decoded = { value: string; peer?: Peer; invalid?: string };
+
+/**
+ * Peers from the registry's entries, sorted by subnet; own leases and non-vxlan leases skipped.
+ * `cache` (key → last decoded value) spares re-parsing unchanged leases on every event.
+ */
+export function peersFromEntries(
+  prefix: string,
+  entries: ReadonlyMap<string, string>,
+  own: { subnet?: string | undefined; publicIP?: string | undefined },
+  onInvalid?: (key: string, reason: string) => void,
+  cache: Map<string, Decoded> = new Map(),
+): Peer[] {
+  const peers: Peer[] = [];
+  for (const [key, value] of entries) {
+    let decoded = cache.get(key);
+    if (decoded === undefined || decoded.value !== value) {
+      decoded = decode(prefix, key, value);
+      cache.set(key, decoded);
+    }
+    if (decoded.invalid !== undefined) onInvalid?.(key, decoded.invalid);
+    const peer = decoded.peer;
+    if (peer === undefined || peer.subnet === own.subnet || peer.publicIP === own.publicIP) continue;
+    peers.push(peer);
+  }
+  if (cache.size > entries.size) for (const key of cache.keys()) if (!entries.has(key)) cache.delete(key);
+  return peers.sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : 0));
+}
+
+function decode(prefix: string, key: string, value: string): Decoded {
+  const subnet = subnetFromKey(prefix, key);
+  if (subnet === undefined) return { value };
+  try {
+    const peer = leaseToPeer(subnet, decodeLease(value));
+    return peer === undefined ? { value } : { value, peer };
+  } catch (err) {
+    return { value, invalid: errorMessage(err) };
+  }
+}
+
+export class EtcdPeerSource implements PeerSource {
+  readonly name = 'etcd';
+  private readonly follower: PrefixFollower;
+  private onChange: ((peers: readonly Peer[]) => void) | undefined;
+  private delivered = false;
+  private peers: readonly Peer[] = [];
+  private connected = false;
+  private listed = false;
+  private reason = 'not started';
+  private invalid = new Map<string, string>();
+  private readonly decoded = new Map<string, Decoded>();
+  private firstOutcome: ((err?: unknown) => void) | undefined;
+  private lastChangeAt: string | undefined;
+
+  constructor(private readonly options: EtcdPeerSourceOptions) {
+    this.follower = new PrefixFollower(
+      options.client,
+      subnetsPrefix(options.prefix),
+      {
+        beforeList: async () => {
+          const net = await readNetworkConfig(options.client, options.prefix, options.overlay);
+          options.onNetworkConfig?.(net);
+        },
+        onChange: (entries, cause) => {
+          this.listed = true;
+          options.onApplied?.(cause);
+          this.recompute(entries);
+        },
+        onState: (connected, reason, error) => {
+          this.connected = connected;
+          if (reason !== undefined) this.reason = reason;
+          if (connected) this.firstOutcome?.();
+          else this.firstOutcome?.(new FirstFailure(reason ?? 'etcd unreachable', AgentError.is(error) ? error : undefined));
+        },
+      },
+      options.log,
+    );
+  }
+
+  async start(onChange: (peers: readonly Peer[]) => void): Promise<void> {
+    this.onChange = onChange;
+    // Wait for the first list and watch, or the first failure: a clean start delivers peers before start()
+    // returns; a config mismatch rejects it; an unreachable etcd leaves a not-ready source that
+    // keeps retrying in the background.
+    const outcome = new Promise<unknown>((resolve) => (this.firstOutcome = resolve));
+    this.follower.start();
+    const err = await outcome;
+    this.firstOutcome = undefined;
+    if (err instanceof FirstFailure && err.configError !== undefined) {
+      await this.follower.stop();
+      throw err.configError;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.onChange = undefined;
+    await this.follower.stop();
+  }
+
+  /** Re-evaluates own-lease exclusion (e.g. after this VM's subnet became known) without etcd I/O. */
+  refresh(): void {
+    if (this.listed) this.recompute(this.follower.snapshot());
+  }
+
+  current(): readonly Peer[] {
+    return this.peers;
+  }
+
+  ready(): Readiness {
+    if (this.listed && this.connected) return { ready: true };
+    return { ready: false, reason: this.reason };
+  }
+
+  status(): Record<string, unknown> {
+    const f = this.follower.status();
+    return {
+      prefix: this.options.prefix,
+      connected: this.connected,
+      synced: this.listed,
+      peers: this.peers.length,
+      revision: f.revision,
+      lists: f.lists,
+      compactions: f.compactions,
+      reconnects: f.reconnects,
+      ...(this.lastChangeAt === undefined ? {} : { lastChange: this.lastChangeAt }),
+      ...(this.invalid.size === 0 ? {} : { invalidLeases: Object.fromEntries(this.invalid) }),
+      ...(this.connected ? {} : { reason: this.reason }),
+    };
+  }
+
+  private recompute(entries: ReadonlyMap<string, string>): void {
+    const ownSubnet = this.options.ownSubnet?.();
+    const invalid = new Map<string, string>();
+    const peers = peersFromEntries(this.options.prefix, entries, { subnet: ownSubnet, publicIP: this.options.ownPublicIP?.() }, (key, why) => invalid.set(key, why), this.decoded);
+    for (const [key, why] of invalid) {
+      if (this.invalid.get(key) !== why) this.options.log.warn({ key, reason: why }, 'skipping a lease flanneld could not use either');
+    }
+    this.invalid = invalid;
+    if (ownSubnet !== undefined) {
+      this.options.onOwnLease?.([...entries.keys()].some((key) => subnetFromKey(this.options.prefix, key) === ownSubnet));
+    }
+    if (samePeers(peers, this.peers) && this.delivered) return;
+    this.delivered = true;
+    this.peers = peers;
+    this.lastChangeAt = new Date().toISOString();
+    this.onChange?.(peers);
+  }
+}
+
+/** Carries a first failure to start(); config errors (AgentError) are fatal, others are not. */
+class FirstFailure extends Error {
+  readonly configError: AgentError | undefined;
+  constructor(reason: string, configError?: AgentError) {
+    super(reason);
+    this.configError = configError;
+  }
+}
+
+function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((p, i) => {
+    const q = b[i];
+    return q !== undefined && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC;
+  });
+}

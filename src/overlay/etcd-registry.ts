@@ -1,0 +1,154 @@
+/**
+ * flannel's etcd registry for the overlay controller: one etcd client, the peer source (every other
+ * host's lease) and, when `overlay.etcd.register`, the keeper of this VM's own lease. The keeper
+ * tells the source which lease is ours; the source tells the keeper when ours vanished.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Registry } from 'prom-client';
+import type { Readiness } from '../agent/controller.js';
+import type { OverlayConfig } from '../config/schema.js';
+import { AgentError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createEtcdClient } from './etcd-client.js';
+import { EtcdLeaseKeeper } from './etcd-lease-keeper.js';
+import { readPersistedSubnet } from './etcd-lease-store.js';
+import { registryMetrics, type RegistryMetrics } from './etcd-metrics.js';
+import type { NetworkConfig, OverlayExpectations } from './etcd-network-config.js';
+import { EtcdPeerSource } from './etcd-peer-source.js';
+
+export interface EtcdRegistryOptions {
+  overlay: OverlayConfig;
+  stateDir: string;
+  log: Logger;
+  metrics?: Registry;
+  /** A ready client (tests, benchmarks); otherwise built from overlay.etcd. */
+  client?: Etcd3;
+  /** Passed to the keeper; default checks the host's interfaces. */
+  isLocalAddress?: (address: string) => boolean;
+  /** Lease keepalive period override (tests). */
+  keepaliveMs?: number;
+  /** Our subnet changed after a re-acquisition: the VTEP address must follow. */
+  onSubnetChange?: (subnet: string, previous: string) => void;
+}
+
+/** Whether the overlay config asks for the etcd registry at all. */
+export function etcdRegistryEnabled(overlay: OverlayConfig): boolean {
+  return overlay.etcd.endpoints.length > 0;
+}
+
+export class EtcdRegistry {
+  readonly source: EtcdPeerSource;
+  private keeper: EtcdLeaseKeeper | undefined;
+  private publicIP: string | undefined;
+  private local: { publicIP: string; vtepMAC: string } | undefined;
+  private net: NetworkConfig | undefined;
+  private readonly metrics: RegistryMetrics | undefined;
+
+  static async create(options: EtcdRegistryOptions): Promise<EtcdRegistry> {
+    return new EtcdRegistry(options, options.client ?? (await createEtcdClient(options.overlay.etcd)), options.client === undefined);
+  }
+
+  private constructor(
+    private readonly options: EtcdRegistryOptions,
+    readonly client: Etcd3,
+    private readonly ownsClient: boolean,
+  ) {
+    const { overlay } = options;
+    this.metrics = options.metrics === undefined ? undefined : registryMetrics(options.metrics, () => this);
+    this.source = new EtcdPeerSource({
+      client,
+      prefix: overlay.etcd.prefix,
+      overlay: expectations(overlay),
+      log: options.log.child({ component: 'etcd-source' }),
+      ownSubnet: () => this.keeper?.heldSubnet ?? (overlay.subnet === '' ? undefined : overlay.subnet),
+      ownPublicIP: () => this.publicIP,
+      onOwnLease: (present) => this.keeper?.noteOwnLease(present),
+      onNetworkConfig: (net) => (this.net = net),
+      onApplied: (cause) => this.metrics?.applied.inc({ cause }),
+    });
+  }
+
+  /** The registry's network config, once read (e.g. for overlay.network when unset). */
+  get network(): NetworkConfig | undefined {
+    return this.net;
+  }
+
+  /**
+   * The own-subnet step. With `register`, acquires (or takes back) this VM's lease for `local` and
+   * keeps it alive; without, returns overlay.subnet (or undefined). Rejects with a clear error when
+   * no subnet may be held.
+   */
+  async ownSubnet(local: { publicIP: string; vtepMAC: string }): Promise<string | undefined> {
+    const { overlay } = this.options;
+    this.publicIP = local.publicIP;
+    if (!overlay.etcd.register) {
+      this.source.refresh();
+      return overlay.subnet === '' ? undefined : overlay.subnet;
+    }
+    const held = this.keeper?.heldSubnet;
+    if (held !== undefined && this.local?.publicIP === local.publicIP && this.local.vtepMAC === local.vtepMAC) return held;
+    await this.keeper?.stop();
+    this.local = local;
+    const keeper = new EtcdLeaseKeeper({
+      client: this.client,
+      prefix: overlay.etcd.prefix,
+      overlay: expectations(overlay),
+      stateDir: this.options.stateDir,
+      log: this.options.log.child({ component: 'etcd-lease' }),
+      publicIP: local.publicIP,
+      vtepMAC: local.vtepMAC,
+      ...(this.options.isLocalAddress === undefined ? {} : { isLocalAddress: this.options.isLocalAddress }),
+      ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
+      onSubnetChange: (subnet, previous) => {
+        this.source.refresh();
+        this.options.onSubnetChange?.(subnet, previous);
+      },
+      onWrite: (kind) => this.metrics?.writes.inc({ kind }),
+    });
+    this.keeper = keeper;
+    try {
+      const subnet = await keeper.acquire();
+      this.source.refresh();
+      return subnet;
+    } catch (err) {
+      // etcd unreachable (not a refusal): come up with the subnet we held before, whose lease
+      // outlives short outages, and take the lease back in the background once etcd answers.
+      const fallback = AgentError.is(err) ? '' : overlay.subnet !== '' ? overlay.subnet : await readPersistedSubnet(this.options.stateDir);
+      if (fallback === '') throw err;
+      this.options.log.warn({ err: errorMessage(err), subnet: fallback }, 'etcd unreachable; using the last held subnet until the lease can be renewed');
+      keeper.acquireInBackground(fallback);
+      this.source.refresh();
+      return fallback;
+    }
+  }
+
+  /** Whether a keeper holds (or is taking back) our lease. */
+  get registering(): boolean {
+    return this.keeper !== undefined;
+  }
+
+  ready(): Readiness {
+    const source = this.source.ready();
+    if (!source.ready) return source;
+    if (this.options.overlay.etcd.register && this.keeper !== undefined) return this.keeper.ready();
+    return source;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      ...this.source.status(),
+      ...(this.net === undefined ? {} : { network: this.net.network, subnetLen: this.net.subnetLen }),
+      lease: this.keeper === undefined ? (this.options.overlay.etcd.register ? 'not yet acquired' : 'not registering') : this.keeper.status(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.source.stop();
+    await this.keeper?.stop();
+    if (this.ownsClient) this.client.close();
+  }
+}
+
+function expectations(overlay: OverlayConfig): OverlayExpectations {
+  return { vni: overlay.vni, port: overlay.port, network: overlay.network, subnet: overlay.subnet };
+}
