@@ -45,13 +45,15 @@ interface WorkerResult {
 
 async function viaAgentPath(n: number): Promise<WorkerResult> {
   const ns = await createNetns('ovb');
+  const stateDir = await mkdtemp(join(tmpdir(), 'mna-ovb-state-'));
   try {
     await underlay(ns);
-    const r = await run('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/_overlay-worker.ts'), String(n), `/tmp/${ns.name}`], { cwd: REPO_ROOT, timeout: 300_000 });
+    const r = await run('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/_overlay-worker.ts'), String(n), stateDir], { cwd: REPO_ROOT, timeout: 300_000 });
     if (r.code !== 0) throw new Error(`worker failed: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as WorkerResult;
   } finally {
     await ns.destroy();
+    await rm(stateDir, { recursive: true, force: true });
   }
 }
 

@@ -87,8 +87,6 @@ export class RtSocket {
   private readonly bySeq = new Map<number, { chunk: Chunk; index: number }>();
   private dumpChain: Promise<unknown> = Promise.resolve();
   private closed = false;
-  /** Write requests sent, for metrics and the "zero writes" checks. */
-  writes = 0;
 
   constructor(options: RtSocketOptions = {}) {
     this.writer = openSocket();
@@ -216,7 +214,6 @@ export class RtSocket {
         // Messages share the datagram: encodeMessage pads each so the next starts aligned.
         bufs.push(encodeMessage(r.type, flags, seq, port, r.body));
       });
-      this.writes += requests.length;
       const timer = setTimeout(() => {
         chunk.results = chunk.results.map((e, i) => e ?? new NetlinkError(requests[i]?.what() ?? 'request', 'ETIMEDOUT'));
         chunk.done();
