@@ -91,8 +91,11 @@ function licenseText(name) {
 
 rmSync(out, { recursive: true, force: true });
 const result = await build({
-  entryPoints: [entry],
-  outfile: join(out, 'main.mjs'),
+  // The netlink event monitor runs as a child process (src/netlink/events.ts): its own entry,
+  // emitted beside main.mjs where monitorScript() looks for it.
+  entryPoints: { main: entry, 'monitor-child': join(root, 'src/netlink/monitor-child.ts') },
+  outdir: out,
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -219,7 +219,7 @@ export class OverlayController implements Controller {
   }
 
   private sourceContext(): SourceContext {
-    return { log: this.ctx.log, stateDir: this.stateDir, defer: (cleanup) => this.cleanups.push(cleanup) };
+    return { log: this.ctx.log, stateDir: this.stateDir, metrics: this.ctx.metrics, defer: (cleanup) => this.cleanups.push(cleanup) };
   }
 
   /** Underlay, MAC, own subnet (one async step a registry can replace), then the device. */

@@ -40,6 +40,7 @@ void describe('packaging: the .deb', () => {
       './usr/bin/mesh-node-agent',
       './usr/lib/mesh-node-agent/node',
       './usr/lib/mesh-node-agent/main.mjs',
+      './usr/lib/mesh-node-agent/monitor-child.mjs',
       './lib/systemd/system/mesh-node-agent.service',
       './etc/mesh-node-agent/config.yaml',
       './usr/share/man/man8/mesh-node-agent.8.gz',
