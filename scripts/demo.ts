@@ -46,7 +46,11 @@ process.stdout.write('\nmesh-node-agent joined the VM deb-nginx01 (192.168.0.81)
 for (const check of scenario.checks) {
   process.stdout.write(`  ${check.ok ? 'PASS' : 'FAIL'}  ${check.name.padEnd(width)}  ${check.detail}\n`);
 }
-process.stdout.write(`\n$ mesh-node-agent status\n${scenario.statusText.replace(/^/gm, '  ')}\n`);
+// The summary table; each controller's details follow in the full output (shown with --keep).
+const statusLines = scenario.statusText.split('\n');
+const detailsAt = statusLines.findIndex((line) => /^\w+:$/.test(line));
+const summary = (keep || detailsAt < 0 ? statusLines : statusLines.slice(0, detailsAt)).join('\n').trimEnd();
+process.stdout.write(`\n$ mesh-node-agent status\n${summary.replace(/^/gm, '  ')}\n\n`);
 const failed = scenario.checks.filter((c) => !c.ok).length;
 process.stdout.write(`${scenario.checks.length - failed} of ${scenario.checks.length} checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 

@@ -7,7 +7,9 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger } from 'pino';
 
-const SECRET_KEY = /(^|[_-])(key|token|password|passwd|secret|authorization|credential|privatekey|bearer)s?$/i;
+// Field names whose string values are secrets. A bare "key" is not among them (etcd keys, map keys):
+// private keys are caught by their PEM content below, whatever the field is called.
+const SECRET_KEY = /(^|[_-])(token|password|passwd|secret|authorization|credential|privatekey|keypem|bearer)s?$/i;
 const PEM_PRIVATE = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g;
 const JWT = /\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g;
 const BEARER = /\b(Bearer\s+)[\w.~+/-]+=*/gi;

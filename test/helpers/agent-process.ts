@@ -2,7 +2,7 @@
  * Starts the real agent (`mesh-node-agent run`) as a child process, optionally inside a network
  * namespace, and exposes its status endpoint and logs to the test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,9 +60,13 @@ export async function startAgent(options: StartOptions): Promise<AgentHandle> {
   };
   const write = (config: Record<string, unknown>): Promise<void> => writeFile(configPath, stringify(deepMerge(base, config)));
   await write(options.config);
-  const argv = cliArgv('run', '--config', configPath);
-  const [cmd, ...args] = options.ns === undefined ? argv : ['ip', 'netns', 'exec', options.ns.name, ...argv];
-  const proc = spawn(cmd ?? '', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const [cmd = '', ...args] = cliArgv('run', '--config', configPath);
+  const spawnOptions = { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] as StdioOptions, env: { ...process.env, ...options.env } };
+  const proc = options.ns === undefined ? spawn(cmd, args, spawnOptions) : options.ns.spawn(cmd, args, spawnOptions);
+  // Never outlive the test process, whatever way it ends.
+  const killOnExit = (): void => void proc.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  proc.once('exit', () => process.removeListener('exit', killOnExit));
   let output = '';
   proc.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   proc.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -7,12 +7,15 @@ import { must, run, type ExecResult } from './exec.js';
 import { uniqueIfName, uniqueNetnsName } from './names.js';
 
 const live = new Set<string>();
+const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
+    // A process left inside a deleted namespace would keep it (and its addresses) alive.
+    for (const child of liveChildren) child.kill('SIGKILL');
     for (const name of live) {
       try {
         execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
@@ -53,7 +56,11 @@ export class Netns {
     // `ip netns exec` execs the command, so the child's pid is the command's own.
     const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     this.children.add(child);
-    child.on('exit', () => this.children.delete(child));
+    liveChildren.add(child);
+    child.on('exit', () => {
+      this.children.delete(child);
+      liveChildren.delete(child);
+    });
     return child;
   }
 
