@@ -28,7 +28,8 @@ const arch = process.env.MNA_ARCH || process.arch;
 /** Packages with native addons: kept out of the bundle, shipped as files (only what they load). */
 const NATIVE = {
   netlink: (path) => path === 'package.json' || path === 'LICENSE' || (path.startsWith('dist/') && path.endsWith('.js')) || path.startsWith(`prebuilds/linux-${arch}/`),
-  'node-gyp-build': (path) => path === 'package.json' || path === 'LICENSE' || (!path.includes('/') && path.endsWith('.js') && !path.startsWith('build-test')),
+  // Only the loader: its bin.js/optional.js are CLI scripts (lintian: script-not-executable).
+  'node-gyp-build': (path) => ['package.json', 'LICENSE', 'index.js', 'node-gyp-build.js'].includes(path),
 };
 
 /**
