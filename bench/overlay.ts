@@ -138,7 +138,7 @@ async function agentRss(n: number, bundled: boolean, enabled = true): Promise<{ 
   };
   await writeFile(join(dir, 'config.yaml'), stringify(config));
   const bundle = bundled ? await bundleAgent() : undefined;
-  const argv = bundle === undefined ? cliArgv('run', '--config', join(dir, 'config.yaml')) : [process.execPath, bundle.main, 'run', '--config', join(dir, 'config.yaml')];
+  const argv = bundle === undefined ? cliArgv('run', '--config', join(dir, 'config.yaml')) : [process.execPath, '--max-semi-space-size=4', bundle.main, 'run', '--config', join(dir, 'config.yaml')];
   const proc = ns.spawn(argv[0] ?? '', argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const probe = `fetch('http://127.0.0.1:${port}/readyz').then(r=>process.exit(r.status===200?0:1)).catch(()=>process.exit(1))`;
