@@ -4,22 +4,10 @@
  * live /etc/resolv.conf is the fallback.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { isIP } from 'node:net';
+import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../config/resolv-conf.js';
 
-/** Pure: `nameserver` lines, in order, deduplicated; zone suffixes (fe80::1%eth0) dropped. */
-export function parseNameservers(text: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    const address = m?.[1]?.split('%')[0];
-    if (address !== undefined && isIP(address) !== 0 && !out.includes(address)) out.push(address);
-  }
-  return out;
-}
-
-export async function readNameservers(stateDir: string, fallback = '/etc/resolv.conf'): Promise<{ file: string; nameservers: string[] }> {
-  for (const file of [join(stateDir, 'resolv.conf'), fallback]) {
+export async function readNameservers(stateDir: string, fallback = SYSTEM_RESOLV_CONF): Promise<{ file: string; nameservers: string[] }> {
+  for (const file of [savedResolvConfPath(stateDir), fallback]) {
     try {
       return { file, nameservers: parseNameservers(await readFile(file, 'utf8')) };
     } catch {

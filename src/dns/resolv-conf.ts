@@ -6,25 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { HostPort } from '../config/net-types.js';
-
-export const SYSTEM_RESOLV_CONF = '/etc/resolv.conf';
-
-export function savedResolvConfPath(stateDir: string): string {
-  return join(stateDir, 'resolv.conf');
-}
-
-/** Nameserver addresses in resolv.conf text, in order (pure). */
-export function parseNameservers(text: string): string[] {
-  const out: string[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/[#;].*$/, '').trim();
-    const m = /^nameserver\s+(\S+)$/.exec(line);
-    if (m?.[1] !== undefined) out.push(m[1].replace(/%.*$/, ''));
-  }
-  return out;
-}
+import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../config/resolv-conf.js';
 
 /** A nameserver (always port 53) that is one of our listeners would be a forwarding loop. */
 export function isOwnListener(nameserver: string, listeners: readonly HostPort[]): boolean {

@@ -5,7 +5,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { defaultConfig } from '../../src/config/defaults.js';
 import { captureInput } from '../../src/capture/input.js';
 import { resolveOwner } from '../../src/capture/owner.js';
-import { parseNameservers } from '../../src/capture/resolv-conf.js';
+import { parseNameservers } from '../../src/config/resolv-conf.js';
 import { AgentError } from '../../src/errors.js';
 
 function config(capture: Record<string, unknown>, extra: Record<string, unknown> = {}): ReturnType<typeof configSchema.parse> {
