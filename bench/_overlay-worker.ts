@@ -9,6 +9,7 @@ import { createLogger } from '../src/log.js';
 import { OverlayController } from '../src/overlay/controller.js';
 import type { Peer, PeerSource } from '../src/overlay/peer-source.js';
 import { deepMerge } from '../test/helpers/agent-process.js';
+import { median, quantile } from './_stats.js';
 
 const n = Number(process.argv[2] ?? '5000');
 const stateDir = process.argv[3] ?? '/tmp';
@@ -48,8 +49,6 @@ interface Status {
   peers: { programmed: number };
 }
 const status = (): Status => controller.status() as unknown as Status;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const p95 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] ?? NaN;
 
 const t0 = performance.now();
 await controller.start();
@@ -80,5 +79,5 @@ const afterChanges = status().lastResync.writes;
 const rssMb = process.memoryUsage().rss / 1024 / 1024;
 await controller.stop();
 process.stdout.write(
-  `${JSON.stringify({ n, startMs, programMs: program.ms, programWrites: program.writes, programmed, resyncMedianMs: median(resyncs), resyncMaxMs: Math.max(...resyncs), resyncWrites, changeMedianMs: median(changes), changeP95Ms: p95(changes), afterChangesWrites: afterChanges, workerRssMb: rssMb, errors })}\n`,
+  `${JSON.stringify({ n, startMs, programMs: program.ms, programWrites: program.writes, programmed, resyncMedianMs: median(resyncs), resyncMaxMs: Math.max(...resyncs), resyncWrites, changeMedianMs: median(changes), changeP95Ms: quantile(changes, 0.95), afterChangesWrites: afterChanges, workerRssMb: rssMb, errors })}\n`,
 );

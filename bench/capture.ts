@@ -9,6 +9,7 @@ import { buildRules, familyOf, type CaptureInput } from '../src/capture/rules.js
 import { tokenize } from '../src/capture/canonical.js';
 import { run } from '../test/helpers/exec.js';
 import { createNetns } from '../test/helpers/netns.js';
+import { median } from './_stats.js';
 
 const input: CaptureInput = {
   inboundPorts: '*',
@@ -23,11 +24,6 @@ const input: CaptureInput = {
   dns: { nameservers: ['127.0.0.53', 'fd00::53'], listen: { 4: { host: '127.0.0.1', port: 15053 }, 6: { host: '::1', port: 15053 } } },
   ipv6: true,
 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 
 export async function main(args: string[]): Promise<void> {
   const rounds = Number(args[0] ?? 10);

@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { REPO_ROOT, cliArgv, randomPort } from '../test/helpers/agent-process.js';
 import { must, run, waitFor } from '../test/helpers/exec.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
+import { median } from './_stats.js';
 
 function peer(i: number): { subnet: string; vtep: string; publicIP: string; vtepMAC: string } {
   const subnet = `10.${(i >> 8) & 255}.${i & 255}.0/24`;
@@ -151,7 +152,6 @@ async function agentRss(n: number, bundled: boolean, enabled = true): Promise<{ 
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 export async function main(args: string[]): Promise<void> {
   const n = Number(args[0] ?? '5000');

@@ -12,13 +12,9 @@ import { REPO_ROOT, startAgent, type AgentHandle } from '../test/helpers/agent-p
 import { run, sleep } from '../test/helpers/exec.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
 import { startEtcd, type EtcdServer } from '../test/helpers/registry-etcd.js';
+import { quantile } from './_stats.js';
 
 const PREFIX = '/coreos.com/network';
-
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-}
 
 /** etcd's server-side gRPC counters, summed per method. */
 async function grpcCounters(ns: Netns, endpoint: string): Promise<{ started: Map<string, number>; received: number }> {

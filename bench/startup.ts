@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgv, randomPort, REPO_ROOT } from '../test/helpers/agent-process.js';
 import { sleep } from '../test/helpers/exec.js';
+import { median } from './_stats.js';
 
 interface Sample {
   readyMs: number;
@@ -37,11 +38,6 @@ async function measure(argv: string[], url: string): Promise<Sample> {
     child.kill('SIGKILL');
     await once(child, 'exit');
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 export async function main(args: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * A real etcd (Debian etcd-server) for registry tests: loopback or a namespace address, random
- * ports, a temp data dir; stop()/start() keep the data so a test can simulate an outage.
+ * A real etcd (Debian etcd-server) for registry tests and the seed topology: loopback or a
+ * namespace address, random ports, a temp data dir; stop()/start() keep the data so a test can
+ * simulate an outage.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,6 +30,8 @@ export interface EtcdOptions {
   /** Run inside this namespace, listening on `host`. */
   ns?: Netns;
   host?: string;
+  /** A fixed client port (a topology whose configs name it); random otherwise. */
+  clientPort?: number;
   /** Serve clients over TLS and require client certificates signed by `ca`. */
   tls?: { ca: string; cert: string; key: string; clientCert: string; clientKey: string };
 }
@@ -40,7 +43,7 @@ function port(): number {
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> {
   const host = options.host ?? '127.0.0.1';
   const dataDir = await mkdtemp(join(tmpdir(), 'mna-etcd-'));
-  const clientPort = port();
+  const clientPort = options.clientPort ?? port();
   const peerPort = port();
   const endpoint = `${options.tls === undefined ? 'http' : 'https'}://${host}:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './agent-process.js';
-import { startEtcd, type EtcdServer } from './etcd-server.js';
+import { startEtcd, type EtcdServer } from './registry-etcd.js';
 import { waitFor } from './exec.js';
 import { connect, createNetns, type Netns } from './netns.js';
 
@@ -89,7 +89,7 @@ export async function buildSeedTopology(options: TopologyOptions): Promise<Topol
   };
   const destroy = async (): Promise<void> => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    await etcd?.stop();
+    await etcd?.cleanup();
     for (const ns of created.reverse()) await ns.destroy();
     await rm(dir, { recursive: true, force: true });
   };
@@ -157,7 +157,7 @@ export async function buildSeedTopology(options: TopologyOptions): Promise<Topol
 
     if (options.registry) {
       step(`etcd: flannel's registry on ${ETCD_ENDPOINT} with the nodes' leases`);
-      etcd = await startEtcd({ host: SEED_LB_IP, clientPort: 2379, peerPort: 2380, ns: lb });
+      etcd = await startEtcd({ host: SEED_LB_IP, clientPort: 2379, ns: lb });
       const put = (key: string, value: unknown): Promise<string> => lb.must('etcdctl', ['--endpoints', ETCD_ENDPOINT, 'put', key, JSON.stringify(value)]);
       await put(`${ETCD_PREFIX}/config`, { Network: SEED_NETWORK, SubnetLen: 24, Backend: { Type: 'vxlan', VNI: 1, Port: 8472 } });
       for (const node of nodes) {
