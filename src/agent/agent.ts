@@ -5,7 +5,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { parseHostPort } from '../config/net-types.js';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage, formatIssue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createRegistry } from '../status/metrics.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
@@ -120,7 +120,7 @@ export class Agent {
       try {
         next = await loadConfig({ path: this.loaded.path, mustExist: this.options.configMustExist });
       } catch (err) {
-        const detail = err instanceof ConfigError ? err.issues.map((i) => `${i.file}:${i.line}:${i.col}: ${i.key}: ${i.message}`) : [errorMessage(err)];
+        const detail = err instanceof ConfigError ? err.issues.map(formatIssue) : [errorMessage(err)];
         this.log.error({ problems: detail }, 'config reload rejected; keeping the running config');
         this.reloads.inc({ result: 'rejected' });
         this.lastReload = { ok: false, at, error: detail.join('; ') };

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './agent-process.js';
 import { startEtcd, type EtcdServer } from './registry-etcd.js';
+import { flannelLeaseJson, leaseKey } from './registry-flannel.js';
 import { waitFor } from './exec.js';
 import { connect, createNetns, type Netns } from './netns.js';
 
@@ -158,11 +159,9 @@ export async function buildSeedTopology(options: TopologyOptions): Promise<Topol
     if (options.registry) {
       step(`etcd: flannel's registry on ${ETCD_ENDPOINT} with the nodes' leases`);
       etcd = await startEtcd({ host: SEED_LB_IP, clientPort: 2379, ns: lb });
-      const put = (key: string, value: unknown): Promise<string> => lb.must('etcdctl', ['--endpoints', ETCD_ENDPOINT, 'put', key, JSON.stringify(value)]);
-      await put(`${ETCD_PREFIX}/config`, { Network: SEED_NETWORK, SubnetLen: 24, Backend: { Type: 'vxlan', VNI: 1, Port: 8472 } });
-      for (const node of nodes) {
-        await put(`${ETCD_PREFIX}/subnets/${network(node.subnet)}-24`, { PublicIP: node.ip, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: node.vtepMAC } });
-      }
+      const put = (key: string, value: string): Promise<string> => lb.must('etcdctl', ['--endpoints', ETCD_ENDPOINT, 'put', key, value]);
+      await put(`${ETCD_PREFIX}/config`, JSON.stringify({ Network: SEED_NETWORK, SubnetLen: 24, Backend: { Type: 'vxlan', VNI: 1, Port: 8472 } }));
+      for (const node of nodes) await put(leaseKey(node.subnet, ETCD_PREFIX), flannelLeaseJson(node.ip, node.vtepMAC));
       for (const node of nodes) {
         const sim = node.ns.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/helpers/flanneld-sim.ts'), ETCD_ENDPOINT, ETCD_PREFIX, node.subnet], { cwd: REPO_ROOT });
         children.push(sim);
