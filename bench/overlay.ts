@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
-import { REPO_ROOT, cliArgv, randomPort } from '../test/helpers/agent-process.js';
+import { REPO_ROOT, cliArgv } from '../test/helpers/agent-process.js';
+import { testPort } from '../test/helpers/ports.js';
 import { must, run, waitFor } from '../test/helpers/exec.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
 import { median } from './_stats.js';
@@ -127,7 +128,7 @@ async function agentRss(n: number, bundled: boolean, enabled = true): Promise<{ 
     const p = peer(i + 1);
     return { subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC };
   });
-  const port = randomPort();
+  const port = testPort();
   const dir = await mkdtemp(join(tmpdir(), 'mna-ovb-agent-'));
   const config = {
     stateDir: join(dir, 'state'),

@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliArgv, randomPort, REPO_ROOT } from '../test/helpers/agent-process.js';
+import { cliArgv, REPO_ROOT } from '../test/helpers/agent-process.js';
+import { testPort } from '../test/helpers/ports.js';
 import { sleep } from '../test/helpers/exec.js';
 import { median } from './_stats.js';
 
@@ -47,11 +48,11 @@ export async function main(args: string[]): Promise<void> {
     const agent: Sample[] = [];
     const reference: Sample[] = [];
     for (let i = 0; i < rounds; i += 1) {
-      const port = randomPort();
+      const port = testPort();
       const config = join(dir, 'config.yaml');
       await writeFile(config, `stateDir: ${dir}/state\nistio: { clusterEnv: "", sidecarEnv: "" }\nstatus: { listen: "127.0.0.1:${port}" }\nidentity: { enabled: false }\n`);
       agent.push(await measure(cliArgv('run', '--config', config), `http://127.0.0.1:${port}/readyz`));
-      const refPort = randomPort();
+      const refPort = testPort();
       const script = `const f=(await import('fastify')).default();f.get('/',async()=>'ok');await f.listen({host:'127.0.0.1',port:${refPort}});`;
       reference.push(await measure([process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], `http://127.0.0.1:${refPort}/`));
     }

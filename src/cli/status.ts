@@ -1,7 +1,7 @@
 /** `status`: ask the running agent and render /status for a person (or raw JSON). */
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
 import { DEFAULT_STATUS_PORT } from '../config/defaults.js';
-import { parseHostPort, type HostPort } from '../config/net-types.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../config/net-types.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { parseCommandArgs } from './args.js';
 import { STATUS_HELP } from './help.js';
@@ -23,14 +23,13 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const addr = await resolveAddr(args.addr, args.config);
   const timeoutMs = args.timeout === undefined ? 3000 : Number(args.timeout);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new AgentError(ErrorCode.UsageInvalid, `status: --timeout "${args.timeout}" is not a number of milliseconds`);
-  const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
   let body: Record<string, unknown>;
   try {
-    const res = await fetch(`http://${host}:${addr.port}/status`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`http://${formatHostPort(addr)}/status`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = (await res.json()) as Record<string, unknown>;
   } catch (err) {
-    process.stderr.write(`mesh-node-agent is unreachable at ${host}:${addr.port}: ${errorMessage(err)}\nIs it running? Try: systemctl status mesh-node-agent\n`);
+    process.stderr.write(`mesh-node-agent is unreachable at ${formatHostPort(addr)}: ${errorMessage(err)}\nIs it running? Try: systemctl status mesh-node-agent\n`);
     return EXIT_UNREACHABLE;
   }
   process.stdout.write(args.json === true ? `${JSON.stringify(body, null, 2)}\n` : renderStatus(body));

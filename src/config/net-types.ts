@@ -73,6 +73,11 @@ export function parseHostPort(value: string, defaultPort?: number): HostPort | u
   return port > 0 && port <= 65535 ? { host, port } : undefined;
 }
 
+/** The inverse of parseHostPort: IPv6 hosts in brackets. */
+export function formatHostPort(address: HostPort): string {
+  return isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
 export function isLoopback(host: string): boolean {
   if (isIPv4(host)) return host.startsWith('127.');
   if (isIPv6(host)) return host === '::1' || host === '0:0:0:0:0:0:0:1';

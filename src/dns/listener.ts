@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
-import type { HostPort } from '../config/net-types.js';
+import { formatHostPort, type HostPort } from '../config/net-types.js';
 import type { Resolver } from './resolver.js';
 
 export const MAX_TCP_CONNECTIONS = 128;
@@ -26,7 +26,7 @@ export class Listener {
   ) {}
 
   get key(): string {
-    return net.isIPv6(this.address.host) ? `[${this.address.host}]:${this.address.port}` : `${this.address.host}:${this.address.port}`;
+    return formatHostPort(this.address);
   }
 
   get tcpConnections(): number {

@@ -5,7 +5,7 @@
  * address (the sockets are connected), for a pending ID, with the same question. Health is
  * tracked from outcomes.
  */
-import net from 'node:net';
+import { formatHostPort } from '../config/net-types.js';
 import { TcpLane, UdpLane, UpstreamTimeout, freeId, type UpstreamCallback } from './upstream-lanes.js';
 import { u16 } from './wire.js';
 
@@ -50,7 +50,7 @@ export class Upstream {
   }
 
   static keyOf(host: string, port: number): string {
-    return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+    return formatHostPort({ host, port });
   }
 
   /** Sends `query` (client's bytes; not modified) and calls back once: reply (client's ID restored) or error. */

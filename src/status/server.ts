@@ -4,7 +4,8 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { HostPort } from '../config/net-types.js';
+import { formatHostPort, type HostPort } from '../config/net-types.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 
 export interface ReadyCheck {
   name: string;
@@ -56,6 +57,19 @@ export interface StatusServer {
 
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
   const app = buildStatusApp(options);
-  await app.listen({ host: options.listen.host, port: options.listen.port });
+  try {
+    await app.listen({ host: options.listen.host, port: options.listen.port });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    const where = formatHostPort(options.listen);
+    const busy = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    throw new AgentError(
+      ErrorCode.ControllerFailed,
+      busy
+        ? `status.listen ${where}: address already in use; stop what holds it or set status.listen to a free address`
+        : `status.listen ${where}: cannot listen: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
   return { close: () => app.close() };
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { waitFor } from './exec.js';
+import { testPort } from './ports.js';
 import type { Netns } from './netns.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -44,14 +45,10 @@ export interface StartOptions {
   dir?: string;
 }
 
-export function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 30000);
-}
-
 export async function startAgent(options: StartOptions): Promise<AgentHandle> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'mna-agent-')));
   const configPath = join(dir, 'config.yaml');
-  const port = options.statusPort ?? randomPort();
+  const port = options.statusPort ?? testPort();
   const base = {
     stateDir: join(dir, 'state'),
     istio: { clusterEnv: join(dir, 'cluster.env'), sidecarEnv: join(dir, 'sidecar.env') },

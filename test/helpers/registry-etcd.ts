@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, waitFor } from './exec.js';
+import { testPort } from './ports.js';
 import type { Netns } from './netns.js';
 
 export interface EtcdServer {
@@ -36,15 +37,11 @@ export interface EtcdOptions {
   tls?: { ca: string; cert: string; key: string; clientCert: string; clientKey: string };
 }
 
-function port(): number {
-  return 20000 + Math.floor(Math.random() * 40000);
-}
-
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdServer> {
   const host = options.host ?? '127.0.0.1';
   const dataDir = await mkdtemp(join(tmpdir(), 'mna-etcd-'));
-  const clientPort = options.clientPort ?? port();
-  const peerPort = port();
+  const clientPort = options.clientPort ?? testPort();
+  const peerPort = testPort();
   const endpoint = `${options.tls === undefined ? 'http' : 'https'}://${host}:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   let child: ChildProcess | undefined;

@@ -4,13 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { buildStatusApp } from '../../src/status/server.js';
-import { cliArgv, randomPort, REPO_ROOT, startAgent, type AgentHandle } from '../helpers/agent-process.js';
+import { cliArgv, REPO_ROOT, startAgent, type AgentHandle } from '../helpers/agent-process.js';
+import { testPort } from '../helpers/ports.js';
 import { run, waitFor } from '../helpers/exec.js';
 
 function cli(...args: string[]): ReturnType<typeof run> {
@@ -121,7 +124,7 @@ describe('agent lifecycle', () => {
 
 describe('CLI exit codes', () => {
   test('status exits 2 when nothing listens', async () => {
-    const result = await cli('status', '--addr', `127.0.0.1:${randomPort()}`, '--timeout', '1000');
+    const result = await cli('status', '--addr', `127.0.0.1:${testPort()}`, '--timeout', '1000');
     assert.equal(result.code, 2);
     assert.match(result.stderr, /unreachable/);
   });
@@ -131,7 +134,7 @@ describe('CLI exit codes', () => {
       source: { readiness: () => [{ name: 'overlay', ready: false, reason: 'device missing' }], status: () => ({ version: 'x', ready: false, controllers: { overlay: { enabled: true, state: 'running', ready: false, reason: 'device missing' } } }) },
       metrics: new Registry(),
     });
-    const port = randomPort();
+    const port = testPort();
     await app.listen({ host: '127.0.0.1', port });
     try {
       const result = await cli('status', '--addr', `127.0.0.1:${port}`);
@@ -140,6 +143,22 @@ describe('CLI exit codes', () => {
       assert.match(result.stdout, /overlay\s+running\s+no\s+device missing/);
     } finally {
       await app.close();
+    }
+  });
+
+  test('run exits 1 naming status.listen when the status port is taken, and removes nothing', async () => {
+    const holder = createServer();
+    const port = testPort();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    const agent = await startAgent({ config: {}, statusPort: port });
+    try {
+      const code = agent.proc.exitCode ?? ((await once(agent.proc, 'exit')) as [number | null])[0];
+      assert.equal(code, 1, agent.logs());
+      assert.match(agent.logs(), new RegExp(`status\\.listen 127\\.0\\.0\\.1:${port}: address already in use`));
+      assert.ok(holder.listening, 'the other listener is untouched');
+    } finally {
+      await agent.cleanup();
+      await new Promise((resolve) => holder.close(resolve));
     }
   });
 

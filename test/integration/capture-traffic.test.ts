@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { stripSaveNoise } from '../../src/capture/save-parse.js';
-import { cliArgv, randomPort, startAgent, type AgentHandle } from '../helpers/agent-process.js';
+import { cliArgv, startAgent, type AgentHandle } from '../helpers/agent-process.js';
+import { testPort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/exec.js';
 import { connect, createNetns, type Netns } from '../helpers/netns.js';
 
@@ -78,8 +79,8 @@ describe('capture with the real agent', () => {
   let dir: string;
   let baseline: string;
   let agent: AgentHandle | undefined;
-  const dnsPort = randomPort();
-  const statusPort = randomPort();
+  const dnsPort = testPort();
+  const statusPort = testPort();
   const captureConfig = {
     capture: {
       enabled: true,

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { stringify } from 'yaml';
-import { randomPort, REPO_ROOT } from '../helpers/agent-process.js';
+import { REPO_ROOT } from '../helpers/agent-process.js';
+import { testPort } from '../helpers/ports.js';
 import { sleep, waitFor } from '../helpers/exec.js';
 import { readInstalled } from '../helpers/identity-fixture.js';
 import { TestCa } from '../helpers/test-ca.js';
@@ -49,7 +50,7 @@ void describe('identity crash consistency', () => {
         stateDir: join(dir, `state-${slot}`),
         log: { level: 'info' },
         istio: { clusterEnv: join(dir, 'none.env'), sidecarEnv: join(dir, 'none.env') },
-        status: { listen: `127.0.0.1:${randomPort()}` },
+        status: { listen: `127.0.0.1:${testPort()}` },
         identity: {
           enabled: true,
           ca: { protocol: 'istiod', address: ca.address, serverName: 'istiod.istio-system.svc', rootCert: join(dir, 'root.pem'), tokenFile: join(dir, 'token') },
