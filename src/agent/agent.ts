@@ -11,6 +11,7 @@ import { createRegistry } from '../status/metrics.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
 import { VERSION } from '../version.js';
 import type { ControllerModule } from './controller.js';
+import { cancelMemoryTrim, scheduleMemoryTrim } from './memory-trim.js';
 import { createNotifier, type Notifier } from './sd-notify.js';
 import { Supervisor } from './supervisor.js';
 
@@ -75,6 +76,7 @@ export class Agent {
     await this.supervisor.start();
     await this.notifier.notify('READY=1', `STATUS=${this.supervisor.isReady() ? 'ready' : 'started, waiting for controllers'}`);
     this.log.info({ version: VERSION, ready: this.supervisor.isReady() }, 'agent started');
+    scheduleMemoryTrim(this.log);
   }
 
   /** Re-read every source and apply it; an invalid config keeps the running one. Serialised. */
@@ -87,6 +89,7 @@ export class Agent {
   async stop(): Promise<void> {
     await this.notifier.notify('STOPPING=1');
     this.log.info('stopping');
+    cancelMemoryTrim();
     await this.supervisor.stop();
     await this.server?.close();
   }
@@ -135,6 +138,7 @@ export class Agent {
       this.reloads.inc({ result: 'applied' });
       this.lastReload = { ok: true, at };
       this.log.info({ generation: this.generation }, 'config reloaded');
+      scheduleMemoryTrim(this.log);
       return { ok: true };
     } finally {
       await this.notifier.notify('READY=1');

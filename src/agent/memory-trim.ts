@@ -1,0 +1,47 @@
+/**
+ * One full garbage collection after a burst of one-off work (start-up, a reload). Parsing a config
+ * with thousands of peers and the first convergence leave tens of MB of garbage that V8 keeps mapped
+ * for a long time: an idle daemon rarely reaches a major GC on its own. The role of Go's
+ * debug.FreeOSMemory in flanneld-style daemons.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Logger } from '../log.js';
+
+type Collect = () => void;
+let collect: Collect | null | undefined;
+
+function collector(): Collect | null {
+  if (collect !== undefined) return collect;
+  try {
+    // `gc` appears only in contexts created after the flag is set, hence the fresh context.
+    setFlagsFromString('--expose-gc');
+    const fn: unknown = runInNewContext('gc');
+    collect = typeof fn === 'function' ? (fn as Collect) : null;
+  } catch {
+    collect = null;
+  }
+  return collect;
+}
+
+let timer: NodeJS.Timeout | undefined;
+
+/** Collects once, `delayMs` after the last call (bursts of calls collect once). Never keeps the process alive. */
+export function scheduleMemoryTrim(log: Logger, delayMs = 1000): void {
+  if (timer !== undefined) clearTimeout(timer);
+  timer = setTimeout(() => {
+    timer = undefined;
+    const gc = collector();
+    if (gc === null) return;
+    const before = process.memoryUsage.rss();
+    gc();
+    gc();
+    setTimeout(() => log.debug({ rssBeforeMb: Math.round(before / 2 ** 20), rssAfterMb: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'memory trimmed'), 1500).unref();
+  }, delayMs);
+  timer.unref();
+}
+
+export function cancelMemoryTrim(): void {
+  if (timer !== undefined) clearTimeout(timer);
+  timer = undefined;
+}
