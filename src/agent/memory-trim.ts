@@ -26,6 +26,8 @@ function collector(): Collect | null {
 
 let timer: NodeJS.Timeout | undefined;
 
+const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
+
 /** Collects once, `delayMs` after the last call (bursts of calls collect once). Never keeps the process alive. */
 export function scheduleMemoryTrim(log: Logger, delayMs = 1000): void {
   if (timer !== undefined) clearTimeout(timer);
@@ -33,10 +35,12 @@ export function scheduleMemoryTrim(log: Logger, delayMs = 1000): void {
     timer = undefined;
     const gc = collector();
     if (gc === null) return;
-    const before = process.memoryUsage.rss();
+    const before = process.memoryUsage().heapUsed;
+    // Twice: the first pass runs the finalizers of native buffers (netlink's receive buffers),
+    // the second frees what they held. V8 returns the emptied pages to the OS shortly after.
     gc();
     gc();
-    setTimeout(() => log.debug({ rssBeforeMb: Math.round(before / 2 ** 20), rssAfterMb: Math.round(process.memoryUsage.rss() / 2 ** 20) }, 'memory trimmed'), 1500).unref();
+    log.debug({ heapUsedBeforeMb: mb(before), heapUsedAfterMb: mb(process.memoryUsage().heapUsed) }, 'memory trimmed');
   }, delayMs);
   timer.unref();
 }

@@ -21,7 +21,7 @@ interface EventsMap {
  * The monitor holds almost nothing and decodes a few messages at a time: a small heap, and no
  * optimizing compiler, keep its private memory to a few MB beside the agent's.
  */
-const CHILD_V8_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=32', '--optimize-for-size', '--jitless'];
+const CHILD_V8_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=32', '--optimize-for-size', '--jitless', '--no-expose-wasm'];
 
 /** Keeps the loader flags (tsx in development) so the child runs the same way we do. */
 function loaderArgs(): string[] {
