@@ -141,7 +141,7 @@ void describe('dns udp-batch addon (loopback)', () => {
       });
       send(h, 'a');`);
     assert.equal(handled.code, 0, handled.stderr);
-    assert.deepEqual(handled.stdout.trim().split('\n'), ['uncaught boom', 'batch 2', 'microtask 2']);
+    assert.deepEqual(handled.stdout.trim().split('\n'), ['uncaught boom', 'microtask 1', 'batch 2', 'microtask 2']);
     const unhandled = child(`const h = ub.open('127.0.0.1', 0, 0, () => { throw new Error('boom'); }); send(h, 'a');`);
     assert.equal(unhandled.signal, null, 'no abort');
     assert.equal(unhandled.code, 1);
