@@ -120,11 +120,11 @@ static void env_cleanup(void *arg);
 static void shut(udp_ctx *ctx) {
   if (!ctx->open) return;
   ctx->open = 0;
-  uv_poll_stop(&ctx->poll);
+  /* The watcher goes before the fd: libuv must not touch an fd number another socket may reuse. */
+  uv_close((uv_handle_t *)&ctx->poll, on_poll_closed);
   close(ctx->fd);
   ctx->fd = -1;
   if (!ctx->env_gone) napi_remove_env_cleanup_hook(ctx->env, env_cleanup, ctx);
-  uv_close((uv_handle_t *)&ctx->poll, on_poll_closed);
 }
 
 static void env_cleanup(void *arg) {
@@ -132,10 +132,9 @@ static void env_cleanup(void *arg) {
   ctx->env_gone = 1; /* ctx is deliberately leaked: the process is exiting */
   if (!ctx->open) return;
   ctx->open = 0;
-  uv_poll_stop(&ctx->poll);
+  uv_close((uv_handle_t *)&ctx->poll, on_poll_closed);
   close(ctx->fd);
   ctx->fd = -1;
-  uv_close((uv_handle_t *)&ctx->poll, on_poll_closed);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
