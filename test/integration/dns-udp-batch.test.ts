@@ -224,8 +224,13 @@ for (const udp of ['batch', 'dgram'] as const) {
       await ns?.destroy();
     });
 
-    void test(`the agent serves UDP through the ${udp} path`, async () => {
+    void test(`the agent serves UDP through the ${udp} path (and says why when it is dgram)`, async () => {
       assert.deepEqual((await dnsStatus(agent)).listeners.map((l) => l.udp), [udp]);
+      const fallbackLogs = agent.logs().split('\n').filter((l) => l.includes('not the batched native socket'));
+      if (udp === 'dgram') {
+        assert.equal(fallbackLogs.length, 1, 'logged once');
+        assert.match(fallbackLogs[0]!, /MNA_DNS_UDP=dgram/);
+      } else assert.deepEqual(fallbackLogs, []);
     });
 
     void test('1600 queries from 4 clients, 200 in flight, half answered locally and half forwarded, all reach the right client', async () => {
