@@ -10,10 +10,19 @@ import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
 /** Meta bytes 8..47 of a slot: sockaddr length, unused, sockaddr (what sendTo takes). */
 const ADDR_FROM = 8;
 
-interface Batch {
-  live: boolean;
-  /** Addresses of queries answered after the batch, by input slot. */
-  saved: (Uint8Array | undefined)[] | undefined;
+/**
+ * The `respond` given to the resolver for the query in one input slot. Reused batch after batch
+ * while answers come synchronously (no closure per packet); once the resolver keeps one for a later
+ * answer, that one gets the client's address and the slot gets a fresh responder.
+ */
+interface Responder {
+  readonly slot: number;
+  /** True while its query is being handled: a reply goes into the output arena. */
+  inBatch: boolean;
+  answered: boolean;
+  /** Set when answered after the batch (forwarded). */
+  address: Uint8Array | undefined;
+  readonly respond: (reply: Buffer) => void;
 }
 
 export class BatchUdpServer {
@@ -24,10 +33,8 @@ export class BatchUdpServer {
   private readonly output: Uint8Array;
   private readonly outMeta32: Uint32Array;
   private readonly words: number;
+  private readonly responders: Responder[];
   private outCount = 0;
-  private current = -1;
-  /** Set when a synchronous reply bypassed the arena (too big for a slot). */
-  private sentDirect = false;
 
   private constructor(
     private readonly addon: UdpBatchAddon,
@@ -40,6 +47,7 @@ export class BatchUdpServer {
     this.output = new Uint8Array(handle.output);
     this.outMeta32 = new Uint32Array(handle.outputMeta);
     this.words = handle.metaSize / 4;
+    this.responders = Array.from({ length: handle.slots }, (_, slot) => this.responder(slot));
   }
 
   /** Binds host:port; throws like dgram's bind (Error with code EADDRINUSE, EACCES...). */
@@ -61,11 +69,15 @@ export class BatchUdpServer {
     return this.addon.counters(this.handle);
   }
 
+  private responder(slot: number): Responder {
+    const r: Responder = { slot, inBatch: false, answered: false, address: undefined, respond: (reply) => this.reply(reply, r) };
+    return r;
+  }
+
   private onBatch(count: number): void {
     const resolver = this.resolver();
-    const { slotSize } = this.handle;
+    const { slotSize, metaSize } = this.handle;
     const words = this.words;
-    const batch: Batch = { live: true, saved: undefined };
     this.outCount = 0;
     try {
       for (let slot = 0; slot < count && this.open; slot++) {
@@ -76,48 +88,46 @@ export class BatchUdpServer {
           resolver.stats.dropped += 1;
           continue;
         }
-        this.current = slot;
         // A view into the arena, valid only during this call: the resolver copies what it keeps.
         const packet = this.input.subarray(slot * slotSize, slot * slotSize + this.inMeta32[m]!);
-        const answered = this.outCount;
-        const willAnswer = resolver.handle(packet, false, (reply) => this.reply(reply, slot, batch));
-        if (willAnswer && this.outCount === answered && !this.sentDirect) {
-          // Answered later: keep the client's address, the meta slot is reused by the next batch.
-          batch.saved ??= [];
-          batch.saved[slot] = this.inMeta8.slice(m * 4 + ADDR_FROM, m * 4 + this.handle.metaSize);
+        const r = this.responders[slot]!;
+        r.inBatch = true;
+        r.answered = false;
+        const willAnswer = resolver.handle(packet, false, r.respond);
+        r.inBatch = false;
+        if (willAnswer && !r.answered) {
+          // Answered later: this responder keeps the client's address (the meta slot is reused).
+          r.address = this.inMeta8.slice(m * 4 + ADDR_FROM, m * 4 + metaSize);
+          this.responders[slot] = this.responder(slot);
         }
-        this.sentDirect = false;
       }
     } finally {
-      batch.live = false;
-      this.current = -1;
       if (this.outCount > 0 && this.open) this.addon.send(this.handle, this.outCount);
       this.outCount = 0;
     }
   }
 
-  private reply(reply: Buffer, slot: number, batch: Batch): void {
-    if (!this.open) return; // a forwarded answer after stop(): nowhere to go
-    if (batch.live && slot === this.current) {
-      const m = slot * this.words;
-      if (reply.length > this.handle.slotSize) {
-        this.addon.sendTo(this.handle, reply, this.inMeta8.subarray(m * 4 + ADDR_FROM, m * 4 + this.handle.metaSize));
-        this.sentDirect = true;
-        return;
-      }
-      const o = this.outCount++;
-      this.output.set(reply, o * this.handle.slotSize);
-      const om = o * this.words;
-      const out = this.outMeta32;
-      const inp = this.inMeta32;
-      out[om] = reply.length;
-      for (let w = 2; w < this.words; w++) out[om + w] = inp[m + w]!;
+  private reply(reply: Buffer, r: Responder): void {
+    if (!this.open || r.answered) return; // after stop() a forwarded answer has nowhere to go
+    r.answered = true;
+    if (!r.inBatch) {
+      const address = r.address;
+      r.address = undefined;
+      if (address !== undefined) this.addon.sendTo(this.handle, reply, address);
       return;
     }
-    const address = batch.saved?.[slot];
-    if (address !== undefined) {
-      batch.saved![slot] = undefined;
-      this.addon.sendTo(this.handle, reply, address);
+    const m = r.slot * this.words;
+    const { slotSize, metaSize } = this.handle;
+    if (reply.length > slotSize) {
+      this.addon.sendTo(this.handle, reply, this.inMeta8.subarray(m * 4 + ADDR_FROM, m * 4 + metaSize));
+      return;
     }
+    const o = this.outCount++;
+    this.output.set(reply, o * slotSize);
+    const om = o * this.words;
+    const out = this.outMeta32;
+    const inp = this.inMeta32;
+    out[om] = reply.length;
+    for (let w = 2; w < this.words; w++) out[om + w] = inp[m + w]!;
   }
 }
