@@ -17,7 +17,9 @@ PACKAGES=(
   openssl         # verifies issued certificates
   iputils-ping    # ping across the overlay
   procps          # ps/pgrep in tests
-  python3         # tiny test helpers (a fake NOTIFY_SOCKET listener)
+  python3         # tiny test helpers (a fake NOTIFY_SOCKET listener); node-gyp (native/udp-batch)
+  make            # node-gyp (native/udp-batch)
+  g++             # node-gyp (native/udp-batch): compiles C, links with g++
   dpkg-dev        # dpkg-buildpackage (npm run package)
   debhelper       # dh, compat 13 (npm run package)
   lintian         # packaging tests: the .deb has no lintian errors
@@ -50,4 +52,11 @@ stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "bootstrap: npm ci" >&2
   npm ci --no-audit --no-fund >&2
+fi
+
+# The DNS listener's batched UDP socket: rebuilt when missing or older than its sources.
+addon=native/udp-batch/build/Release/udp_batch.node
+if [ ! -f "$addon" ] || [ -n "$(find native/udp-batch -maxdepth 1 \( -name '*.c' -o -name binding.gyp \) -newer "$addon")" ]; then
+  echo "bootstrap: building native/udp-batch" >&2
+  bash scripts/build-native.sh
 fi

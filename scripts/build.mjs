@@ -7,6 +7,8 @@
  *   etcd3-proto/                 etcd3's own .proto files, when etcd3 is bundled (see rewriteEtcd3)
  *   node_modules/netlink, node-gyp-build
  *                                the native netlink addon (a .node file cannot be inlined), this arch only
+ *   udp_batch.node               the DNS listener's batched UDP socket (native/udp-batch, built by
+ *                                scripts/bootstrap.sh; src/dns/udp-batch.ts looks for it here)
  *   THIRD-PARTY-LICENSES.txt     license of every bundled package
  * Env: MNA_VERSION overrides package.json's version (packaging tests build a bumped release);
  * MNA_BUILD_ENTRY / MNA_BUILD_OUT bundle another entry into another directory (tests bundle a probe
@@ -136,6 +138,12 @@ for (const name of Object.keys(NATIVE)) {
 }
 if (externals.has('netlink') && !existsSync(join(out, 'node_modules/netlink/prebuilds', `linux-${arch}`))) {
   throw new Error(`netlink has no prebuilt addon for linux-${arch}`);
+}
+// Only when the DNS code is in the bundle (MNA_BUILD_ENTRY may be a probe without it).
+const udpBatch = join(root, 'native/udp-batch/build/Release/udp_batch.node');
+if (Object.keys(result.metafile.inputs).some((input) => input.endsWith('src/dns/udp-batch.ts'))) {
+  if (!existsSync(udpBatch)) throw new Error(`${relative(root, udpBatch)} is missing; run 'npm run bootstrap' (it builds native/udp-batch)`);
+  cpSync(udpBatch, join(out, 'udp_batch.node'));
 }
 if (bundled.has('etcd3')) cpSync(join(root, 'node_modules/etcd3/proto'), join(out, 'etcd3-proto'), { recursive: true });
 if (existsSync(join(root, 'proto'))) cpSync(join(root, 'proto'), join(out, 'proto'), { recursive: true });

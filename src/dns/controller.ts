@@ -12,6 +12,7 @@ import { DnsCache } from './cache.js';
 import { Forwarder } from './forwarder.js';
 import { HostsTable } from './hosts-table.js';
 import { Listener } from './listener.js';
+import { loadUdpBatch } from './udp-batch.js';
 import { MeshTable } from './mesh-table.js';
 import { registerDnsMetrics } from './metrics.js';
 import { normalizeName } from './names.js';
@@ -84,6 +85,8 @@ class DnsController implements Controller {
     }, 50);
     this.sweeper.unref();
     this.started = true;
+    const native = loadUdpBatch();
+    if (native.addon === undefined) this.ctx.log.info({ reason: native.reason }, 'dns: UDP through node:dgram, not the batched native socket');
     this.ctx.log.info({ listen: [...this.listeners.keys()], upstreams: this.defaultUpstreams, upstreamSource: this.upstreamSource }, 'dns proxy listening');
   }
 
@@ -114,7 +117,7 @@ class DnsController implements Controller {
     const s = this.stats;
     const lookups = this.cache.hits + this.cache.misses;
     return {
-      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: true, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected })),
+      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected })),
       queries: s.queries,
       bySource: { ...s.bySource },
       byRcode: Object.fromEntries(s.byRcode.map((n, rcode) => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),

@@ -1,13 +1,17 @@
 /**
- * One `dns.listen` address: a UDP socket and a TCP server (RFC 7766 framing, pipelining,
+ * One `dns.listen` address: a UDP socket (the native batched one when it loads, else node:dgram;
+ * see udp-batch.ts) and a TCP server (RFC 7766 framing, pipelining,
  * out-of-order replies). TCP is bounded: at most MAX_TCP_CONNECTIONS at once, an idle timeout,
  * and a cap on queries outstanding per connection (reading pauses until replies drain).
  */
-import dgram from 'node:dgram';
-import { once } from 'node:events';
 import net from 'node:net';
 import { formatHostPort, type HostPort } from '../config/net-types.js';
 import type { Resolver } from './resolver.js';
+import { loadUdpBatch } from './udp-batch.js';
+import { BatchUdpServer } from './udp-batch-server.js';
+import { DgramUdpServer } from './udp-dgram-server.js';
+
+export type UdpPath = 'batch' | 'dgram';
 
 export const MAX_TCP_CONNECTIONS = 128;
 const TCP_IDLE_MS = 10_000;
@@ -15,7 +19,7 @@ const TCP_MAX_OUTSTANDING = 64;
 const SOCKET_BUFFER = 4 * 1024 * 1024;
 
 export class Listener {
-  private udp: dgram.Socket | undefined;
+  private udp: BatchUdpServer | DgramUdpServer | undefined;
   private tcp: net.Server | undefined;
   private readonly connections = new Set<net.Socket>();
   tcpRejected = 0;
@@ -33,35 +37,16 @@ export class Listener {
     return this.connections.size;
   }
 
+  /** Which UDP implementation serves this listener (status field `listeners[].udp`). */
+  get udpPath(): UdpPath {
+    return this.udp instanceof BatchUdpServer ? 'batch' : 'dgram';
+  }
+
   async start(): Promise<void> {
     const { host, port } = this.address;
-    const v6 = net.isIPv6(host);
-    // Replies go to IP literals: skip dgram's per-send dns.lookup round through nextTick.
-    const udp = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: (a, _o, cb) => cb(null, a, v6 ? 6 : 4) });
-    udp.on('message', (msg, rinfo) => {
-      this.resolver().handle(msg, false, (reply) => {
-        // A forwarded answer can arrive after stop() closed the socket; it has nowhere to go.
-        if (this.udp === udp) udp.send(reply, rinfo.port, rinfo.address);
-      });
-    });
-    udp.on('error', () => {
-      // Send errors to vanished clients are not our problem; the socket stays open.
-    });
-    const bound = once(udp, 'listening');
+    const native = loadUdpBatch();
+    const udp = native.addon !== undefined ? BatchUdpServer.start(native.addon, host, port, SOCKET_BUFFER, this.resolver) : await DgramUdpServer.start(host, port, SOCKET_BUFFER, this.resolver);
     this.udp = udp;
-    udp.bind({ port, address: host, exclusive: true });
-    try {
-      await bound;
-    } catch (err) {
-      this.udp = undefined;
-      throw err;
-    }
-    try {
-      udp.setRecvBufferSize(SOCKET_BUFFER);
-      udp.setSendBufferSize(SOCKET_BUFFER);
-    } catch {
-      // Capped by net.core.rmem_max; the default works, just with less burst room.
-    }
     const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     tcp.maxConnections = MAX_TCP_CONNECTIONS;
     tcp.on('drop', () => {
@@ -79,7 +64,7 @@ export class Listener {
         });
       });
     } catch (err) {
-      udp.close();
+      await udp.stop();
       this.udp = undefined;
       throw err;
     }
@@ -142,7 +127,7 @@ export class Listener {
     this.tcp = undefined;
     for (const socket of this.connections) socket.destroy();
     this.connections.clear();
-    if (udp !== undefined) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    await udp?.stop();
     if (tcp !== undefined) await new Promise<void>((resolve) => tcp.close(() => resolve()));
   }
 }

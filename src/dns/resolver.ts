@@ -37,7 +37,10 @@ export class Resolver {
     public maxInFlight: number,
   ) {}
 
-  /** Handles one packet; `respond` is called exactly once unless this returns false (dropped). */
+  /**
+   * Handles one packet; `respond` is called exactly once unless this returns false (dropped).
+   * `packet` is only read during this call: whatever outlives it is copied.
+   */
   handle(packet: Buffer, tcp: boolean, respond: Respond): boolean {
     const started = performance.now();
     this.stats.queries += 1;
@@ -82,10 +85,12 @@ export class Resolver {
       return true;
     }
     this.inFlight += 1;
-    forwarder.forward({ packet, questionEnd: q.questionEnd, tcp }, (reply) => {
+    // `packet` may be a view into the listener's receive arena, reused by the next batch.
+    const query = Buffer.from(packet);
+    forwarder.forward({ packet: query, questionEnd: q.questionEnd, tcp }, (reply) => {
       this.inFlight -= 1;
       if (reply === undefined) {
-        this.finish(emptyReply(packet, q.questionEnd, Rcode.ServFail, q.edns), source, started, respond);
+        this.finish(emptyReply(query, q.questionEnd, Rcode.ServFail, q.edns), source, started, respond);
         return;
       }
       this.cache.put(key, reply);

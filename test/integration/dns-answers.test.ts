@@ -43,7 +43,9 @@ spec:
   addresses: [240.0.0.9]
 `;
 
-void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () => {
+// Both UDP paths answer everything: the native batched socket (the default; the status check
+// fails if it stopped loading) and node:dgram (MNA_DNS_UDP=dgram, the fallback).
+for (const udp of ['batch', 'dgram'] as const) void describe(`dns proxy answers (namespace, dig/kdig, dnsmasq upstreams; UDP ${udp})`, () => {
   let ns: Netns;
   let agent: AgentHandle;
   let dir: string;
@@ -83,7 +85,7 @@ void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () =
       },
     };
     await startDnsmasq(ns, '::1', ['--port=5353', '--address=/v6.test/10.6.6.6']);
-    agent = await startAgent({ ns, config });
+    agent = await startAgent({ ns, config, env: { MNA_DNS_UDP: udp } });
     await agent.waitReady();
   });
 
@@ -204,6 +206,7 @@ void describe('dns proxy answers (namespace, dig/kdig, dnsmasq upstreams)', () =
     for (const source of ['hosts', 'mesh', 'forward', 'cache', 'upstream']) assert.ok((s.bySource[source] ?? 0) > 0, `source ${source} counted`);
     assert.ok((s.byRcode.NXDOMAIN ?? 0) > 0 && (s.byRcode.FORMERR ?? 0) > 0);
     assert.deepEqual(s.listeners.map((l) => l.address).sort(), ['127.0.0.1:53', '[::1]:53']);
+    assert.deepEqual(s.listeners.map((l) => l.udp), [udp, udp], `UDP served by the ${udp} path`);
     assert.ok(s.upstreams.health.every((h) => h.healthy));
     const metrics = (await agent.get('/metrics')).body;
     assert.match(metrics, /mesh_node_agent_dns_queries_total\{source="mesh"\} [1-9]/);

@@ -65,7 +65,7 @@ export interface DnsStatus {
   truncated: number;
   cache: { size: number; hits: number; misses: number; hitRate: number };
   upstreams: { source: string; servers: string[]; health: { server: string; healthy: boolean; queries: number; failures: number }[] };
-  listeners: { address: string }[];
+  listeners: { address: string; udp: 'batch' | 'dgram' }[];
   mesh: { hosts: number; problems: { file: string; reason: string }[]; allocated: { host: string; vip: string }[] };
   ready: boolean;
   reason?: string;

@@ -1,0 +1,457 @@
+/*
+ * udp_batch: a UDP socket read with recvmmsg and written with sendmmsg, for the DNS listener.
+ *
+ * Node 20's dgram costs one recvmsg, one JS callback and one sendmsg per datagram; that, not the
+ * resolver, caps a Node DNS server at about 0.65x dnsmasq. Here one readiness event drains up to
+ * SLOTS datagrams per syscall into a receive arena and calls JS once per batch; JS writes the
+ * replies into a send arena and flushes them with one sendmmsg. This file only moves bytes: all
+ * DNS parsing stays in TypeScript (src/dns/udp-batch.ts describes the arena layout to JS).
+ *
+ * Arena layout (all shared with JS as ArrayBuffers created once per socket):
+ *   input/output   SLOTS x SLOT_SIZE bytes of datagram payload
+ *   inputMeta/outputMeta  SLOTS x META_SIZE bytes per slot, as u32 words:
+ *     [0] payload length  [1] flags (1: truncated, the datagram was longer than SLOT_SIZE)
+ *     [2] sockaddr length [3] unused  [4..11] the peer's sockaddr (in or in6)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define SLOTS 64
+#define SLOT_SIZE 4096
+#define META_SIZE 48
+#define META_ADDR 16
+#define ADDR_MAX 32
+/* Batches per readiness event: enough to drain a burst, few enough not to starve timers and TCP. */
+#define MAX_BATCHES 8
+
+enum { AB_INPUT, AB_INPUT_META, AB_OUTPUT, AB_OUTPUT_META, AB_COUNT };
+
+typedef struct {
+  napi_env env;
+  int fd;
+  int open;        /* fd open and polled */
+  int poll_live;   /* uv handle initialized and not yet through its close callback */
+  int env_gone;    /* the environment is being torn down: never free, never call JS */
+  uv_poll_t poll;
+  napi_ref self;   /* keeps the JS handle (and so this struct) alive while the socket is open */
+  napi_ref callback;
+  napi_ref buffers[AB_COUNT];
+  uint8_t *arena[AB_COUNT];
+  napi_async_context async;
+  struct mmsghdr rx[SLOTS];
+  struct iovec rx_iov[SLOTS];
+  struct mmsghdr tx[SLOTS];
+  struct iovec tx_iov[SLOTS];
+  double received, batches, truncated, send_dropped, recv_errors;
+} udp_ctx;
+
+#define CHECK(env, call)                                         \
+  do {                                                           \
+    if ((call) != napi_ok) {                                     \
+      napi_throw_error((env), "EUDPBATCH", "udp_batch: " #call); \
+      return NULL;                                               \
+    }                                                            \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *where) {
+  const char *name = uv_err_name(-err);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s %s %s", syscall, name, where);
+  napi_value code, message, error, sys, no;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sys);
+  napi_set_named_property(env, error, "syscall", sys);
+  napi_create_int32(env, -err, &no);
+  napi_set_named_property(env, error, "errno", no);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static udp_ctx *unwrap(napi_env env, napi_value handle) {
+  udp_ctx *ctx = NULL;
+  if (napi_unwrap(env, handle, (void **)&ctx) != napi_ok || ctx == NULL) {
+    napi_throw_type_error(env, NULL, "udp_batch: not a socket handle");
+    return NULL;
+  }
+  return ctx;
+}
+
+static void release_refs(udp_ctx *ctx) {
+  if (ctx->env_gone) return;
+  for (int i = 0; i < AB_COUNT; i++) {
+    if (ctx->buffers[i] != NULL) napi_delete_reference(ctx->env, ctx->buffers[i]);
+    ctx->buffers[i] = NULL;
+    ctx->arena[i] = NULL;
+  }
+  if (ctx->callback != NULL) napi_delete_reference(ctx->env, ctx->callback);
+  ctx->callback = NULL;
+  if (ctx->async != NULL) napi_async_destroy(ctx->env, ctx->async);
+  ctx->async = NULL;
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  udp_ctx *ctx = handle->data;
+  ctx->poll_live = 0;
+  if (ctx->env_gone) return;
+  /* Not in shut(): close() may run inside the batch callback, which still uses these. */
+  release_refs(ctx);
+  /* Last: dropping the self reference lets the finalizer free ctx. */
+  napi_ref self = ctx->self;
+  ctx->self = NULL;
+  if (self != NULL) napi_delete_reference(ctx->env, self);
+}
+
+static void env_cleanup(void *arg);
+
+/* Stops polling and closes the fd now (the port is free when close() returns); the uv handle
+ * and the references go in its close callback. */
+static void shut(udp_ctx *ctx) {
+  if (!ctx->open) return;
+  ctx->open = 0;
+  /* The watcher goes before the fd: libuv must not touch an fd number another socket may reuse. */
+  uv_close((uv_handle_t *)&ctx->poll, on_poll_closed);
+  close(ctx->fd);
+  ctx->fd = -1;
+  if (!ctx->env_gone) napi_remove_env_cleanup_hook(ctx->env, env_cleanup, ctx);
+}
+
+static void env_cleanup(void *arg) {
+  udp_ctx *ctx = arg;
+  ctx->env_gone = 1; /* ctx is deliberately leaked: the process is exiting */
+  if (!ctx->open) return;
+  ctx->open = 0;
+  uv_close((uv_handle_t *)&ctx->poll, on_poll_closed);
+  close(ctx->fd);
+  ctx->fd = -1;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  udp_ctx *ctx = data;
+  /* Reached only once the self reference is gone, i.e. after the poll handle closed. */
+  if (ctx->env_gone || ctx->poll_live) return;
+  free(ctx);
+}
+
+static void call_js(udp_ctx *ctx, int count) {
+  napi_env env = ctx->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, arg, result;
+  if (napi_get_reference_value(env, ctx->callback, &fn) == napi_ok && fn != NULL && napi_get_global(env, &recv) == napi_ok &&
+      napi_create_int32(env, count, &arg) == napi_ok) {
+    /* napi_make_callback enters a callback scope: nextTicks and microtasks run when it returns. */
+    napi_status status = napi_make_callback(env, ctx->async, recv, fn, 1, &arg, &result);
+    if (status == napi_pending_exception) {
+      /* A throw in the listener is an uncaught exception like in any event handler, not an abort. */
+      napi_value error;
+      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  udp_ctx *ctx = handle->data;
+  if (status < 0 || !ctx->open || ctx->env_gone) return;
+  for (int batch = 0; batch < MAX_BATCHES && ctx->open; batch++) {
+    for (int i = 0; i < SLOTS; i++) ctx->rx[i].msg_hdr.msg_namelen = ADDR_MAX;
+    int n = recvmmsg(ctx->fd, ctx->rx, SLOTS, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      /* ECONNREFUSED and friends (ICMP for an earlier reply) concern one peer, not the socket. */
+      ctx->recv_errors += 1;
+      continue;
+    }
+    if (n == 0) return;
+    uint32_t *meta = (uint32_t *)ctx->arena[AB_INPUT_META];
+    for (int i = 0; i < n; i++) {
+      uint32_t *m = meta + i * (META_SIZE / 4);
+      int truncated = (ctx->rx[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      m[0] = truncated ? SLOT_SIZE : ctx->rx[i].msg_len;
+      m[1] = truncated ? 1 : 0;
+      m[2] = ctx->rx[i].msg_hdr.msg_namelen;
+      if (truncated) ctx->truncated += 1;
+    }
+    ctx->received += n;
+    ctx->batches += 1;
+    call_js(ctx, n);
+    /* A short batch drained the queue; the poll is level-triggered if more arrived since. */
+    if (n < SLOTS) return;
+  }
+}
+
+/* open(host, port, bufferBytes, onBatch) -> handle */
+static napi_value udp_open(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "udp_batch.open(host, port, bufferBytes, onBatch)");
+    return NULL;
+  }
+  char host[64];
+  size_t host_len = 0;
+  int32_t port = 0, buffer_bytes = 0;
+  napi_valuetype cb_type;
+  if (napi_get_value_string_utf8(env, argv[0], host, sizeof host, &host_len) != napi_ok || napi_get_value_int32(env, argv[1], &port) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &buffer_bytes) != napi_ok || napi_typeof(env, argv[3], &cb_type) != napi_ok || cb_type != napi_function ||
+      port < 0 || port > 65535) {
+    napi_throw_type_error(env, NULL, "udp_batch.open: expected (string, port number, number, function)");
+    return NULL;
+  }
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  memset(&addr, 0, sizeof addr);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    addr_len = sizeof *a4;
+  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    addr_len = sizeof *a6;
+  } else {
+    napi_throw_type_error(env, "ERR_INVALID_IP_ADDRESS", "udp_batch.open: host is not an IP address");
+    return NULL;
+  }
+  char where[96];
+  snprintf(where, sizeof where, addr.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+  int fd = socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", where);
+  if (bind(fd, (struct sockaddr *)&addr, addr_len) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind", where);
+  }
+  if (buffer_bytes > 0) {
+    /* Capped by net.core.{r,w}mem_max; the default works, just with less burst room. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
+  }
+  struct sockaddr_storage bound;
+  socklen_t bound_len = sizeof bound;
+  int bound_port = port;
+  if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) == 0) {
+    bound_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port : ((struct sockaddr_in *)&bound)->sin_port);
+  }
+
+  udp_ctx *ctx = calloc(1, sizeof *ctx);
+  if (ctx == NULL) {
+    close(fd);
+    return throw_errno(env, ENOMEM, "calloc", where);
+  }
+  ctx->env = env;
+  ctx->fd = fd;
+  napi_value handle, sizes[AB_COUNT];
+  const size_t lengths[AB_COUNT] = {SLOTS * SLOT_SIZE, SLOTS * META_SIZE, SLOTS * SLOT_SIZE, SLOTS * META_SIZE};
+  int ok = napi_create_object(env, &handle) == napi_ok;
+  for (int i = 0; ok && i < AB_COUNT; i++) {
+    void *data = NULL;
+    ok = napi_create_arraybuffer(env, lengths[i], &data, &sizes[i]) == napi_ok && napi_create_reference(env, sizes[i], 1, &ctx->buffers[i]) == napi_ok;
+    ctx->arena[i] = data;
+  }
+  ok = ok && napi_create_reference(env, argv[3], 1, &ctx->callback) == napi_ok;
+  napi_value resource_name;
+  ok = ok && napi_create_string_utf8(env, "mna:udp-batch", NAPI_AUTO_LENGTH, &resource_name) == napi_ok &&
+       napi_async_init(env, handle, resource_name, &ctx->async) == napi_ok;
+  if (ok) {
+    napi_value slots, slot_size, meta_size, bound_port_v;
+    napi_create_int32(env, SLOTS, &slots);
+    napi_create_int32(env, SLOT_SIZE, &slot_size);
+    napi_create_int32(env, META_SIZE, &meta_size);
+    napi_create_int32(env, bound_port, &bound_port_v);
+    /* Read-only: JS cannot swap an arena for another the kernel would not be writing to. */
+    napi_property_descriptor props[] = {
+        {"input", NULL, NULL, NULL, NULL, sizes[AB_INPUT], napi_enumerable, NULL},
+        {"inputMeta", NULL, NULL, NULL, NULL, sizes[AB_INPUT_META], napi_enumerable, NULL},
+        {"output", NULL, NULL, NULL, NULL, sizes[AB_OUTPUT], napi_enumerable, NULL},
+        {"outputMeta", NULL, NULL, NULL, NULL, sizes[AB_OUTPUT_META], napi_enumerable, NULL},
+        {"slots", NULL, NULL, NULL, NULL, slots, napi_enumerable, NULL},
+        {"slotSize", NULL, NULL, NULL, NULL, slot_size, napi_enumerable, NULL},
+        {"metaSize", NULL, NULL, NULL, NULL, meta_size, napi_enumerable, NULL},
+        {"port", NULL, NULL, NULL, NULL, bound_port_v, napi_enumerable, NULL},
+    };
+    ok = napi_define_properties(env, handle, sizeof props / sizeof props[0], props) == napi_ok;
+  }
+  ok = ok && napi_wrap(env, handle, ctx, finalize, NULL, NULL) == napi_ok;
+  if (!ok) {
+    release_refs(ctx);
+    free(ctx);
+    close(fd);
+    napi_throw_error(env, "EUDPBATCH", "udp_batch.open: out of memory creating the socket handle");
+    return NULL;
+  }
+  /* From here ctx belongs to the wrapper: freed by finalize() once closed and unreachable. */
+  napi_create_reference(env, handle, 1, &ctx->self);
+  for (int i = 0; i < SLOTS; i++) {
+    ctx->rx_iov[i].iov_base = ctx->arena[AB_INPUT] + i * SLOT_SIZE;
+    ctx->rx_iov[i].iov_len = SLOT_SIZE;
+    ctx->rx[i].msg_hdr.msg_iov = &ctx->rx_iov[i];
+    ctx->rx[i].msg_hdr.msg_iovlen = 1;
+    ctx->rx[i].msg_hdr.msg_name = ctx->arena[AB_INPUT_META] + i * META_SIZE + META_ADDR;
+    ctx->tx_iov[i].iov_base = ctx->arena[AB_OUTPUT] + i * SLOT_SIZE;
+    ctx->tx[i].msg_hdr.msg_iov = &ctx->tx_iov[i];
+    ctx->tx[i].msg_hdr.msg_iovlen = 1;
+    ctx->tx[i].msg_hdr.msg_name = ctx->arena[AB_OUTPUT_META] + i * META_SIZE + META_ADDR;
+  }
+  uv_loop_t *loop = NULL;
+  int err = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &ctx->poll, fd) : UV_EINVAL;
+  if (err == 0) {
+    ctx->poll.data = ctx;
+    ctx->poll_live = 1;
+    ctx->open = 1;
+    err = uv_poll_start(&ctx->poll, UV_READABLE, on_readable);
+    if (err == 0) {
+      napi_add_env_cleanup_hook(env, env_cleanup, ctx);
+      return handle;
+    }
+    shut(ctx); /* closes fd, releases the references; the wrapper's finalizer frees ctx */
+  } else {
+    close(fd);
+    release_refs(ctx);
+    napi_delete_reference(env, ctx->self);
+    ctx->self = NULL;
+  }
+  return throw_errno(env, -err, "uv_poll_start", where);
+}
+
+/* send(handle, count) -> datagrams sent; slots 0..count-1 of the output arena. */
+static napi_value udp_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  udp_ctx *ctx = argc >= 2 ? unwrap(env, argv[0]) : NULL;
+  if (ctx == NULL) return NULL;
+  int32_t count = 0;
+  CHECK(env, napi_get_value_int32(env, argv[1], &count));
+  if (count < 0 || count > SLOTS) {
+    napi_throw_range_error(env, NULL, "udp_batch.send: count out of range");
+    return NULL;
+  }
+  int sent = 0;
+  if (ctx->open && count > 0) {
+    const uint32_t *meta = (const uint32_t *)ctx->arena[AB_OUTPUT_META];
+    for (int i = 0; i < count; i++) {
+      const uint32_t *m = meta + i * (META_SIZE / 4);
+      ctx->tx_iov[i].iov_len = m[0] > SLOT_SIZE ? SLOT_SIZE : m[0];
+      ctx->tx[i].msg_hdr.msg_namelen = m[2] > ADDR_MAX ? ADDR_MAX : m[2];
+    }
+    int done = 0;
+    while (done < count) {
+      int r = sendmmsg(ctx->fd, ctx->tx + done, count - done, MSG_DONTWAIT);
+      if (r > 0) {
+        done += r;
+        sent += r;
+      } else if (r < 0 && errno == EINTR) {
+        continue;
+      } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+        /* UDP semantics: a full send buffer drops the rest of the batch; clients retry. */
+        ctx->send_dropped += count - done;
+        break;
+      } else {
+        /* This one datagram failed (unreachable peer, bad address): skip it, send the rest. */
+        ctx->send_dropped += 1;
+        done += 1;
+      }
+    }
+  }
+  napi_value result;
+  CHECK(env, napi_create_int32(env, sent, &result));
+  return result;
+}
+
+/* sendTo(handle, payload: Uint8Array, address: Uint8Array) -> bool. `address` is META_SIZE-
+ * META_ADDR+8 bytes: a copy of meta words [2..11] (sockaddr length, unused, sockaddr). */
+static napi_value udp_send_to(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  udp_ctx *ctx = argc >= 3 ? unwrap(env, argv[0]) : NULL;
+  if (ctx == NULL) return NULL;
+  void *payload = NULL, *addr = NULL;
+  size_t payload_len = 0, addr_len = 0;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[1], &type, &payload_len, &payload, &ab, &offset) != napi_ok || type != napi_uint8_array ||
+      napi_get_typedarray_info(env, argv[2], &type, &addr_len, &addr, &ab, &offset) != napi_ok || type != napi_uint8_array ||
+      addr_len < 8 + sizeof(sa_family_t)) {
+    napi_throw_type_error(env, NULL, "udp_batch.sendTo(handle, Uint8Array payload, Uint8Array address)");
+    return NULL;
+  }
+  uint32_t sa_len;
+  memcpy(&sa_len, addr, sizeof sa_len);
+  if (sa_len > addr_len - 8) sa_len = (uint32_t)(addr_len - 8);
+  struct sockaddr_storage sa;
+  memset(&sa, 0, sizeof sa);
+  memcpy(&sa, (uint8_t *)addr + 8, sa_len > sizeof sa ? sizeof sa : sa_len);
+  int ok = 0;
+  if (ctx->open) {
+    ssize_t r;
+    do r = sendto(ctx->fd, payload, payload_len, MSG_DONTWAIT, (struct sockaddr *)&sa, sa_len);
+    while (r < 0 && errno == EINTR);
+    ok = r >= 0;
+    if (!ok) ctx->send_dropped += 1;
+  }
+  napi_value result;
+  CHECK(env, napi_get_boolean(env, ok, &result));
+  return result;
+}
+
+static napi_value udp_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  udp_ctx *ctx = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (ctx == NULL) return NULL;
+  shut(ctx);
+  return NULL;
+}
+
+static napi_value udp_counters(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  udp_ctx *ctx = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (ctx == NULL) return NULL;
+  napi_value out, v;
+  CHECK(env, napi_create_object(env, &out));
+  const struct { const char *name; double value; } fields[] = {
+      {"received", ctx->received}, {"batches", ctx->batches}, {"truncated", ctx->truncated},
+      {"sendDropped", ctx->send_dropped}, {"recvErrors", ctx->recv_errors}, {"open", ctx->open},
+  };
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    CHECK(env, napi_create_double(env, fields[i].value, &v));
+    CHECK(env, napi_set_named_property(env, out, fields[i].name, v));
+  }
+  return out;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  napi_property_descriptor fns[] = {
+      {"open", NULL, udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"send", NULL, udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendTo", NULL, udp_send_to, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, udp_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"counters", NULL, udp_counters, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,83 @@
+/**
+ * Loader for the native batched UDP addon (native/udp-batch): recvmmsg/sendmmsg with one JS call
+ * per batch instead of dgram's one per datagram. It is optional: when the .node file is missing,
+ * fails to load, or MNA_DNS_UDP=dgram forces it off, the listener uses node:dgram and `reason`
+ * says why.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ADDON_FILE = 'udp_batch.node';
+
+/** One socket. The ArrayBuffers are shared with the addon (layout: native/udp-batch/udp_batch.c). */
+export interface UdpBatchHandle {
+  /** `slots` datagram payloads of `slotSize` bytes: received queries. */
+  readonly input: ArrayBuffer;
+  /** Per slot, `metaSize` bytes as u32 words: [0] length, [1] 1 if truncated, [2] sockaddr length, [4..] sockaddr. */
+  readonly inputMeta: ArrayBuffer;
+  /** Replies to send: same layout as input / inputMeta. */
+  readonly output: ArrayBuffer;
+  readonly outputMeta: ArrayBuffer;
+  readonly slots: number;
+  readonly slotSize: number;
+  readonly metaSize: number;
+  /** The bound port (the requested one unless that was 0). */
+  readonly port: number;
+}
+
+export interface UdpBatchCounters {
+  received: number;
+  batches: number;
+  truncated: number;
+  sendDropped: number;
+  recvErrors: number;
+}
+
+export interface UdpBatchAddon {
+  /** Binds host:port (IP literal); throws an Error with `code` (EADDRINUSE, EACCES...) like dgram. */
+  open(host: string, port: number, bufferBytes: number, onBatch: (count: number) => void): UdpBatchHandle;
+  /** Sends output slots 0..count-1; returns how many went out (the rest were dropped, UDP-style). */
+  send(handle: UdpBatchHandle, count: number): number;
+  /** Sends one datagram to `address`: a copy of meta bytes 8..47 (sockaddr length, unused, sockaddr). */
+  sendTo(handle: UdpBatchHandle, payload: Uint8Array, address: Uint8Array): boolean;
+  /** Closes the fd now (the port is free on return); memory goes once the handle is unreachable. */
+  close(handle: UdpBatchHandle): void;
+  counters(handle: UdpBatchHandle): UdpBatchCounters;
+}
+
+export type UdpBatchLoad = { addon: UdpBatchAddon; path: string } | { addon: undefined; reason: string };
+
+/** Where the .node may be: beside the bundle (dist/, as packaged), or the build dir (source runs). */
+export function addonCandidates(moduleDir: string): string[] {
+  return [join(moduleDir, ADDON_FILE), join(moduleDir, '..', '..', 'native', 'udp-batch', 'build', 'Release', ADDON_FILE)];
+}
+
+function isAddon(exports: unknown): exports is UdpBatchAddon {
+  if (typeof exports !== 'object' || exports === null) return false;
+  const fns = exports as Record<string, unknown>;
+  return ['open', 'send', 'sendTo', 'close', 'counters'].every((name) => typeof fns[name] === 'function');
+}
+
+export function loadUdpBatchFrom(candidates: readonly string[], env: NodeJS.ProcessEnv = process.env): UdpBatchLoad {
+  const mode = env['MNA_DNS_UDP'];
+  if (mode === 'dgram') return { addon: undefined, reason: 'MNA_DNS_UDP=dgram' };
+  const path = candidates.find((p) => existsSync(p));
+  if (path === undefined) return { addon: undefined, reason: `${ADDON_FILE} not found (looked in ${candidates.join(', ')})` };
+  const mod: { exports: unknown } = { exports: {} };
+  try {
+    process.dlopen(mod, path);
+  } catch (err) {
+    return { addon: undefined, reason: `${path} failed to load: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (!isAddon(mod.exports)) return { addon: undefined, reason: `${path} is not the udp-batch addon (missing functions)` };
+  return { addon: mod.exports, path };
+}
+
+let loaded: UdpBatchLoad | undefined;
+
+/** The addon for this process (loaded once). */
+export function loadUdpBatch(): UdpBatchLoad {
+  loaded ??= loadUdpBatchFrom(addonCandidates(dirname(fileURLToPath(import.meta.url))));
+  return loaded;
+}
