@@ -19,8 +19,8 @@ export async function launcherNodeFlags(): Promise<string[]> {
 
 export interface ShippedBuild {
   main: string;
-  /** The launcher's flags, then main.mjs: prepend process.execPath. */
-  argv: (...args: string[]) => string[];
+  /** The launcher's flags, any extra node flags, main.mjs, then `args`: prepend process.execPath. */
+  argv: (args: readonly string[], extraNodeFlags?: readonly string[]) => string[];
   cleanup(): Promise<void>;
 }
 
@@ -29,7 +29,7 @@ export async function shippedBuild(): Promise<ShippedBuild> {
   await must(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], { env: { ...process.env, MNA_BUILD_OUT: dir } });
   const flags = await launcherNodeFlags();
   const main = join(dir, 'main.mjs');
-  return { main, argv: (...args) => [...flags, main, ...args], cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { main, argv: (args, extra = []) => [...flags, ...extra, main, ...args], cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Resident and private (not shared with any other process) memory of a process, in MB. */

@@ -13,15 +13,13 @@
  * MNA_DNS_UDP=dgram in the environment benchmarks the fallback.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { waitFor } from '../test/helpers/exec.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
-import { REPO_ROOT } from '../test/helpers/agent-process.js';
+import { launcherNodeFlags, shippedBuild } from './_shipped.js';
 
 const AGENT = '127.0.0.1';
 const KUBE_DNS = '127.0.0.2';
@@ -91,16 +89,6 @@ async function agentQueries(ns: Netns): Promise<number> {
   return Number(await agentDns(ns, '.queries'));
 }
 
-/** The node flags of the packaged launcher: its exec line, between the node binary and main.mjs. */
-export async function launcherNodeFlags(): Promise<string[]> {
-  const text = await readFile(join(REPO_ROOT, 'debian/launcher/mesh-node-agent'), 'utf8');
-  const exec = text.split('\n').find((l) => l.trimStart().startsWith('exec '));
-  if (exec === undefined) throw new Error('debian/launcher/mesh-node-agent has no exec line');
-  const words = exec.trim().split(/\s+/);
-  const main = words.findIndex((w) => w.endsWith('main.mjs'));
-  return words.slice(2, main < 0 ? words.length : main).filter((w) => w.startsWith('--'));
-}
-
 const fmt = (n: number | undefined, digits = 0): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
 export async function main(args: string[]): Promise<void> {
@@ -110,10 +98,7 @@ export async function main(args: string[]): Promise<void> {
   const extraFlags = (args.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(',').filter((f) => f !== '');
   const nodeFlags = [...(await launcherNodeFlags()), ...extraFlags];
   const dir = await mkdtemp(join(tmpdir(), 'mna-bench-dns-'));
-  const bundleDir = join(REPO_ROOT, '.bench', 'dns', 'dist');
-  await mkdir(bundleDir, { recursive: true });
-  const bundle = join(bundleDir, 'main.mjs');
-  await promisify(execFile)(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs')], { env: { ...process.env, MNA_BUILD_OUT: bundleDir } });
+  const shipped = await shippedBuild();
 
   const ns = await createNetns('dnsb');
   try {
@@ -151,7 +136,7 @@ export async function main(args: string[]): Promise<void> {
       },
     };
     await writeFile(join(dir, 'config.yaml'), stringify(config));
-    const agent = ns.spawn(process.execPath, [...nodeFlags, bundle, 'run', '--config', join(dir, 'config.yaml')]);
+    const agent = ns.spawn(process.execPath, shipped.argv(['run', '--config', join(dir, 'config.yaml')], extraFlags));
     let agentLog = '';
     agent.stderr?.on('data', (c: Buffer) => (agentLog += c.toString()));
     agent.stdout?.on('data', (c: Buffer) => (agentLog += c.toString()));
@@ -238,5 +223,6 @@ export async function main(args: string[]): Promise<void> {
   } finally {
     await ns.destroy();
     await rm(dir, { recursive: true, force: true });
+    await shipped.cleanup();
   }
 }

@@ -119,7 +119,7 @@ async function agentRss(build: ShippedBuild | undefined, n: number, enabled = tr
   };
   await writeFile(join(dir, 'config.yaml'), stringify(config));
   const args = ['run', '--config', join(dir, 'config.yaml')];
-  const argv = build === undefined ? cliArgv(...args) : [process.execPath, ...build.argv(...args)];
+  const argv = build === undefined ? cliArgv(...args) : [process.execPath, ...build.argv(args)];
   const proc = ns.spawn(argv[0] ?? '', argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     const probe = `fetch('http://127.0.0.1:${port}/readyz').then(r=>process.exit(r.status===200?0:1)).catch(()=>process.exit(1))`;

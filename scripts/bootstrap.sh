@@ -49,7 +49,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 stamp=node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+# A symlinked node_modules belongs to another checkout (a git worktree): `npm ci` would empty it there.
+if [ -L node_modules ]; then
+  :
+elif [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "bootstrap: npm ci" >&2
   npm ci --no-audit --no-fund >&2
 fi
