@@ -88,6 +88,17 @@ static udp_ctx *unwrap(napi_env env, napi_value handle) {
   return ctx;
 }
 
+/* The common head of every call taking (handle, ...): fills argv, returns the socket or NULL with
+ * a JS exception pending. */
+static udp_ctx *handle_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, "EUDPBATCH", "udp_batch: napi_get_cb_info");
+    return NULL;
+  }
+  return argc >= want ? unwrap(env, argv[0]) : NULL;
+}
+
 static void release_refs(udp_ctx *ctx) {
   if (ctx->env_gone) return;
   for (int i = 0; i < AB_COUNT; i++) {
@@ -334,10 +345,8 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 
 /* send(handle, count) -> datagrams sent; slots 0..count-1 of the output arena. */
 static napi_value udp_send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  udp_ctx *ctx = argc >= 2 ? unwrap(env, argv[0]) : NULL;
+  udp_ctx *ctx = handle_args(env, info, 2, argv);
   if (ctx == NULL) return NULL;
   int32_t count = 0;
   CHECK(env, napi_get_value_int32(env, argv[1], &count));
@@ -380,10 +389,8 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
 /* sendTo(handle, payload: Uint8Array, address: Uint8Array) -> bool. `address` is META_SIZE-
  * META_ADDR+8 bytes: a copy of meta words [2..11] (sockaddr length, unused, sockaddr). */
 static napi_value udp_send_to(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  udp_ctx *ctx = argc >= 3 ? unwrap(env, argv[0]) : NULL;
+  udp_ctx *ctx = handle_args(env, info, 3, argv);
   if (ctx == NULL) return NULL;
   void *payload = NULL, *addr = NULL;
   size_t payload_len = 0, addr_len = 0;
@@ -416,20 +423,16 @@ static napi_value udp_send_to(napi_env env, napi_callback_info info) {
 }
 
 static napi_value udp_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  udp_ctx *ctx = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  udp_ctx *ctx = handle_args(env, info, 1, argv);
   if (ctx == NULL) return NULL;
   shut(ctx);
   return NULL;
 }
 
 static napi_value udp_counters(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  udp_ctx *ctx = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  udp_ctx *ctx = handle_args(env, info, 1, argv);
   if (ctx == NULL) return NULL;
   napi_value out, v;
   CHECK(env, napi_create_object(env, &out));
