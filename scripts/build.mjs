@@ -3,6 +3,7 @@
  * `npm run build`: src/main.ts as one ESM file, dist/main.mjs, plus the few files it needs at run time
  * beside it (dist/ is the whole application directory the .deb installs as /usr/lib/mesh-node-agent):
  *   main.mjs                     the bundle (unminified: readable stack traces without source maps)
+ *   chunk-*.mjs, controller-*.mjs... its code split per controller, loaded only when that one is enabled
  *   proto/                       the CA protocols, loaded by @grpc/proto-loader (MNA_PROTO_DIR)
  *   etcd3-proto/                 etcd3's own .proto files, when etcd3 is bundled (see rewriteEtcd3)
  *   node_modules/netlink, node-gyp-build
@@ -103,6 +104,10 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
+  // A chunk per dynamically imported controller (src/controllers.ts), beside main.mjs: modules that
+  // find files next to themselves through import.meta.url see the same directory in any chunk.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   external: Object.keys(NATIVE),
   define: { __MNA_VERSION__: JSON.stringify(version) },
   banner: { js: banner },

@@ -1,11 +1,14 @@
 /**
  * The composition root: every capability's controller module, in start order (DNS before
- * capture, so redirected queries find a listener). Controllers never import each other.
+ * capture, so redirected queries find a listener). Controllers never import each other, and each
+ * is loaded only when enabled (see agent/lazy-module.ts).
  */
 import type { ControllerModule } from './agent/controller.js';
-import { captureModule } from './capture/controller.js';
-import { dnsModule } from './dns/controller.js';
-import { identityModule } from './identity/index.js';
-import { overlayModule } from './overlay/module.js';
+import { lazyModule } from './agent/lazy-module.js';
 
-export const CONTROLLER_MODULES: readonly ControllerModule[] = [identityModule, overlayModule, dnsModule, captureModule];
+export const CONTROLLER_MODULES: readonly ControllerModule[] = [
+  lazyModule('identity', async () => (await import('./identity/index.js')).identityModule),
+  lazyModule('overlay', async () => (await import('./overlay/module.js')).overlayModule),
+  lazyModule('dns', async () => (await import('./dns/controller.js')).dnsModule),
+  lazyModule('capture', async () => (await import('./capture/controller.js')).captureModule, { cleanup: true }),
+];

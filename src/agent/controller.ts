@@ -39,7 +39,8 @@ export interface Controller {
 
 export interface ControllerModule {
   name: ControllerName;
-  create(config: Config, ctx: ControllerContext): Controller;
+  /** May load the controller's code first (controllers.ts loads each one only when it is enabled). */
+  create(config: Config, ctx: ControllerContext): Controller | Promise<Controller>;
   /** `run --cleanup-only` (systemd ExecStopPost): undo host changes without a running controller. */
   cleanup?(config: Config, log: Logger): Promise<void>;
 }

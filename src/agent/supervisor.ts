@@ -187,14 +187,18 @@ export class Supervisor {
         log.error({ err }, 'controller error');
       },
     };
+    let controller: Controller;
     try {
-      slot.controller = module.create(this.config, ctx);
+      controller = await module.create(this.config, ctx);
     } catch (err) {
       slot.state = 'failed';
       this.noteError(slot, err);
       log.error({ err }, 'controller could not be created');
       return;
     }
+    // Stopped (or replaced) while its code was loading: never start it behind the caller's back.
+    if (slot.state !== 'starting' || this.slots.get(module.name) !== slot) return;
+    slot.controller = controller;
     const ok = await this.guard(slot, 'start', () => slot.controller.start());
     slot.state = ok ? 'running' : 'failed';
     if (ok) log.info('controller started');

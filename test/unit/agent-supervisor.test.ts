@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Controller, ControllerModule, Readiness } from '../../src/agent/controller.js';
+import { lazyModule } from '../../src/agent/lazy-module.js';
 import { Supervisor } from '../../src/agent/supervisor.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config, ControllerName } from '../../src/config/schema.js';
@@ -139,5 +140,65 @@ describe('status endpoints', () => {
       await app.close();
       await sup.stop();
     }
+  });
+});
+
+describe('lazy controller modules', () => {
+  test('code loads on the first create only, once, and only for enabled controllers', async () => {
+    const loads: string[] = [];
+    const identity = new Scripted('identity');
+    const dns = new Scripted('dns');
+    const lazy = (c: Scripted): ControllerModule =>
+      lazyModule(c.name, () => {
+        loads.push(c.name);
+        return Promise.resolve({ name: c.name, create: () => c });
+      });
+    const mods = [lazy(identity), lazy(dns)];
+    assert.deepEqual(loads, [], 'nothing loads when the list is built');
+    const sup = new Supervisor(await config({ identity: false, dns: true }), { modules: mods, log: silent, metrics: new Registry() });
+    await sup.start();
+    assert.deepEqual(loads, ['dns']);
+    assert.deepEqual(dns.calls, ['start']);
+    await sup.apply(await config({ identity: false, dns: false }));
+    await sup.apply(await config({ identity: false, dns: true }));
+    assert.deepEqual(loads, ['dns'], 'a restart reuses the loaded code');
+    assert.deepEqual(dns.calls, ['start', 'stop', 'start']);
+    await sup.stop();
+  });
+
+  test('a module that fails to load marks its controller failed, with the reason', async () => {
+    const mods = [lazyModule('overlay', () => Promise.reject(new Error('netlink addon missing')))];
+    const sup = new Supervisor(await config({ overlay: true }), { modules: mods, log: silent, metrics: new Registry() });
+    await sup.start();
+    const status = sup.status() as Record<string, { state: string; lastError?: { message: string } }>;
+    assert.equal(status.overlay?.state, 'failed');
+    assert.equal(status.overlay?.lastError?.message, 'netlink addon missing');
+    assert.deepEqual(sup.readiness(), [{ name: 'overlay', ready: false, reason: 'failed: netlink addon missing' }]);
+  });
+
+  test('a controller stopped while its code loads is never started', async () => {
+    const dns = new Scripted('dns');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const mods = [lazyModule('dns', async () => {
+      await gate;
+      return { name: 'dns', create: () => dns };
+    })];
+    const sup = new Supervisor(await config({ dns: true }), { modules: mods, log: silent, metrics: new Registry() });
+    const starting = sup.start();
+    await sup.stop();
+    release();
+    await starting;
+    assert.deepEqual(dns.calls, []);
+  });
+
+  test('cleanup is offered only where asked for, and delegates to the loaded module', async () => {
+    const cleaned: string[] = [];
+    const module: ControllerModule = { name: 'capture', create: () => new Scripted('capture'), cleanup: (c) => Promise.resolve(void cleaned.push(c.log.level)) };
+    assert.equal('cleanup' in lazyModule('dns', () => Promise.resolve(module)), false);
+    const withCleanup = lazyModule('capture', () => Promise.resolve(module), { cleanup: true });
+    await withCleanup.cleanup?.(await config({}, 'warn'), silent);
+    assert.deepEqual(cleaned, ['warn']);
+    await assert.rejects(async () => lazyModule('dns', () => Promise.resolve(module)).create(await config({}), { log: silent, metrics: new Registry(), reportError: () => undefined }), /"dns" loaded the "capture" module/);
   });
 });
