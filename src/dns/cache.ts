@@ -7,7 +7,7 @@
  * question (its own letter case) patched in and every TTL reduced by the entry's age.
  */
 import { cacheability, type CachePolicy } from './cache-policy.js';
-import type { Query } from './wire.js';
+import { HEADER, cacheKey, copyBytes, type Query } from './wire.js';
 
 interface Entry {
   reply: Buffer;
@@ -35,9 +35,9 @@ export class DnsCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  static key(query: Query): string {
-    const flags = (query.edns ? 1 : 0) | (query.dnssecOk ? 2 : 0) | (query.flags & 0x10 ? 4 : 0);
-    return `${query.qtype}/${query.qclass}/${flags}/${query.name}`;
+  /** Name, type, class and EDNS/DO/CD flags of the query in `packet[start, ...)` (see wire.ts cacheKey). */
+  static key(packet: Buffer, start: number, query: Query): string {
+    return cacheKey(packet, start, query);
   }
 
   configure(maxEntries: number, policy: CachePolicy): void {
@@ -54,32 +54,37 @@ export class DnsCache {
     this.entries.clear();
   }
 
-  /** A reply for `packet` from the cache, or undefined. */
-  get(key: string, packet: Buffer, query: Query): Buffer | undefined {
-    if (this.maxEntries === 0) return undefined;
+  /**
+   * Writes the cached reply for the query in `packet[start, ...)` at `out[at]` and returns its
+   * length, or -1 on a miss. `out` needs MAX_CACHED_REPLY bytes of room.
+   */
+  getInto(key: string, packet: Buffer, start: number, query: Query, out: Buffer, at: number): number {
+    if (this.maxEntries === 0) return -1;
     const entry = this.entries.get(key);
     if (entry === undefined) {
       this.misses += 1;
-      return undefined;
+      return -1;
     }
     const age = Math.floor((this.now() - entry.storedAt) / 1000);
     if (age >= entry.ttl) {
       this.entries.delete(key);
       this.misses += 1;
-      return undefined;
+      return -1;
     }
     entry.used = true;
     this.hits += 1;
-    const out = Buffer.from(entry.reply);
-    out[0] = packet[0]!;
-    out[1] = packet[1]!;
+    const reply = entry.reply;
+    reply.copy(out, at);
+    out[at] = packet[start]!;
+    out[at + 1] = packet[start + 1]!;
     // Same name modulo case, so same length: the client sees its own spelling back.
-    packet.copy(out, 12, 12, query.questionEnd);
+    copyBytes(packet, start + HEADER, start + query.questionEnd, out, at + HEADER);
     const left = entry.ttl - age;
-    for (let i = 0; i < entry.ttlOffsets.length; i++) {
-      out.writeUInt32BE(Math.min(Math.max(entry.originalTtls[i]! - age, 0), left), entry.ttlOffsets[i]);
+    const offsets = entry.ttlOffsets;
+    for (let i = 0; i < offsets.length; i++) {
+      out.writeUInt32BE(Math.min(Math.max(entry.originalTtls[i]! - age, 0), left), at + offsets[i]!);
     }
-    return out;
+    return reply.length;
   }
 
   put(key: string, reply: Buffer): void {

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { formatHostPort, type HostPort } from '../config/net-types.js';
-import type { Resolver } from './resolver.js';
+import { ANSWER_LATER, MAX_MESSAGE, type Resolver } from './resolver.js';
 import { loadUdpBatch } from './udp-batch.js';
 import { BatchUdpServer } from './udp-batch-server.js';
 import { DgramUdpServer } from './udp-dgram-server.js';
@@ -22,6 +22,8 @@ export class Listener {
   private udp: BatchUdpServer | DgramUdpServer | undefined;
   private tcp: net.Server | undefined;
   private readonly connections = new Set<net.Socket>();
+  /** Where synchronous answers to TCP queries are framed (two length bytes, then the message). */
+  private readonly tcpScratch = Buffer.allocUnsafe(2 + MAX_MESSAGE);
   tcpRejected = 0;
 
   constructor(
@@ -90,10 +92,11 @@ export class Listener {
           return;
         }
         if (buffered.length < 2 + len) break;
-        const msg = Buffer.from(buffered.subarray(2, 2 + len));
+        const frames = buffered;
         buffered = buffered.subarray(2 + len);
         outstanding += 1;
-        const willAnswer = this.resolver().handle(msg, true, (reply) => {
+        const scratch = this.tcpScratch;
+        const written = this.resolver().handle(frames, 2, 2 + len, true, scratch, 2, MAX_MESSAGE, (reply) => {
           outstanding -= 1;
           if (closed) return;
           const frame = Buffer.allocUnsafe(2 + reply.length);
@@ -105,7 +108,14 @@ export class Listener {
             drainFrames();
           }
         });
-        if (!willAnswer) outstanding -= 1;
+        if (written > 0) {
+          outstanding -= 1;
+          // The scratch is reused by the next query: the write gets a copy of the frame.
+          scratch.writeUInt16BE(written, 0);
+          socket.write(Buffer.from(scratch.subarray(0, 2 + written)));
+        } else if (written !== ANSWER_LATER) {
+          outstanding -= 1;
+        }
       }
       if (outstanding >= TCP_MAX_OUTSTANDING) socket.pause();
     };

@@ -4,7 +4,7 @@
  * match: a reply is header + the client's question + this block, with nothing encoded per query.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { AA, CLASS_IN, HEADER, OPT_LEN, OUR_EDNS_SIZE, QR, QType, RA, RD, Rcode, emptyReply, writeOpt, type Query } from './wire.js';
+import { AA, CLASS_IN, HEADER, OPT_LEN, OUR_EDNS_SIZE, QR, QType, RA, RD, Rcode, copyBytes, emptyReplyLength, writeEmptyReply, writeOpt, type Query } from './wire.js';
 
 export interface RrBlock {
   count: number;
@@ -69,22 +69,41 @@ export function blockFor(set: RecordSet, qtype: number, qclass: number): RrBlock
   return undefined;
 }
 
+/** Bytes the reply for an owned name takes. */
+export function localReplyLength(query: Query, block: RrBlock | undefined): number {
+  if (block === undefined || block.count === 0) return emptyReplyLength(query.questionEnd, query.edns);
+  return query.questionEnd + block.bytes.length + (query.edns ? OPT_LEN : 0);
+}
+
 /**
- * An authoritative reply for an owned name: the answer block, or NOERROR with no answer (NODATA)
- * when the name has no record of the asked type — never NXDOMAIN, which would tell the client
- * the name does not exist at all (Istio #31250).
+ * Writes an authoritative reply for an owned name at `out[at]` (the query is `packet[start, ...)`,
+ * `out` needs localReplyLength() bytes): the answer block, or NOERROR with no answer (NODATA) when
+ * the name has no record of the asked type — never NXDOMAIN, which would tell the client the name
+ * does not exist at all (Istio #31250). Returns the length.
  */
-export function localReply(packet: Buffer, query: Query, block: RrBlock | undefined): Buffer {
-  if (block === undefined || block.count === 0) return emptyReply(packet, query.questionEnd, Rcode.NoError, query.edns, AA);
+export function writeLocalReply(out: Buffer, at: number, packet: Buffer, start: number, query: Query, block: RrBlock | undefined): number {
   const qEnd = query.questionEnd;
-  const out = Buffer.allocUnsafe(qEnd + block.bytes.length + (query.edns ? OPT_LEN : 0));
-  packet.copy(out, 0, 0, qEnd);
-  out.writeUInt16BE(QR | AA | RA | (query.flags & RD), 2);
-  out.writeUInt16BE(1, 4);
-  out.writeUInt16BE(block.count, 6);
-  out.writeUInt16BE(0, 8);
-  out.writeUInt16BE(query.edns ? 1 : 0, 10);
-  block.bytes.copy(out, qEnd);
-  if (query.edns) writeOpt(out, qEnd + block.bytes.length, OUR_EDNS_SIZE, false);
+  if (block === undefined || block.count === 0) return writeEmptyReply(out, at, packet, start, qEnd, Rcode.NoError, query.edns, AA);
+  copyBytes(packet, start, start + qEnd, out, at);
+  const flags = QR | AA | RA | (query.flags & RD);
+  out[at + 2] = flags >> 8;
+  out[at + 3] = flags & 0xff;
+  out[at + 4] = 0;
+  out[at + 5] = 1;
+  out[at + 6] = block.count >> 8;
+  out[at + 7] = block.count & 0xff;
+  out[at + 8] = 0;
+  out[at + 9] = 0;
+  out[at + 10] = 0;
+  out[at + 11] = query.edns ? 1 : 0;
+  block.bytes.copy(out, at + qEnd);
+  if (query.edns) writeOpt(out, at + qEnd + block.bytes.length, OUR_EDNS_SIZE, false);
+  return localReplyLength(query, block);
+}
+
+/** writeLocalReply() into a new buffer, for a query at offset 0 of `packet`. */
+export function localReply(packet: Buffer, query: Query, block: RrBlock | undefined): Buffer {
+  const out = Buffer.allocUnsafe(localReplyLength(query, block));
+  writeLocalReply(out, 0, packet, 0, query, block);
   return out;
 }

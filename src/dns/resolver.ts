@@ -1,20 +1,25 @@
 /**
  * The answering pipeline for one query: validate, then dns.hosts, the mesh name table, the
- * cache, dns.forward domains, the default upstreams. Local answers and cache hits are produced
- * synchronously from pre-encoded bytes; forwarded ones call back later. Every UDP reply is fitted
- * to the client's size. Nothing here throws on bad input: malformed packets are dropped or get
- * FORMERR.
+ * cache, dns.forward domains, the default upstreams. Local answers and cache hits are written
+ * synchronously, straight into the caller's output buffer; forwarded ones call back later. Every
+ * UDP reply is fitted to the client's size. Nothing here throws on bad input: malformed packets
+ * are dropped or get FORMERR.
+ *
+ * The synchronous path allocates only the query's name (and its cache key when the cache is asked):
+ * no Query object, no reply buffer, no views. At tens of thousands of queries a second, garbage is what
+ * sets how often the young generation is collected, and each collection is a pause every query
+ * behind it waits out.
  */
 import { performance } from 'node:perf_hooks';
-import { DnsCache } from './cache.js';
+import { DnsCache, MAX_CACHED_REPLY } from './cache.js';
 import type { Forwarder } from './forwarder.js';
 import type { HostsTable } from './hosts-table.js';
 import type { MeshTable } from './mesh-table.js';
 import { matchSubtree } from './names.js';
-import { blockFor, localReply } from './records.js';
+import { blockFor, localReply, localReplyLength, writeLocalReply, type RecordSet } from './records.js';
 import type { AnswerSource, DnsStats } from './stats.js';
-import { fitReply } from './truncate.js';
-import { Rcode, emptyReply, isQuery, parseQuery } from './wire.js';
+import { fitReply, truncateInPlace } from './truncate.js';
+import { Rcode, blankQuery, emptyReply, isQuery, parseQuery, writeEmptyReply, type Query } from './wire.js';
 
 export interface Routes {
   hosts: HostsTable;
@@ -25,10 +30,23 @@ export interface Routes {
   upstream: Forwarder | undefined;
 }
 
+/** An answer that did not come back from handle(): forwarded, or too big for the output room. */
 export type Respond = (reply: Buffer) => void;
+
+/** handle() wrote nothing and will not answer: the packet is dropped. */
+export const DROPPED = 0;
+/** handle() will answer (or has answered) through `respond`. */
+export const ANSWER_LATER = -1;
+
+/** The least output room handle() needs: any cached reply, and any error reply. */
+export const MIN_OUTPUT_ROOM = MAX_CACHED_REPLY;
+/** The largest DNS message (TCP's two-byte length): output room that never needs `respond`. */
+export const MAX_MESSAGE = 65535;
 
 export class Resolver {
   inFlight = 0;
+  /** Parsed into for every query; forwarded queries copy the fields they need. */
+  private readonly query: Query = blankQuery();
 
   constructor(
     public routes: Routes,
@@ -38,65 +56,75 @@ export class Resolver {
   ) {}
 
   /**
-   * Handles one packet; `respond` is called exactly once unless this returns false (dropped).
-   * `packet` is only read during this call: whatever outlives it is copied.
+   * Handles the query in `packet[start, end)`. A synchronous reply is written at `out[at]`, which
+   * has `room` bytes (at least MIN_OUTPUT_ROOM), and its length returned; or DROPPED; or
+   * ANSWER_LATER, and `respond` is called exactly once (possibly before this returns).
+   * `packet` and `out` are used only during this call: whatever outlives it is copied.
    */
-  handle(packet: Buffer, tcp: boolean, respond: Respond): boolean {
+  handle(packet: Buffer, start: number, end: number, tcp: boolean, out: Buffer, at: number, room: number, respond: Respond): number {
     const started = performance.now();
-    this.stats.queries += 1;
-    const parsed = parseQuery(packet);
+    const stats = this.stats;
+    stats.queries += 1;
+    const parsed = parseQuery(packet, start, end, this.query);
     if (!isQuery(parsed)) {
       if (parsed.kind === 'drop') {
-        this.stats.dropped += 1;
-        return false;
+        stats.dropped += 1;
+        return DROPPED;
       }
-      this.finish(emptyReply(packet, parsed.questionEnd, parsed.rcode, false), 'error', started, respond);
-      return true;
+      return this.done(out, at, writeEmptyReply(out, at, packet, start, parsed.questionEnd, parsed.rcode, false), 'error', started);
     }
     const q = parsed;
-    const limit = tcp ? 65535 : q.udpSize;
+    const limit = tcp ? MAX_MESSAGE : q.udpSize;
     const { hosts, mesh } = this.routes;
     const own = hosts.lookup(q.name);
-    if (own !== undefined) {
-      this.finish(fitReply(localReply(packet, q, blockFor(own, q.qtype, q.qclass)), limit), 'hosts', started, respond);
-      return true;
-    }
+    if (own !== undefined) return this.local(packet, start, q, own, out, at, room, limit, 'hosts', started, respond);
     const meshSet = mesh.lookup(q.name);
-    if (meshSet !== undefined) {
-      this.finish(fitReply(localReply(packet, q, blockFor(meshSet, q.qtype, q.qclass)), limit), 'mesh', started, respond);
-      return true;
-    }
-    const key = DnsCache.key(q);
-    const cached = this.cache.get(key, packet, q);
-    if (cached !== undefined) {
-      this.finish(this.fit(cached, limit), 'cache', started, respond);
-      return true;
+    if (meshSet !== undefined) return this.local(packet, start, q, meshSet, out, at, room, limit, 'mesh', started, respond);
+    const key = DnsCache.key(packet, start, q);
+    const cachedLength = this.cache.getInto(key, packet, start, q, out, at);
+    if (cachedLength >= 0) {
+      const fitted = truncateInPlace(out, at, cachedLength, limit);
+      if (fitted !== cachedLength) stats.truncated += 1;
+      return this.done(out, at, fitted, 'cache', started);
     }
     const domainForwarder = matchSubtree(this.routes.forward, q.name);
     const forwarder = domainForwarder ?? this.routes.upstream;
     const source: AnswerSource = domainForwarder === undefined ? 'upstream' : 'forward';
     if (forwarder === undefined || forwarder.upstreams.length === 0) {
-      this.finish(emptyReply(packet, q.questionEnd, Rcode.ServFail, q.edns), source, started, respond);
-      return true;
+      return this.done(out, at, writeEmptyReply(out, at, packet, start, q.questionEnd, Rcode.ServFail, q.edns), source, started);
     }
     if (this.inFlight >= this.maxInFlight) {
-      this.stats.refusedOverload += 1;
-      this.finish(emptyReply(packet, q.questionEnd, Rcode.Refused, q.edns), 'error', started, respond);
-      return true;
+      stats.refusedOverload += 1;
+      return this.done(out, at, writeEmptyReply(out, at, packet, start, q.questionEnd, Rcode.Refused, q.edns), 'error', started);
     }
     this.inFlight += 1;
-    // `packet` may be a view into the listener's receive arena, reused by the next batch.
-    const query = Buffer.from(packet);
-    forwarder.forward({ packet: query, questionEnd: q.questionEnd, tcp }, (reply) => {
+    // `packet` may be the listener's receive arena, reused by the next batch; `q` is reused too.
+    const query = Buffer.from(packet.subarray(start, end));
+    const { questionEnd, edns } = q;
+    forwarder.forward({ packet: query, questionEnd, tcp }, (reply) => {
       this.inFlight -= 1;
       if (reply === undefined) {
-        this.finish(emptyReply(query, q.questionEnd, Rcode.ServFail, q.edns), source, started, respond);
+        this.later(emptyReply(query, questionEnd, Rcode.ServFail, edns), source, started, respond);
         return;
       }
       this.cache.put(key, reply);
-      this.finish(this.fit(reply, limit), source, started, respond);
+      this.later(this.fit(reply, limit), source, started, respond);
     });
-    return true;
+    return ANSWER_LATER;
+  }
+
+  /** A hosts or mesh answer: written in place when it fits the room, else built and sent through `respond`. */
+  private local(packet: Buffer, start: number, q: Query, set: RecordSet, out: Buffer, at: number, room: number, limit: number, source: AnswerSource, started: number, respond: Respond): number {
+    const block = blockFor(set, q.qtype, q.qclass);
+    if (localReplyLength(q, block) > room) {
+      // Hundreds of addresses for one name: rare enough to build a buffer for.
+      this.later(this.fit(localReply(Buffer.from(packet.subarray(start, start + q.questionEnd)), q, block), limit), source, started, respond);
+      return ANSWER_LATER;
+    }
+    const length = writeLocalReply(out, at, packet, start, q, block);
+    const fitted = truncateInPlace(out, at, length, limit);
+    if (fitted !== length) this.stats.truncated += 1;
+    return this.done(out, at, fitted, source, started);
   }
 
   private fit(reply: Buffer, limit: number): Buffer {
@@ -105,12 +133,20 @@ export class Resolver {
     return out;
   }
 
-  private finish(reply: Buffer, source: AnswerSource, started: number, respond: Respond): void {
+  private count(rcode: number, source: AnswerSource, started: number): void {
     const stats = this.stats;
     stats.bySource[source] += 1;
-    stats.byRcode[reply.length > 3 ? reply[3]! & 0xf : 0]! += 1;
+    stats.byRcode[rcode]! += 1;
     stats.observe((performance.now() - started) / 1000);
+  }
+
+  private done(out: Buffer, at: number, length: number, source: AnswerSource, started: number): number {
+    this.count(out[at + 3]! & 0xf, source, started);
+    return length;
+  }
+
+  private later(reply: Buffer, source: AnswerSource, started: number, respond: Respond): void {
+    this.count(reply.length > 3 ? reply[3]! & 0xf : 0, source, started);
     respond(reply);
   }
 }
-

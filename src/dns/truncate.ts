@@ -12,65 +12,72 @@ interface Layout {
   records: { start: number; end: number; section: number; type: number }[];
 }
 
-export function layout(msg: Buffer): Layout | undefined {
-  if (msg.length < HEADER) return undefined;
-  const counts = [u16(msg, 6), u16(msg, 8), u16(msg, 10)];
-  let off = HEADER;
-  for (let i = u16(msg, 4); i > 0; i--) {
-    off = skipName(msg, off);
-    if (off < 0 || off + 4 > msg.length) return undefined;
+/** The layout of the message in `msg[start, end)`; offsets are absolute (into `msg`). */
+export function layout(msg: Buffer, start = 0, end = msg.length): Layout | undefined {
+  if (end - start < HEADER) return undefined;
+  const counts = [u16(msg, start + 6), u16(msg, start + 8), u16(msg, start + 10)];
+  let off = start + HEADER;
+  for (let i = u16(msg, start + 4); i > 0; i--) {
+    off = skipName(msg, off, end);
+    if (off < 0 || off + 4 > end) return undefined;
     off += 4;
   }
   const questionEnd = off;
   const records: Layout['records'] = [];
   for (let section = 0; section < 3; section++) {
     for (let i = counts[section]!; i > 0; i--) {
-      const start = off;
-      const rr = skipName(msg, off);
-      if (rr < 0 || rr + 10 > msg.length) return undefined;
-      const end = rr + 10 + u16(msg, rr + 8);
-      if (end > msg.length) return undefined;
-      records.push({ start, end, section, type: u16(msg, rr) });
-      off = end;
+      const recordStart = off;
+      const rr = skipName(msg, off, end);
+      if (rr < 0 || rr + 10 > end) return undefined;
+      const recordEnd = rr + 10 + u16(msg, rr + 8);
+      if (recordEnd > end) return undefined;
+      records.push({ start: recordStart, end: recordEnd, section, type: u16(msg, rr) });
+      off = recordEnd;
     }
   }
   return { questionEnd, records };
 }
 
-/** `reply` unchanged when it fits in `limit` bytes, else a truncated copy with TC=1. */
-export function fitReply(reply: Buffer, limit: number): Buffer {
-  if (reply.length <= limit) return reply;
-  const lay = layout(reply);
+/**
+ * Cuts the reply in `buf[start, start + length)` to at most `limit` bytes where it lies (the
+ * kept bytes only move towards the start) and returns its new length; `length` when it fits.
+ */
+export function truncateInPlace(buf: Buffer, start: number, length: number, limit: number): number {
+  if (length <= limit) return length;
+  const lay = layout(buf, start, start + length);
+  const flags = u16(buf, start + 2) | TC;
   if (lay === undefined) {
     // Unparsable: the bare header with TC tells the client to ask over TCP.
-    const out = Buffer.from(reply.subarray(0, HEADER));
-    out.writeUInt16BE(u16(out, 2) | TC, 2);
-    out.fill(0, 4, 12);
-    return out;
+    buf.writeUInt16BE(flags, start + 2);
+    buf.fill(0, start + 4, start + HEADER);
+    return HEADER;
   }
   const opt = lay.records.find((r) => r.section === 2 && r.type === QType.OPT);
   const optLen = opt === undefined ? 0 : opt.end - opt.start;
-  const room = limit - optLen;
-  let end = Math.min(lay.questionEnd, room);
+  const room = start + limit - optLen;
+  let end = start + HEADER;
   let kept = 0;
-  if (lay.questionEnd > room) {
-    // Not even the question fits (a 255-byte name in a tiny limit): header only.
-    end = HEADER;
-  } else {
+  // Not even the question fits (a 255-byte name in a tiny limit): header only.
+  if (lay.questionEnd <= room) {
+    end = lay.questionEnd;
     for (const r of lay.records) {
       if (r.section !== 0 || r.end > room) break;
       end = r.end;
       kept += 1;
     }
   }
-  const out = Buffer.allocUnsafe(end + optLen);
-  reply.copy(out, 0, 0, end);
-  if (opt !== undefined) reply.copy(out, end, opt.start, opt.end);
-  out.writeUInt16BE(u16(reply, 2) | TC, 2);
-  out.writeUInt16BE(end === HEADER ? 0 : u16(reply, 4), 4);
-  out.writeUInt16BE(kept, 6);
-  out.writeUInt16BE(0, 8);
-  out.writeUInt16BE(opt === undefined ? 0 : 1, 10);
-  return out;
+  if (opt !== undefined) buf.copyWithin(end, opt.start, opt.end);
+  buf.writeUInt16BE(flags, start + 2);
+  buf.writeUInt16BE(end === start + HEADER ? 0 : u16(buf, start + 4), start + 4);
+  buf.writeUInt16BE(kept, start + 6);
+  buf.writeUInt16BE(0, start + 8);
+  buf.writeUInt16BE(opt === undefined ? 0 : 1, start + 10);
+  return end - start + optLen;
 }
 
+/** `reply` unchanged when it fits in `limit` bytes, else a truncated copy with TC=1. */
+export function fitReply(reply: Buffer, limit: number): Buffer {
+  if (reply.length <= limit) return reply;
+  const copy = Buffer.from(reply);
+  return copy.subarray(0, truncateInPlace(copy, 0, copy.length, limit));
+}

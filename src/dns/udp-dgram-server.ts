@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
-import type { Resolver } from './resolver.js';
+import { MAX_MESSAGE, type Resolver } from './resolver.js';
 
 export class DgramUdpServer {
   private open = true;
@@ -18,11 +18,14 @@ export class DgramUdpServer {
     // Replies go to IP literals: skip dgram's per-send dns.lookup round through nextTick.
     const udp = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: (a, _o, cb) => cb(null, a, v6 ? 6 : 4) });
     const server = new DgramUdpServer(udp);
+    // Synchronous answers are written here, then copied: a send completes after this handler returns.
+    const scratch = Buffer.allocUnsafe(MAX_MESSAGE);
     udp.on('message', (msg, rinfo) => {
-      resolver().handle(msg, false, (reply) => {
+      const written = resolver().handle(msg, 0, msg.length, false, scratch, 0, scratch.length, (reply) => {
         // A forwarded answer can arrive after stop() closed the socket; it has nowhere to go.
         if (server.open) udp.send(reply, rinfo.port, rinfo.address);
       });
+      if (written > 0) udp.send(Buffer.from(scratch.subarray(0, written)), rinfo.port, rinfo.address);
     });
     udp.on('error', () => {
       // Send errors to vanished clients are not our problem; the socket stays open.

@@ -10,6 +10,7 @@ export const AA = 0x0400;
 export const TC = 0x0200;
 export const RD = 0x0100;
 export const RA = 0x0080;
+export const CD = 0x0010;
 
 export const Rcode = { NoError: 0, FormErr: 1, ServFail: 2, NxDomain: 3, NotImp: 4, Refused: 5 } as const;
 export const QType = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, ANY: 255 } as const;
@@ -40,58 +41,69 @@ export interface Query {
 export type Rejection = { kind: 'drop' } | { kind: 'reply'; rcode: number; questionEnd: number };
 
 const DROP: Rejection = { kind: 'drop' };
+const NOT_IMPLEMENTED: Rejection = { kind: 'reply', rcode: Rcode.NotImp, questionEnd: HEADER };
+const FORMERR_HEADER: Rejection = { kind: 'reply', rcode: Rcode.FormErr, questionEnd: HEADER };
+
+/** A Query to parse into: the resolver reuses one, so a query costs no object of its own. */
+export function blankQuery(): Query {
+  return { id: 0, flags: 0, questionEnd: 0, qtype: 0, qclass: 0, name: '', edns: false, udpSize: 512, dnssecOk: false };
+}
 
 /**
- * Parses and validates a query. Responses (QR=1) and packets without a full header are dropped
- * (a reply to a reply lets two proxies ping-pong); other malformed queries get FORMERR, non-QUERY
- * opcodes NOTIMP.
+ * Parses and validates the query in `buf[start, end)`. Responses (QR=1) and packets without a
+ * full header are dropped (a reply to a reply lets two proxies ping-pong); other malformed queries
+ * get FORMERR, non-QUERY opcodes NOTIMP. Offsets in the result are relative to `start`. With
+ * `into`, a valid query is written there (and `into` returned) instead of into a new object.
  */
-export function parseQuery(buf: Buffer): Query | Rejection {
-  const len = buf.length;
+export function parseQuery(buf: Buffer, start = 0, end = buf.length, into?: Query): Query | Rejection {
+  const len = end - start;
   if (len < HEADER) return DROP;
-  const flags = (buf[2]! << 8) | buf[3]!;
+  const flags = (buf[start + 2]! << 8) | buf[start + 3]!;
   if ((flags & QR) !== 0) return DROP;
   const opcode = (flags >> 11) & 0xf;
-  if (opcode !== 0) return { kind: 'reply', rcode: Rcode.NotImp, questionEnd: HEADER };
-  const qdcount = (buf[4]! << 8) | buf[5]!;
-  const ancount = (buf[6]! << 8) | buf[7]!;
-  const nscount = (buf[8]! << 8) | buf[9]!;
-  const arcount = (buf[10]! << 8) | buf[11]!;
-  if (qdcount !== 1 || ancount !== 0 || nscount !== 0 || arcount > 2) return formErr(HEADER);
+  if (opcode !== 0) return NOT_IMPLEMENTED;
+  const qdcount = (buf[start + 4]! << 8) | buf[start + 5]!;
+  const ancount = (buf[start + 6]! << 8) | buf[start + 7]!;
+  const nscount = (buf[start + 8]! << 8) | buf[start + 9]!;
+  const arcount = (buf[start + 10]! << 8) | buf[start + 11]!;
+  if (qdcount !== 1 || ancount !== 0 || nscount !== 0 || arcount > 2) return FORMERR_HEADER;
 
   // QNAME: plain labels only (a compression pointer in a question is not something clients send).
-  let off = HEADER;
-  let name = '';
+  // The presentation form is assembled in a scratch buffer and becomes one string: building it
+  // character by character made a string per character, most of the garbage of a query.
+  let off = start + HEADER;
   let total = 0;
+  let n = 0;
+  const text = NAME_SCRATCH;
   for (;;) {
-    if (off >= len) return formErr(HEADER);
+    if (off >= end) return FORMERR_HEADER;
     const labelLen = buf[off]!;
     if (labelLen === 0) {
       off += 1;
       break;
     }
-    if (labelLen > 63) return formErr(HEADER);
+    if (labelLen > 63) return FORMERR_HEADER;
     total += labelLen + 1;
-    if (total > 254 || off + 1 + labelLen > len) return formErr(HEADER);
-    if (name.length > 0) name += '.';
-    name += labelText(buf, off + 1, off + 1 + labelLen);
+    if (total > 254 || off + 1 + labelLen > end) return FORMERR_HEADER;
+    if (n > 0) text[n++] = 46;
+    n = labelText(buf, off + 1, off + 1 + labelLen, text, n);
     off += 1 + labelLen;
   }
-  if (off + 4 > len) return formErr(HEADER);
+  if (off + 4 > end) return FORMERR_HEADER;
   const qtype = (buf[off]! << 8) | buf[off + 1]!;
   const qclass = (buf[off + 2]! << 8) | buf[off + 3]!;
-  const questionEnd = off + 4;
+  const questionEnd = off + 4 - start;
 
   let edns = false;
   let udpSize = 512;
   let dnssecOk = false;
-  off = questionEnd;
+  off += 4;
   for (let i = 0; i < arcount; i++) {
-    const rr = skipName(buf, off);
-    if (rr < 0 || rr + 10 > len) return formErr(questionEnd);
+    const rr = skipName(buf, off, end);
+    if (rr < 0 || rr + 10 > end) return formErr(questionEnd);
     const type = (buf[rr]! << 8) | buf[rr + 1]!;
     const rdlen = (buf[rr + 8]! << 8) | buf[rr + 9]!;
-    if (rr + 10 + rdlen > len) return formErr(questionEnd);
+    if (rr + 10 + rdlen > end) return formErr(questionEnd);
     if (type === QType.OPT) {
       if (edns || rr !== off + 1) return formErr(questionEnd); // one OPT, owner must be the root
       edns = true;
@@ -100,7 +112,36 @@ export function parseQuery(buf: Buffer): Query | Rejection {
     }
     off = rr + 10 + rdlen;
   }
-  return { id: (buf[0]! << 8) | buf[1]!, flags, questionEnd, qtype, qclass, name, edns, udpSize, dnssecOk };
+  const name = n === 0 ? '' : text.toString('latin1', 0, n);
+  const q = into ?? blankQuery();
+  q.id = (buf[start]! << 8) | buf[start + 1]!;
+  q.flags = flags;
+  q.questionEnd = questionEnd;
+  q.qtype = qtype;
+  q.qclass = qclass;
+  q.name = name;
+  q.edns = edns;
+  q.udpSize = udpSize;
+  q.dnssecOk = dnssecOk;
+  return q;
+}
+
+/**
+ * The cache key of a parsed query in `buf[start, ...)`: its question in wire form (labels, QTYPE,
+ * QCLASS), ASCII-lowercased, then a byte of EDNS/DO/CD flags (a reply for an EDNS client carries an
+ * OPT a plain client must not get), as latin1 characters. Made only when the cache is consulted:
+ * names the agent answers itself never pay for it.
+ */
+export function cacheKey(buf: Buffer, start: number, query: Query): string {
+  const text = NAME_SCRATCH;
+  const end = start + query.questionEnd;
+  let n = 0;
+  for (let i = start + HEADER; i < end; i++) {
+    const c = buf[i]!;
+    text[n++] = c >= 65 && c <= 90 ? c + 32 : c;
+  }
+  text[n++] = (query.edns ? 1 : 0) | (query.dnssecOk ? 2 : 0) | ((query.flags & CD) !== 0 ? 4 : 0);
+  return text.toString('latin1', 0, n);
 }
 
 export function isQuery(value: Query | Rejection): value is Query {
@@ -111,21 +152,22 @@ function formErr(questionEnd: number): Rejection {
   return { kind: 'reply', rcode: Rcode.FormErr, questionEnd };
 }
 
-/** ASCII-lowercased label text; '.' and '\' escaped so a label can never fake a boundary. */
-function labelText(buf: Buffer, start: number, end: number): string {
-  let out = '';
+/** A name of 254 wire bytes is at most 253 text bytes, twice that if every one is escaped. */
+const NAME_SCRATCH = Buffer.alloc(512);
+
+/** Appends ASCII-lowercased label text at `n`; '.' and '\' escaped so a label can never fake a boundary. */
+function labelText(buf: Buffer, start: number, end: number, out: Buffer, n: number): number {
   for (let i = start; i < end; i++) {
     let c = buf[i]!;
     if (c >= 65 && c <= 90) c += 32;
-    if (c === 46 || c === 92) out += '\\';
-    out += String.fromCharCode(c);
+    if (c === 46 || c === 92) out[n++] = 92;
+    out[n++] = c;
   }
-  return out;
+  return n;
 }
 
-/** Offset just past a (possibly compressed) name, or -1 when it runs off the end or is invalid. */
-export function skipName(buf: Buffer, off: number): number {
-  const len = buf.length;
+/** Offset just past a (possibly compressed) name, or -1 when it runs off the end (`len`) or is invalid. */
+export function skipName(buf: Buffer, off: number, len = buf.length): number {
   for (let hops = 0; hops < 128; hops++) {
     if (off >= len) return -1;
     const b = buf[off]!;
@@ -182,19 +224,43 @@ export function writeOpt(out: Buffer, off: number, size: number, dnssecOk: boole
 
 export const OPT_LEN = 11;
 
+/** Copies `src[from, to)` to `dst` at `at` (a byte loop: Node 20's partial Buffer#copy allocates a view). */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  for (let i = from; i < to; i++) dst[at++] = src[i]!;
+}
+
+/** Bytes a reply with no records takes: header + question (+ OPT). */
+export function emptyReplyLength(questionEnd: number, edns: boolean): number {
+  return questionEnd + (edns ? OPT_LEN : 0);
+}
+
 /**
- * A reply with no records (errors, NODATA): header, the client's question, and an OPT when the
- * client sent one (RFC 6891). `questionEnd` 12 means no question is echoed.
+ * Writes a reply with no records (errors, NODATA) at `out[at]`: header, the client's question
+ * (`query[start, start + questionEnd)`), and an OPT when the client sent one (RFC 6891).
+ * `questionEnd` 12 means no question is echoed. Needs emptyReplyLength() bytes; returns that length.
  */
+export function writeEmptyReply(out: Buffer, at: number, query: Buffer, start: number, questionEnd: number, rcode: number, edns: boolean, extraFlags = 0): number {
+  copyBytes(query, start, start + questionEnd, out, at);
+  const rd = ((query[start + 2] ?? 0) << 8) & RD;
+  const flags = QR | rd | RA | extraFlags | (rcode & 0xf);
+  out[at + 2] = flags >> 8;
+  out[at + 3] = flags & 0xff;
+  out[at + 4] = 0;
+  out[at + 5] = questionEnd > HEADER ? 1 : 0;
+  out[at + 6] = 0;
+  out[at + 7] = 0;
+  out[at + 8] = 0;
+  out[at + 9] = 0;
+  out[at + 10] = 0;
+  out[at + 11] = edns ? 1 : 0;
+  if (edns) writeOpt(out, at + questionEnd, OUR_EDNS_SIZE, false);
+  return emptyReplyLength(questionEnd, edns);
+}
+
+/** writeEmptyReply() into a new buffer (`query` holds only the query, from offset 0). */
 export function emptyReply(query: Buffer, questionEnd: number, rcode: number, edns: boolean, extraFlags = 0): Buffer {
-  const out = Buffer.allocUnsafe(questionEnd + (edns ? OPT_LEN : 0));
-  query.copy(out, 0, 0, questionEnd);
-  const rd = query.length > 3 ? ((query[2]! << 8) & RD) : 0;
-  out.writeUInt16BE(QR | rd | RA | extraFlags | (rcode & 0xf), 2);
-  out.writeUInt16BE(questionEnd > HEADER ? 1 : 0, 4);
-  out.writeUInt32BE(0, 6);
-  out.writeUInt16BE(edns ? 1 : 0, 10);
-  if (edns) writeOpt(out, questionEnd, OUR_EDNS_SIZE, false);
+  const out = Buffer.allocUnsafe(emptyReplyLength(questionEnd, edns));
+  writeEmptyReply(out, 0, query, 0, questionEnd, rcode, edns, extraFlags);
   return out;
 }
 

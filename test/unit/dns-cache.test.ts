@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packet, type Question, type Resource } from 'dns2';
-import { DnsCache } from '../../src/dns/cache.js';
+import { DnsCache, MAX_CACHED_REPLY } from '../../src/dns/cache.js';
 import { cacheability } from '../../src/dns/cache-policy.js';
 import { fitReply } from '../../src/dns/truncate.js';
 import { buildQuery, isQuery, parseQuery, QType, Rcode, type Query } from '../../src/dns/wire.js';
@@ -10,6 +10,14 @@ function q(buf: Buffer): Query {
   const parsed = parseQuery(buf);
   assert.ok(isQuery(parsed));
   return parsed;
+}
+
+/** The cached reply for `packet` (a query at offset 0), copied out of the output buffer. */
+function cached(cache: DnsCache, packet: Buffer): Buffer | undefined {
+  const query = q(packet);
+  const out = Buffer.alloc(MAX_CACHED_REPLY);
+  const length = cache.getInto(DnsCache.key(packet, 0, query), packet, 0, query, out, 0);
+  return length < 0 ? undefined : Buffer.from(out.subarray(0, length));
 }
 
 interface ReplyOptions {
@@ -66,32 +74,53 @@ void describe('dns cache', () => {
     const cache = new DnsCache(10, policy, () => now);
     const first = buildQuery(100, 'www.example.com', QType.A);
     const fq = q(first);
-    cache.put(DnsCache.key(fq), reply(100, 'www.example.com', { answers: [{ address: '93.184.215.14', ttl: 10 }] }));
+    cache.put(DnsCache.key(first, 0, fq), reply(100, 'www.example.com', { answers: [{ address: '93.184.215.14', ttl: 10 }] }));
     now += 4_000;
     const second = buildQuery(200, 'WWW.Example.COM', QType.A);
-    const sq = q(second);
-    const hit = cache.get(DnsCache.key(sq), second, sq);
+    const hit = cached(cache, second);
     assert.ok(hit);
     const decoded = Packet.parse(hit);
     assert.equal(decoded.header.id, 200);
     assert.equal(decoded.questions[0]?.name, 'WWW.Example.COM');
     assert.equal(decoded.answers[0]?.ttl, 6);
     now += 6_000;
-    assert.equal(cache.get(DnsCache.key(sq), second, sq), undefined);
+    assert.equal(cached(cache, second), undefined);
     assert.equal(cache.hits, 1);
     assert.equal(cache.misses, 1);
     assert.equal(cache.size, 0);
+  });
+
+  void test('a hit is written where asked, from a query anywhere in a buffer', () => {
+    const cache = new DnsCache(10, policy);
+    const stored = reply(1, 'svc.example', { answers: [{ address: '10.0.0.1', ttl: 60 }, { address: '10.0.0.2', ttl: 30 }] });
+    const original = buildQuery(1, 'svc.example', QType.A);
+    cache.put(DnsCache.key(original, 0, q(original)), stored);
+    // The query sits at offset 100 of an arena full of other bytes; the reply goes to offset 333.
+    const query = buildQuery(0xbeef, 'SVC.example', QType.A);
+    const arena = Buffer.alloc(1000, 0xaa);
+    query.copy(arena, 100);
+    const parsed = parseQuery(arena, 100, 100 + query.length);
+    assert.ok(isQuery(parsed));
+    const out = Buffer.alloc(333 + MAX_CACHED_REPLY, 0x55);
+    const length = cache.getInto(DnsCache.key(arena, 100, parsed), arena, 100, parsed, out, 333);
+    assert.equal(length, stored.length);
+    assert.equal(out[332], 0x55, 'nothing written before the offset');
+    assert.equal(out[333 + length], 0x55, 'nothing written past the reply');
+    const decoded = Packet.parse(out.subarray(333, 333 + length));
+    assert.equal(decoded.header.id, 0xbeef);
+    assert.equal(decoded.questions[0]?.name, 'SVC.example');
+    assert.deepEqual(decoded.answers.map((a) => [a.address, a.ttl]), [['10.0.0.1', 30], ['10.0.0.2', 30]], 'TTLs never above the entry life');
   });
 
   void test('keys separate type and EDNS presence; size is bounded with LRU eviction', () => {
     const cache = new DnsCache(2, policy);
     const put = (name: string): void => {
       const b = buildQuery(1, name, QType.A);
-      cache.put(DnsCache.key(q(b)), reply(1, name, { answers: [{ address: '1.2.3.4', ttl: 60 }] }));
+      cache.put(DnsCache.key(b, 0, q(b)), reply(1, name, { answers: [{ address: '1.2.3.4', ttl: 60 }] }));
     };
     const has = (name: string, ednsSize?: number): boolean => {
       const b = buildQuery(1, name, QType.A, ednsSize === undefined ? {} : { ednsSize });
-      return cache.get(DnsCache.key(q(b)), b, q(b)) !== undefined;
+      return cached(cache, b) !== undefined;
     };
     put('a.example');
     put('b.example');
