@@ -4,8 +4,8 @@
  * record's TTL bounded by its MINIMUM field, capped by negativeTTL; without a SOA, not cached.
  * Errors, truncated replies and TTL 0 are never cached.
  */
-import { layout } from './truncate.js';
-import { QType, Rcode, TC, skipName, u16 } from './wire.js';
+import { RecordCursor } from './record-cursor.js';
+import { QType, Rcode, TC, u16 } from './wire.js';
 
 export interface CachePolicy {
   maxTTL: number;
@@ -15,37 +15,34 @@ export interface CachePolicy {
 export interface Cacheable {
   /** Seconds the entry lives. */
   ttl: number;
-  /** Offsets of the TTL field of every record except OPT (patched on each hit). */
-  ttlOffsets: number[];
   negative: boolean;
 }
+
+const cursor = new RecordCursor();
 
 export function cacheability(reply: Buffer, policy: CachePolicy): Cacheable | undefined {
   if (reply.length < 12 || (u16(reply, 2) & TC) !== 0) return undefined;
   const rcode = reply[3]! & 0xf;
   if (rcode !== Rcode.NoError && rcode !== Rcode.NxDomain) return undefined;
-  const lay = layout(reply);
-  if (lay === undefined) return undefined;
-  const ttlOffsets: number[] = [];
+  if (!cursor.reset(reply)) return undefined;
   let answerMin = Infinity;
   let answers = 0;
   let soaTtl = Infinity;
-  for (const r of lay.records) {
-    if (r.type === QType.OPT) continue;
-    const typeAt = skipName(reply, r.start);
-    const ttl = reply.readUInt32BE(typeAt + 4);
-    ttlOffsets.push(typeAt + 4);
-    if (r.section === 0) {
+  while (cursor.next()) {
+    if (cursor.type === QType.OPT) continue;
+    const ttl = reply.readUInt32BE(cursor.ttlAt);
+    if (cursor.section === 0) {
       answers += 1;
       answerMin = Math.min(answerMin, ttl);
-    } else if (r.section === 1 && r.type === QType.SOA) {
+    } else if (cursor.section === 1 && cursor.type === QType.SOA) {
       // MINIMUM is the last 4 bytes of the SOA RDATA.
-      soaTtl = Math.min(soaTtl, ttl, reply.readUInt32BE(r.end - 4));
+      soaTtl = Math.min(soaTtl, ttl, reply.readUInt32BE(cursor.end - 4));
     }
   }
+  if (cursor.malformed) return undefined;
   const negative = rcode === Rcode.NxDomain || answers === 0;
   if (negative && soaTtl === Infinity) return undefined;
   const ttl = negative ? Math.min(soaTtl, policy.negativeTTL) : Math.min(answerMin, policy.maxTTL);
   if (!Number.isFinite(ttl) || ttl <= 0) return undefined;
-  return { ttl, ttlOffsets, negative };
+  return { ttl, negative };
 }

@@ -1,30 +1,37 @@
 /**
- * Wire-level cache of forwarded replies: bounded, approximately least-recently-used eviction
- * (second chance: a hit only sets a flag, so the hot path never mutates the Map — moving an entry
- * on every hit leaves tombstones that make V8 rehash the table in bursts). Keyed by the
- * lowercase name, type, class and the EDNS/DO/CD flags (a reply for an EDNS client carries an OPT
- * record a plain client must not get). A hit is the stored bytes with the client's ID and
- * question (its own letter case) patched in and every TTL reduced by the entry's age.
+ * Wire-level cache of forwarded replies, keyed by the lowercase question and the EDNS/DO/CD flags
+ * (a reply for an EDNS client carries an OPT record a plain client must not get). A hit is the
+ * stored bytes with the client's ID and question (its own letter case) patched in and every TTL
+ * reduced by the entry's age.
+ *
+ * Bounded, with CLOCK eviction (an approximation of least-recently-used): entries sit in fixed
+ * slots, a hit only sets the slot's flag, and the hand passes over flagged slots once before it
+ * evicts them; expired entries go first. The layout is for the garbage collector: an entry is two
+ * strings (its key and its reply as latin1 text) and a few bytes in typed arrays, with no object,
+ * Buffer or ArrayBuffer of its own. A cache of Buffers and per-entry objects made every miss leave
+ * several old-generation objects behind and kept the major collector busy under a miss load.
  */
 import { cacheability, type CachePolicy } from './cache-policy.js';
-import { HEADER, cacheKey, copyBytes, type Query } from './wire.js';
-
-interface Entry {
-  reply: Buffer;
-  storedAt: number;
-  ttl: number;
-  ttlOffsets: number[];
-  originalTtls: number[];
-  negative: boolean;
-  /** Read since it was last considered for eviction. */
-  used: boolean;
-}
+import { RecordCursor } from './record-cursor.js';
+import { HEADER, QType, cacheKey, copyBytes, type Query } from './wire.js';
 
 /** Replies larger than this are not kept, so the cache's memory stays bounded by size × this. */
 export const MAX_CACHED_REPLY = 4096;
 
+const FIRST_SLOTS = 256;
+
 export class DnsCache {
-  private readonly entries = new Map<string, Entry>();
+  private readonly index = new Map<string, number>();
+  private keys: (string | undefined)[] = [];
+  private replies: string[] = [];
+  private storedAt = new Float64Array(0);
+  private ttls = new Uint32Array(0);
+  private used = new Uint8Array(0);
+  /** Slots in [0, slots) have been handed out; `free` lists the emptied ones among them. */
+  private slots = 0;
+  private free: number[] = [];
+  private hand = 0;
+  private readonly cursor = new RecordCursor();
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -41,17 +48,38 @@ export class DnsCache {
   }
 
   configure(maxEntries: number, policy: CachePolicy): void {
-    this.maxEntries = maxEntries;
     this.policy = policy;
-    while (this.entries.size > maxEntries) this.evictOldest();
+    if (maxEntries === this.maxEntries) return;
+    // Re-slot what is kept: the slots must be a dense [0, maxEntries) for the hand.
+    const kept: { key: string; reply: string; storedAt: number; ttl: number; used: number }[] = [];
+    for (let s = 0; s < this.slots && kept.length < maxEntries; s++) {
+      const key = this.keys[s];
+      if (key !== undefined) kept.push({ key, reply: this.replies[s]!, storedAt: this.storedAt[s]!, ttl: this.ttls[s]!, used: this.used[s]! });
+    }
+    this.evictions += this.index.size - kept.length;
+    this.maxEntries = maxEntries;
+    this.clear();
+    for (const e of kept) {
+      const slot = this.allocate();
+      this.place(slot, e.key, e.reply, e.storedAt, e.ttl);
+      this.used[slot] = e.used;
+    }
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.index.size;
   }
 
   clear(): void {
-    this.entries.clear();
+    this.index.clear();
+    this.keys = [];
+    this.replies = [];
+    this.storedAt = new Float64Array(0);
+    this.ttls = new Uint32Array(0);
+    this.used = new Uint8Array(0);
+    this.slots = 0;
+    this.free = [];
+    this.hand = 0;
   }
 
   /**
@@ -60,68 +88,100 @@ export class DnsCache {
    */
   getInto(key: string, packet: Buffer, start: number, query: Query, out: Buffer, at: number): number {
     if (this.maxEntries === 0) return -1;
-    const entry = this.entries.get(key);
-    if (entry === undefined) {
+    const slot = this.index.get(key);
+    if (slot === undefined) {
       this.misses += 1;
       return -1;
     }
-    const age = Math.floor((this.now() - entry.storedAt) / 1000);
-    if (age >= entry.ttl) {
-      this.entries.delete(key);
+    const ttl = this.ttls[slot]!;
+    const age = Math.floor((this.now() - this.storedAt[slot]!) / 1000);
+    if (age >= ttl) {
+      this.remove(slot);
       this.misses += 1;
       return -1;
     }
-    entry.used = true;
+    this.used[slot] = 1;
     this.hits += 1;
-    const reply = entry.reply;
-    reply.copy(out, at);
+    const length = out.write(this.replies[slot]!, at, 'latin1');
     out[at] = packet[start]!;
     out[at + 1] = packet[start + 1]!;
     // Same name modulo case, so same length: the client sees its own spelling back.
     copyBytes(packet, start + HEADER, start + query.questionEnd, out, at + HEADER);
-    const left = entry.ttl - age;
-    const offsets = entry.ttlOffsets;
-    for (let i = 0; i < offsets.length; i++) {
-      out.writeUInt32BE(Math.min(Math.max(entry.originalTtls[i]! - age, 0), left), at + offsets[i]!);
+    // Every TTL counts down from what the upstream said, and never outlives the entry.
+    const left = ttl - age;
+    const cursor = this.cursor;
+    cursor.reset(out, at, at + length);
+    while (cursor.next()) {
+      if (cursor.type !== QType.OPT) out.writeUInt32BE(Math.min(Math.max(out.readUInt32BE(cursor.ttlAt) - age, 0), left), cursor.ttlAt);
     }
-    return reply.length;
+    return length;
   }
 
   put(key: string, reply: Buffer): void {
     if (this.maxEntries === 0 || reply.length > MAX_CACHED_REPLY) return;
     const c = cacheability(reply, this.policy);
     if (c === undefined) return;
-    // Kept as is, not copied: nothing writes to a reply once it is answered, and a small copy would
-    // pin a shared 8 KiB pool slab for as long as the entry lives.
-    const stored = reply;
-    const entry: Entry = {
-      reply: stored,
-      storedAt: this.now(),
-      ttl: c.ttl,
-      ttlOffsets: c.ttlOffsets,
-      originalTtls: c.ttlOffsets.map((o) => stored.readUInt32BE(o)),
-      negative: c.negative,
-      used: false,
-    };
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    while (this.entries.size > this.maxEntries) this.evictOldest();
+    this.place(this.index.get(key) ?? this.allocate(), key, reply.toString('latin1'), this.now(), c.ttl);
   }
 
-  /** Evicts the oldest entry not read since it was last passed over; read ones move to the back once. */
-  private evictOldest(): void {
-    for (let guard = this.entries.size; guard >= 0; guard--) {
-      const oldest = this.entries.entries().next();
-      if (oldest.done === true) return;
-      const [key, entry] = oldest.value;
-      this.entries.delete(key);
-      if (entry.used && guard > 0) {
-        entry.used = false;
-        this.entries.set(key, entry);
+  private place(slot: number, key: string, reply: string, storedAt: number, ttl: number): void {
+    this.index.set(key, slot);
+    this.keys[slot] = key;
+    this.replies[slot] = reply;
+    this.storedAt[slot] = storedAt;
+    this.ttls[slot] = ttl;
+    this.used[slot] = 0;
+  }
+
+  private remove(slot: number): void {
+    const key = this.keys[slot];
+    if (key === undefined) return;
+    this.index.delete(key);
+    this.keys[slot] = undefined;
+    this.replies[slot] = '';
+    this.free.push(slot);
+  }
+
+  /** A slot for a new entry: an emptied one, a new one while under the size, else an evicted one. */
+  private allocate(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    if (this.slots < this.maxEntries) {
+      if (this.slots === this.storedAt.length) this.grow();
+      return this.slots++;
+    }
+    return this.evict();
+  }
+
+  /** The CLOCK hand: expired entries go at once, flagged ones get a second chance. */
+  private evict(): number {
+    const now = this.now();
+    // Two turns at most: the first clears every flag it passes.
+    for (let step = 0; step <= 2 * this.slots; step++) {
+      const slot = this.hand;
+      this.hand = (this.hand + 1) % this.slots;
+      const expired = now - this.storedAt[slot]! >= this.ttls[slot]! * 1000;
+      if (this.used[slot] === 1 && !expired) {
+        this.used[slot] = 0;
         continue;
       }
+      this.remove(slot);
       this.evictions += 1;
-      return;
+      return this.free.pop()!;
     }
+    throw new Error('dns cache: no slot to evict');
+  }
+
+  private grow(): void {
+    const size = Math.min(this.maxEntries, Math.max(FIRST_SLOTS, this.storedAt.length * 2));
+    const storedAt = new Float64Array(size);
+    const ttls = new Uint32Array(size);
+    const used = new Uint8Array(size);
+    storedAt.set(this.storedAt);
+    ttls.set(this.ttls);
+    used.set(this.used);
+    this.storedAt = storedAt;
+    this.ttls = ttls;
+    this.used = used;
   }
 }

@@ -3,7 +3,8 @@
  * header, the question and as many whole answer records as fit, keep the OPT record, set TC.
  * Clients then retry over TCP; a reply cut mid-record would be unparsable (musl, Ruby).
  */
-import { HEADER, QType, TC, skipName, u16 } from './wire.js';
+import { RecordCursor } from './record-cursor.js';
+import { HEADER, QType, TC, u16 } from './wire.js';
 
 /** Offsets of each RR in a message and the section it is in, or undefined if it does not parse. */
 interface Layout {
@@ -12,30 +13,14 @@ interface Layout {
   records: { start: number; end: number; section: number; type: number }[];
 }
 
+const cursor = new RecordCursor();
+
 /** The layout of the message in `msg[start, end)`; offsets are absolute (into `msg`). */
 export function layout(msg: Buffer, start = 0, end = msg.length): Layout | undefined {
-  if (end - start < HEADER) return undefined;
-  const counts = [u16(msg, start + 6), u16(msg, start + 8), u16(msg, start + 10)];
-  let off = start + HEADER;
-  for (let i = u16(msg, start + 4); i > 0; i--) {
-    off = skipName(msg, off, end);
-    if (off < 0 || off + 4 > end) return undefined;
-    off += 4;
-  }
-  const questionEnd = off;
+  if (!cursor.reset(msg, start, end)) return undefined;
   const records: Layout['records'] = [];
-  for (let section = 0; section < 3; section++) {
-    for (let i = counts[section]!; i > 0; i--) {
-      const recordStart = off;
-      const rr = skipName(msg, off, end);
-      if (rr < 0 || rr + 10 > end) return undefined;
-      const recordEnd = rr + 10 + u16(msg, rr + 8);
-      if (recordEnd > end) return undefined;
-      records.push({ start: recordStart, end: recordEnd, section, type: u16(msg, rr) });
-      off = recordEnd;
-    }
-  }
-  return { questionEnd, records };
+  while (cursor.next()) records.push({ start: cursor.start, end: cursor.end, section: cursor.section, type: cursor.type });
+  return cursor.malformed ? undefined : { questionEnd: cursor.questionEnd, records };
 }
 
 /**

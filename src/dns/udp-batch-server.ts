@@ -105,8 +105,10 @@ export class BatchUdpServer {
           for (let w = 2; w < words; w++) outMeta[om + w] = inMeta[m + w]!;
           this.outCount = o + 1;
         } else if (written === ANSWER_LATER && !r.answered) {
-          // Answered later: this responder keeps the client's address (the meta slot is reused).
-          r.address = this.inMeta8.slice(m * 4 + ADDR_FROM, m * 4 + metaSize);
+          // Answered later: this responder keeps the client's address (the meta slot is reused). A
+          // Buffer copy comes from Node's pool; a Uint8Array slice would be an ArrayBuffer per query,
+          // and the collector sweeps every ArrayBuffer one by one.
+          r.address = Buffer.from(this.inMeta8.subarray(m * 4 + ADDR_FROM, m * 4 + metaSize));
           this.responders[slot] = this.responder(slot);
         }
       }

@@ -133,6 +133,53 @@ void describe('dns cache', () => {
     assert.ok(!has('a.example', 1232), 'an EDNS query is a different key');
     assert.equal(cache.evictions, 1);
   });
+
+  void test('eviction takes expired entries first; a reload that shrinks the cache keeps what fits', () => {
+    let now = 5_000_000;
+    const cache = new DnsCache(3, policy, () => now);
+    const put = (name: string, ttl: number): void => {
+      const b = buildQuery(1, name, QType.A);
+      cache.put(DnsCache.key(b, 0, q(b)), reply(1, name, { answers: [{ address: '1.2.3.4', ttl }] }));
+    };
+    const has = (name: string): boolean => cached(cache, buildQuery(9, name, QType.A)) !== undefined;
+    put('long1.example', 600);
+    put('short.example', 5);
+    put('long2.example', 600);
+    assert.ok(has('long1.example') && has('short.example') && has('long2.example'));
+    now += 10_000; // short.example has expired, unread since
+    put('new.example', 600);
+    assert.ok(has('long1.example') && has('long2.example') && has('new.example'), 'the expired entry went, not a live one');
+    assert.equal(cache.size, 3);
+    cache.configure(2, policy);
+    assert.equal(cache.size, 2);
+    const left = ['long1.example', 'long2.example', 'new.example'].filter(has);
+    assert.equal(left.length, 2);
+    put('after.example', 600);
+    assert.equal(cache.size, 2, 'still bounded after the shrink');
+    assert.ok(has('after.example'));
+  });
+
+  void test('thousands of entries: all kept up to the size, then bounded; a put replaces its own entry', () => {
+    const cache = new DnsCache(1000, policy);
+    const put = (name: string, address: string): void => {
+      const b = buildQuery(1, name, QType.A);
+      cache.put(DnsCache.key(b, 0, q(b)), reply(1, name, { answers: [{ address, ttl: 600 }] }));
+    };
+    for (let i = 0; i < 1000; i++) put(`n${i}.example`, '10.0.0.1');
+    assert.equal(cache.size, 1000);
+    let found = 0;
+    for (let i = 0; i < 1000; i++) if (cached(cache, buildQuery(2, `n${i}.example`, QType.A)) !== undefined) found += 1;
+    assert.equal(found, 1000);
+    put('n5.example', '10.0.0.99');
+    assert.equal(cache.size, 1000);
+    assert.equal(Packet.parse(cached(cache, buildQuery(3, 'n5.example', QType.A))!).answers[0]?.address, '10.0.0.99');
+    for (let i = 1000; i < 3000; i++) put(`n${i}.example`, '10.0.0.2');
+    assert.equal(cache.size, 1000);
+    assert.equal(cache.evictions, 2000);
+    cache.clear();
+    assert.equal(cache.size, 0);
+    assert.equal(cached(cache, buildQuery(4, 'n2999.example', QType.A)), undefined);
+  });
 });
 
 void describe('dns truncation', () => {
