@@ -3,8 +3,9 @@
  * equivalently (same records, same kube-dns and upstream dnsmasq), in one run, inside a network
  * namespace. Scenarios: (a) static answers (dns.hosts + .global), (b) forwarded names served from
  * the cache, (c) forwarding with a 30% miss rate. For each: saturated qps and average latency
- * (dnsperf -c 4 -q 200, median of alternating rounds), then average and p99 latency at a fixed
- * rate both sustain (-Q, -v; median of alternating rounds by p99).
+ * (dnsperf -c 4 -q 200, median of alternating rounds), then latency at a fixed rate both sustain
+ * (-Q, -v): every query's latency from several rounds, alternating which server goes first,
+ * pooled per server, so the p99 rests on 5000 x 5 x rounds samples rather than on one noisy run.
  * Prints ratios agent/dnsmasq and the agent's RSS after at least 1M queries.
  *
  * The agent runs as packaged: the scripts/build.mjs bundle (with the native udp_batch.node beside
@@ -20,6 +21,7 @@ import { stringify } from 'yaml';
 import { waitFor } from '../test/helpers/exec.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
 import { launcherNodeFlags, shippedBuild } from './_shipped.js';
+import { quantile } from './_stats.js';
 
 const AGENT = '127.0.0.1';
 const KUBE_DNS = '127.0.0.2';
@@ -27,7 +29,9 @@ const UPSTREAM = '127.0.0.3';
 const DNSMASQ = '127.0.0.5';
 const STATUS_PORT = 15099;
 const FIXED_QPS = 5000;
+const FIXED_SECONDS = 5;
 const ROUNDS = 3;
+const FIXED_ROUNDS = 6;
 
 const SEED_NAMES = ['istio-mixer', 'istio-policy', 'istio-telemetry', 'istio-pilot', 'istio-citadel', 'istio-ca'].flatMap((n) => [n, `${n}.istio-system`]);
 const GLOBALS = Array.from({ length: 20 }, (_, i) => ({ host: `svc${i}.ns${i % 3}.global`, address: `240.0.0.${i + 2}` }));
@@ -36,9 +40,18 @@ const CACHED_NAMES = 2000;
 interface PerfResult {
   qps: number;
   avgMs: number;
-  p99Ms?: number;
   lost: number;
   completed: number;
+}
+
+/** Fixed-rate latency of one server, from every query of every round. */
+interface LatencyResult {
+  avgMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The lowest and highest p99 of a single round: how much one run alone could mislead. */
+  roundP99Ms: [number, number];
+  samples: number;
 }
 
 function parseSummary(out: string): PerfResult {
@@ -51,14 +64,25 @@ function parseSummary(out: string): PerfResult {
   };
 }
 
-function p99FromVerbose(out: string): number {
-  const lat = out
+/** Per-query latencies (ms) from dnsperf -v output. */
+function latenciesMs(out: string): number[] {
+  return out
     .split('\n')
     .filter((l) => l.startsWith('> '))
-    .map((l) => Number(l.trim().split(/\s+/).pop()))
-    .filter((n) => Number.isFinite(n))
-    .sort((a, b) => a - b);
-  return lat.length === 0 ? NaN : (lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] ?? NaN) * 1000;
+    .map((l) => Number(l.trim().split(/\s+/).pop()) * 1000)
+    .filter((n) => Number.isFinite(n));
+}
+
+function pooled(rounds: readonly number[][]): LatencyResult {
+  const all = rounds.flat();
+  const perRound = rounds.map((r) => quantile(r, 0.99));
+  return {
+    avgMs: all.reduce((a, b) => a + b, 0) / all.length,
+    p50Ms: quantile(all, 0.5),
+    p99Ms: quantile(all, 0.99),
+    roundP99Ms: [Math.min(...perRound), Math.max(...perRound)],
+    samples: all.length,
+  };
 }
 
 async function dnsperf(ns: Netns, server: string, file: string, args: string[]): Promise<{ out: string; result: PerfResult }> {
@@ -94,6 +118,8 @@ const fmt = (n: number | undefined, digits = 0): string => (n === undefined || !
 export async function main(args: string[]): Promise<void> {
   const secondsAt = args.indexOf('--seconds');
   const seconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : 5;
+  const roundsAt = args.indexOf('--fixed-rounds');
+  const fixedRounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : FIXED_ROUNDS;
   // Extra flags after the launcher's, e.g. --node-flags=--max-old-space-size=64 (what NODE_OPTIONS would add)
   const extraFlags = (args.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(',').filter((f) => f !== '');
   const nodeFlags = [...(await launcherNodeFlags()), ...extraFlags];
@@ -167,14 +193,15 @@ export async function main(args: string[]): Promise<void> {
 
     const sat = ['-c', '4', '-q', '200'];
     const fixed = ['-Q', String(FIXED_QPS), '-c', '4', '-q', '200', '-v'];
-    const rows: { scenario: string; target: string; sat: PerfResult; fixed: PerfResult }[] = [];
+    const rows: { scenario: string; target: string; sat: PerfResult; fixed: LatencyResult }[] = [];
     const median = (runs: PerfResult[]): PerfResult => [...runs].sort((a, b) => a.qps - b.qps)[Math.floor(runs.length / 2)]!;
+    // The machine may be shared: alternate the targets, and which goes first, round by round, so a
+    // load spike or a drift hits both sides instead of one.
+    const inTurn = (round: number): typeof targets => (round % 2 === 0 ? targets : [...targets].reverse());
     for (const scenario of ['a static answers', 'b cache hits', 'c 30% misses']) {
-      // Alternate the targets over several short rounds and keep each one's median: the machine
-      // may be shared, and a load spike then hits both sides instead of one.
       const satRuns = new Map<string, PerfResult[]>(targets.map((t) => [t.name, []]));
       for (let round = 0; round < ROUNDS; round++) {
-        for (const t of targets) {
+        for (const t of inTurn(round)) {
           let file: string;
           let limit: string[];
           if (scenario.startsWith('a')) [file, limit] = [join(dir, 'static.txt'), ['-l', String(seconds)]];
@@ -184,19 +211,18 @@ export async function main(args: string[]): Promise<void> {
           satRuns.get(t.name)!.push((await dnsperf(ns, t.server, file, [...sat, ...limit])).result);
         }
       }
-      // Fixed-rate latency: alternating rounds too, the median round by p99 (one 5 s run is noisy).
-      const fixedRuns = new Map<string, PerfResult[]>(targets.map((t) => [t.name, []]));
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const t of targets) {
-          let fixedRun: { out: string; result: PerfResult };
-          if (scenario.startsWith('a')) fixedRun = await dnsperf(ns, t.server, join(dir, 'static.txt'), [...fixed, '-l', '5']);
-          else if (scenario.startsWith('b')) fixedRun = await dnsperf(ns, t.server, join(dir, 'cached.txt'), [...fixed, '-l', '5']);
-          else fixedRun = await dnsperf(ns, t.server, await missFile(`miss-fixed-${t.name}.txt`, FIXED_QPS * 5, `f${round}${t.name}`), [...fixed, '-n', '1', '-l', '5']);
-          fixedRuns.get(t.name)!.push({ ...fixedRun.result, p99Ms: p99FromVerbose(fixedRun.out) });
+      const fixedRuns = new Map<string, number[][]>(targets.map((t) => [t.name, []]));
+      for (let round = 0; round < fixedRounds; round++) {
+        for (const t of inTurn(round)) {
+          const limit = ['-l', String(FIXED_SECONDS)];
+          let run: { out: string };
+          if (scenario.startsWith('a')) run = await dnsperf(ns, t.server, join(dir, 'static.txt'), [...fixed, ...limit]);
+          else if (scenario.startsWith('b')) run = await dnsperf(ns, t.server, join(dir, 'cached.txt'), [...fixed, ...limit]);
+          else run = await dnsperf(ns, t.server, await missFile(`miss-fixed-${t.name}.txt`, FIXED_QPS * FIXED_SECONDS, `f${round}${t.name}`), [...fixed, '-n', '1', ...limit]);
+          fixedRuns.get(t.name)!.push(latenciesMs(run.out));
         }
       }
-      const byP99 = (runs: PerfResult[]): PerfResult => [...runs].sort((a, b) => (a.p99Ms ?? 0) - (b.p99Ms ?? 0))[Math.floor(runs.length / 2)]!;
-      for (const t of targets) rows.push({ scenario, target: t.name, sat: median(satRuns.get(t.name)!), fixed: byP99(fixedRuns.get(t.name)!) });
+      for (const t of targets) rows.push({ scenario, target: t.name, sat: median(satRuns.get(t.name)!), fixed: pooled(fixedRuns.get(t.name)!) });
     }
 
     const udpPath = await agentDns(ns, '.listeners[0].udp');
@@ -208,16 +234,19 @@ export async function main(args: string[]): Promise<void> {
     }
     const rss = await rssMb(pid);
 
-    console.log(`\nDNS benchmark (dnsperf, loopback in a namespace; saturated: -c 4 -q 200, median of ${ROUNDS} alternating ${seconds}s runs; fixed rate: -Q ${FIXED_QPS} for 5s, median of ${ROUNDS} rounds by p99 from per-query latencies; agent UDP path: ${udpPath})\n`);
-    console.log('scenario          target    sat qps   sat avg ms  lost | fixed avg ms  fixed p99 ms');
+    console.log(`\nDNS benchmark (dnsperf, loopback in a namespace; saturated: -c 4 -q 200, median of ${ROUNDS} alternating ${seconds}s runs; fixed rate: -Q ${FIXED_QPS} for ${FIXED_SECONDS}s x ${fixedRounds} alternating rounds, every query's latency pooled; agent UDP path: ${udpPath})\n`);
+    console.log('scenario          target    sat qps   sat avg ms  lost | fixed avg ms  p50 ms  p99 ms  (one round p99 ms)');
     for (const r of rows) {
-      console.log(`${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat.qps).padStart(9)} ${fmt(r.sat.avgMs, 3).padStart(11)} ${fmt(r.sat.lost).padStart(5)} | ${fmt(r.fixed.avgMs, 3).padStart(12)} ${fmt(r.fixed.p99Ms, 3).padStart(13)}`);
+      const f = r.fixed;
+      console.log(
+        `${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat.qps).padStart(9)} ${fmt(r.sat.avgMs, 3).padStart(11)} ${fmt(r.sat.lost).padStart(5)} | ${fmt(f.avgMs, 3).padStart(12)} ${fmt(f.p50Ms, 3).padStart(7)} ${fmt(f.p99Ms, 3).padStart(7)}  (${fmt(f.roundP99Ms[0], 3)}-${fmt(f.roundP99Ms[1], 3)})`,
+      );
     }
     console.log('\nratios agent/dnsmasq (qps: higher is better; latency: lower is better)');
     for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
       const a = rows.find((r) => r.scenario === scenario && r.target === 'agent')!;
       const d = rows.find((r) => r.scenario === scenario && r.target === 'dnsmasq')!;
-      console.log(`${scenario.padEnd(17)} qps ${fmt(a.sat.qps / d.sat.qps, 2)}x   sat avg ${fmt(a.sat.avgMs / d.sat.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p99 ${fmt((a.fixed.p99Ms ?? NaN) / (d.fixed.p99Ms ?? NaN), 2)}x`);
+      console.log(`${scenario.padEnd(17)} qps ${fmt(a.sat.qps / d.sat.qps, 2)}x   sat avg ${fmt(a.sat.avgMs / d.sat.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p50 ${fmt(a.fixed.p50Ms / d.fixed.p50Ms, 2)}x   fixed p99 ${fmt(a.fixed.p99Ms / d.fixed.p99Ms, 2)}x`);
     }
     console.log(`\nagent RSS after ${total} queries: ${rss.toFixed(1)} MB (target <= 100 MB; node flags: ${nodeFlags.join(' ') || 'none'}; UDP path: ${udpPath})`);
   } finally {
