@@ -6,14 +6,8 @@
  * server fails the caller gets undefined and answers SERVFAIL — never NXDOMAIN (Istio #29673).
  */
 import type { Upstream } from './upstream.js';
+import type { UpstreamQuery } from './upstream-lanes.js';
 import { Rcode, TC, rcodeOf, u16 } from './wire.js';
-
-export interface ForwardRequest {
-  packet: Buffer;
-  questionEnd: number;
-  /** The client came over TCP (then we ask over TCP too: the reply may be large). */
-  tcp: boolean;
-}
 
 /**
  * Whole-query budget across failovers: answer SERVFAIL before a stub resolver gives up on us
@@ -21,55 +15,122 @@ export interface ForwardRequest {
  */
 export const QUERY_BUDGET_MS = 4500;
 
+const NONE: readonly Upstream[] = [];
+
+/**
+ * One query on its way through a forwarder's servers, and its own pending record on whichever
+ * server it waits on: one object per forwarded query, no closure per attempt. The caller
+ * subclasses it with what it needs to answer the client, in finish().
+ */
+export abstract class ForwardJob implements UpstreamQuery {
+  readonly clientId: number;
+  deadline = 0;
+  sentAt = 0;
+  private forwarder: Forwarder | undefined;
+  private order: readonly Upstream[] = NONE;
+  private index = 0;
+  private startedAt = 0;
+  /** Set while the same server is asked again over TCP after a truncated UDP reply. */
+  private truncated: Buffer | undefined;
+  /** A SERVFAIL or REFUSED kept in case no server does better. */
+  private fallback: Buffer | undefined;
+  private fallbackServer: string | undefined;
+
+  /** `packet` becomes the job's: our IDs are written into it while it is in flight. */
+  constructor(
+    readonly packet: Buffer,
+    readonly questionEnd: number,
+    /** The client came over TCP (then we ask over TCP too: the reply may be large). */
+    readonly tcp: boolean,
+  ) {
+    this.clientId = u16(packet, 0);
+  }
+
+  /** The answer, or undefined when every server failed (the caller answers SERVFAIL); called once. */
+  protected abstract finish(reply: Buffer | undefined, server?: string): void;
+
+  /** The query bytes with the client's ID back in place, once the job is finished. */
+  protected clientPacket(): Buffer {
+    this.packet.writeUInt16BE(this.clientId, 0);
+    return this.packet;
+  }
+
+  start(forwarder: Forwarder, now: number): void {
+    this.forwarder = forwarder;
+    this.order = forwarder.order(now);
+    this.startedAt = now;
+    this.attempt(0);
+  }
+
+  onUpstream(err: Error | undefined, reply?: Buffer): void {
+    const upstream = this.order[this.index]!;
+    if (this.truncated !== undefined) {
+      // The TCP retry: if it fails, the truncated reply still tells the client to retry.
+      const truncated = this.truncated;
+      this.truncated = undefined;
+      this.done(err === undefined && reply !== undefined ? reply : truncated, upstream.server);
+      return;
+    }
+    if (err !== undefined || reply === undefined) {
+      this.attempt(this.index + 1);
+      return;
+    }
+    const rcode = rcodeOf(reply);
+    if (rcode === Rcode.ServFail || rcode === Rcode.Refused) {
+      if (this.fallback === undefined) {
+        this.fallback = reply;
+        this.fallbackServer = upstream.server;
+      }
+      this.attempt(this.index + 1);
+      return;
+    }
+    if (!this.tcp && (u16(reply, 2) & TC) !== 0) {
+      this.truncated = reply;
+      upstream.query(this, true, this.forwarder!.timeoutMs, Date.now());
+      return;
+    }
+    this.done(reply, upstream.server);
+  }
+
+  private attempt(index: number): void {
+    this.index = index;
+    const upstream = this.order[index];
+    const now = Date.now();
+    const left = this.startedAt + this.forwarder!.budgetMs - now;
+    if (upstream === undefined || left < 50) {
+      this.done(this.fallback, this.fallbackServer);
+      return;
+    }
+    upstream.query(this, this.tcp, Math.min(this.forwarder!.timeoutMs, left), now);
+  }
+
+  private done(reply: Buffer | undefined, server: string | undefined): void {
+    this.order = NONE;
+    this.fallback = undefined;
+    this.finish(reply, server);
+  }
+}
+
 export class Forwarder {
   constructor(
     readonly upstreams: readonly Upstream[],
-    private readonly timeoutMs: number,
-    private readonly budgetMs = QUERY_BUDGET_MS,
+    readonly timeoutMs: number,
+    readonly budgetMs = QUERY_BUDGET_MS,
   ) {}
 
   /** Servers in the order to try them now. */
   order(now: number): readonly Upstream[] {
     // The common case allocates nothing: every server healthy, configured order.
-    if (this.upstreams.every((u) => u.healthy)) return this.upstreams;
+    let healthy = true;
+    for (const u of this.upstreams) healthy &&= u.healthy;
+    if (healthy) return this.upstreams;
     const ready = this.upstreams.filter((u) => u.healthy || now >= u.retryAt);
     const waiting = this.upstreams.filter((u) => !(u.healthy || now >= u.retryAt));
     return [...ready, ...waiting];
   }
 
-  forward(req: ForwardRequest, done: (reply: Buffer | undefined, server?: string) => void): void {
-    const now = Date.now();
-    const order = this.order(now);
-    let fallback: { reply: Buffer; server: string } | undefined;
-    const attempt = (index: number): void => {
-      const upstream = order[index];
-      const left = now + this.budgetMs - Date.now();
-      if (upstream === undefined || left < 50) {
-        done(fallback?.reply, fallback?.server);
-        return;
-      }
-      upstream.query(req.packet, req.questionEnd, req.tcp, Math.min(this.timeoutMs, left), Date.now(), (err, reply) => {
-        if (err !== undefined || reply === undefined) {
-          attempt(index + 1);
-          return;
-        }
-        const rcode = rcodeOf(reply);
-        if (rcode === Rcode.ServFail || rcode === Rcode.Refused) {
-          fallback ??= { reply, server: upstream.server };
-          attempt(index + 1);
-          return;
-        }
-        if (!req.tcp && (u16(reply, 2) & TC) !== 0) {
-          // Same server, over TCP; if that fails the truncated reply still tells the client to retry.
-          upstream.query(req.packet, req.questionEnd, true, this.timeoutMs, Date.now(), (tcpErr, full) => {
-            done(tcpErr === undefined && full !== undefined ? full : reply, upstream.server);
-          });
-          return;
-        }
-        done(reply, upstream.server);
-      });
-    };
-    attempt(0);
+  forward(job: ForwardJob): void {
+    job.start(this, Date.now());
   }
 
   sweep(now: number): void {

@@ -12,14 +12,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DnsCache, MAX_CACHED_REPLY } from './cache.js';
-import type { Forwarder } from './forwarder.js';
+import { ForwardJob, type Forwarder } from './forwarder.js';
 import type { HostsTable } from './hosts-table.js';
 import type { MeshTable } from './mesh-table.js';
 import { matchSubtree } from './names.js';
 import { blockFor, localReply, localReplyLength, writeLocalReply, type RecordSet } from './records.js';
 import type { AnswerSource, DnsStats } from './stats.js';
 import { fitReply, truncateInPlace } from './truncate.js';
-import { Rcode, blankQuery, emptyReply, isQuery, parseQuery, writeEmptyReply, type Query } from './wire.js';
+import { Rcode, blankQuery, copyBytes, emptyReply, isQuery, parseQuery, writeEmptyReply, type Query } from './wire.js';
 
 export interface Routes {
   hosts: HostsTable;
@@ -99,18 +99,21 @@ export class Resolver {
     }
     this.inFlight += 1;
     // `packet` may be the listener's receive arena, reused by the next batch; `q` is reused too.
-    const query = Buffer.from(packet.subarray(start, end));
-    const { questionEnd, edns } = q;
-    forwarder.forward({ packet: query, questionEnd, tcp }, (reply) => {
-      this.inFlight -= 1;
-      if (reply === undefined) {
-        this.later(emptyReply(query, questionEnd, Rcode.ServFail, edns), source, started, respond);
-        return;
-      }
-      this.cache.put(key, reply);
-      this.later(this.fit(reply, limit), source, started, respond);
-    });
+    const copy = Buffer.allocUnsafe(end - start);
+    copyBytes(packet, start, end, copy, 0);
+    forwarder.forward(new ResolverJob(this, copy, q, tcp, key, limit, source, started, respond));
     return ANSWER_LATER;
+  }
+
+  /** A forwarded query's answer (undefined: every server failed). */
+  answerForwarded(job: ResolverJob, reply: Buffer | undefined, query: Buffer): void {
+    this.inFlight -= 1;
+    if (reply === undefined) {
+      this.later(emptyReply(query, job.questionEnd, Rcode.ServFail, job.edns), job.source, job.started, job.respond);
+      return;
+    }
+    this.cache.put(job.key, reply);
+    this.later(this.fit(reply, job.limit), job.source, job.started, job.respond);
   }
 
   /** A hosts or mesh answer: written in place when it fits the room, else built and sent through `respond`. */
@@ -148,5 +151,29 @@ export class Resolver {
   private later(reply: Buffer, source: AnswerSource, started: number, respond: Respond): void {
     this.count(reply.length > 3 ? reply[3]! & 0xf : 0, source, started);
     respond(reply);
+  }
+}
+
+/** What the resolver needs to answer a forwarded query, carried by the forwarding job itself. */
+class ResolverJob extends ForwardJob {
+  readonly edns: boolean;
+
+  constructor(
+    private readonly resolver: Resolver,
+    packet: Buffer,
+    q: Query,
+    tcp: boolean,
+    readonly key: string,
+    readonly limit: number,
+    readonly source: AnswerSource,
+    readonly started: number,
+    readonly respond: Respond,
+  ) {
+    super(packet, q.questionEnd, tcp);
+    this.edns = q.edns;
+  }
+
+  protected finish(reply: Buffer | undefined): void {
+    this.resolver.answerForwarded(this, reply, this.clientPacket());
   }
 }

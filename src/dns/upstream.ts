@@ -6,9 +6,7 @@
  * tracked from outcomes.
  */
 import { formatHostPort } from '../config/net-types.js';
-import { TcpLane, UdpLane, UpstreamTimeout, freeId, type UpstreamCallback } from './upstream-lanes.js';
-import { u16 } from './wire.js';
-
+import { TcpLane, UdpLane, UpstreamTimeout, fail, freeId, type SettleHook, type UpstreamQuery } from './upstream-lanes.js';
 
 const UDP_LANES = 4;
 
@@ -27,6 +25,7 @@ export class Upstream {
   readonly server: string;
   private readonly lanes: UdpLane[] = [];
   private readonly tcp: TcpLane;
+  private readonly hook: SettleHook;
   private next = 0;
   healthy = true;
   consecutiveFailures = 0;
@@ -45,37 +44,44 @@ export class Upstream {
     const onError = (err: Error): void => {
       this.lastError = err.message;
     };
-    for (let i = 0; i < UDP_LANES; i++) this.lanes.push(new UdpLane(host, port, onError));
-    this.tcp = new TcpLane(host, port);
+    const hook: SettleHook = (q, err) => {
+      if (err === undefined) this.succeeded(Date.now() - q.sentAt);
+      else this.failed(err);
+    };
+    for (let i = 0; i < UDP_LANES; i++) this.lanes.push(new UdpLane(host, port, hook, onError));
+    this.tcp = new TcpLane(host, port, hook);
+    this.hook = hook;
   }
 
   static keyOf(host: string, port: number): string {
     return formatHostPort({ host, port });
   }
 
-  /** Sends `query` (client's bytes; not modified) and calls back once: reply (client's ID restored) or error. */
-  query(query: Buffer, questionEnd: number, tcp: boolean, timeoutMs: number, now: number, callback: UpstreamCallback): void {
+  /**
+   * Sends `q.packet` under a fresh random ID (written into it) and tells `q.onUpstream` the outcome
+   * once: the reply (client's ID restored) or an error.
+   */
+  query(q: UpstreamQuery, tcp: boolean, timeoutMs: number, now: number): void {
     const lane = tcp ? this.tcp : this.lanes[(this.next = (this.next + 1) % this.lanes.length)]!;
-    const sent = Buffer.from(query);
     const id = freeId(lane.pending);
-    sent.writeUInt16BE(id, 0);
+    q.packet.writeUInt16BE(id, 0);
+    q.deadline = now + timeoutMs;
+    q.sentAt = now;
     this.queries += 1;
-    const started = now;
-    lane.send({ sent, questionEnd, clientId: u16(query, 0), deadline: now + timeoutMs, callback: (err, reply) => {
-      if (err === undefined) this.succeeded(Date.now() - started);
-      else this.failed(err);
-      callback(err, reply);
-    } }, id);
+    lane.send(q, id);
   }
 
   /** Times out overdue queries (called by the forwarder's sweeper). */
   sweep(now: number): void {
-    for (const lane of [...this.lanes, this.tcp]) {
-      for (const [id, p] of lane.pending) {
-        if (p.deadline > now) continue;
-        lane.pending.delete(id);
-        p.callback(new UpstreamTimeout(this.server));
-      }
+    this.sweepLane(this.tcp, now);
+    for (const lane of this.lanes) this.sweepLane(lane, now);
+  }
+
+  private sweepLane(lane: UdpLane | TcpLane, now: number): void {
+    for (const [id, q] of lane.pending) {
+      if (q.deadline > now) continue;
+      lane.pending.delete(id);
+      fail(q, new UpstreamTimeout(this.server), this.hook);
     }
   }
 

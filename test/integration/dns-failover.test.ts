@@ -15,19 +15,27 @@ const AGENT = '127.0.0.1';
 const DEAD = '127.0.0.9';
 const PRIMARY = '127.0.0.3';
 const SECONDARY = '127.0.0.4';
+/** dnsmasq with no servers: REFUSED for any name it does not own. */
+const REFUSER = '127.0.0.5';
 
 void describe('dns upstream failover and health', () => {
   let ns: Netns;
   let agent: AgentHandle;
   let primary: ChildProcess;
   let secondary: ChildProcess;
+  let refuser: ChildProcess;
 
   before(async () => {
     ns = await createNetns('dns');
     // TTL 0 answers are never cached, so every query really goes upstream.
-    primary = await startDnsmasq(ns, PRIMARY, ['--address=/who.example/10.0.0.3']);
+    primary = await startDnsmasq(ns, PRIMARY, ['--address=/who.example/10.0.0.3', '--address=/refuse.example/10.0.0.3']);
     secondary = await startDnsmasq(ns, SECONDARY, ['--address=/who.example/10.0.0.4']);
-    agent = await startAgent({ ns, config: { dns: { enabled: true, listen: [`${AGENT}:53`], upstreams: [`${AGENT}:53`, DEAD, PRIMARY, SECONDARY] } } });
+    refuser = await startDnsmasq(ns, REFUSER, ['--address=/ready.refuser/10.0.0.5']);
+    const forward = [
+      { domain: 'refuse.example', servers: [REFUSER, PRIMARY] },
+      { domain: 'refused.example', servers: [REFUSER] },
+    ];
+    agent = await startAgent({ ns, config: { dns: { enabled: true, listen: [`${AGENT}:53`], upstreams: [`${AGENT}:53`, DEAD, PRIMARY, SECONDARY], forward } } });
     await agent.waitReady();
   });
 
@@ -62,6 +70,15 @@ void describe('dns upstream failover and health', () => {
     primary.kill('SIGCONT');
     await waitFor('primary answers again', async () => (await dig(ns, AGENT, 'who.example')).answers[0] === 'who.example. A 10.0.0.3', 20_000, 300);
     assert.equal((await dnsStatus(agent)).upstreams.health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, true);
+  });
+
+  void test('a server that answers REFUSED is passed over; when none does better, its answer stands', async () => {
+    assert.equal(refuser.exitCode, null);
+    assert.deepEqual((await dig(ns, AGENT, 'x.refuse.example')).answers, ['x.refuse.example. A 10.0.0.3']);
+    const only = await dig(ns, AGENT, 'x.refused.example');
+    assert.equal(only.status, 'REFUSED', 'the upstream said REFUSED: not turned into NXDOMAIN, nor into an answer');
+    const health = (await dnsStatus(agent)).upstreams.health;
+    assert.equal(health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, true, 'the next server answered');
   });
 
   void test('forwarded queries in flight are capped: beyond the cap clients get REFUSED at once', async () => {
