@@ -1,36 +1,59 @@
 /**
- * Wire-level cache of forwarded replies, keyed by the lowercase question and the EDNS/DO/CD flags
- * (a reply for an EDNS client carries an OPT record a plain client must not get). A hit is the
- * stored bytes with the client's ID and question (its own letter case) patched in and every TTL
- * reduced by the entry's age.
+ * Wire-level cache of forwarded replies, keyed by the lowercase name, type, class and the
+ * EDNS/DO/CD flags (a reply for an EDNS client carries an OPT record a plain client must not get).
+ * A hit is the stored bytes with the client's ID and question (its own letter case) patched in and
+ * every TTL reduced by the entry's age.
  *
  * Bounded, with CLOCK eviction (an approximation of least-recently-used): entries sit in fixed
  * slots, a hit only sets the slot's flag, and the hand passes over flagged slots once before it
- * evicts them; expired entries go first. The layout is for the garbage collector: an entry is two
- * strings (its key and its reply as latin1 text) and a few bytes in typed arrays, with no object,
- * Buffer or ArrayBuffer of its own. A cache of Buffers and per-entry objects made every miss leave
+ * evicts them; expired entries go first. The layout is for the garbage collector: an entry is its
+ * reply as latin1 text, the query's name (the index's key: the variants of a name, A and AAAA, with
+ * EDNS or without, chain from one slot to the next) and a few bytes in typed arrays, with no object,
+ * Buffer or ArrayBuffer of its own, and a lookup makes no key string. A cache of Buffers and per-entry objects made every miss leave
  * several old-generation objects behind and kept the major collector busy under a miss load.
  */
 import { cacheability, type CachePolicy } from './cache-policy.js';
 import { RecordCursor } from './record-cursor.js';
-import { HEADER, QType, cacheKey, copyBytes, type Query } from './wire.js';
+import { HEADER, QType, copyBytes, type Query } from './wire.js';
 
 /** Replies larger than this are not kept, so the cache's memory stays bounded by size × this. */
 export const MAX_CACHED_REPLY = 4096;
 
 const FIRST_SLOTS = 256;
 
+/** What identifies a cached reply; a parsed Query is one. */
+export interface CacheKey {
+  readonly name: string;
+  readonly qtype: number;
+  readonly qclass: number;
+  readonly cacheFlags: number;
+}
+
+interface Kept {
+  key: CacheKey;
+  reply: string;
+  storedAt: number;
+  ttl: number;
+  used: number;
+}
+
 export class DnsCache {
+  /** Name → the first slot of its chain of variants. */
   private readonly index = new Map<string, number>();
-  private keys: (string | undefined)[] = [];
+  private names: (string | undefined)[] = [];
   private replies: string[] = [];
   private storedAt = new Float64Array(0);
   private ttls = new Uint32Array(0);
   private used = new Uint8Array(0);
+  /** Type, class and cache flags of a slot, packed (see variantOf). */
+  private variants = new Float64Array(0);
+  /** The next slot with the same name, or -1. */
+  private next = new Int32Array(0);
   /** Slots in [0, slots) have been handed out; `free` lists the emptied ones among them. */
   private slots = 0;
   private free: number[] = [];
   private hand = 0;
+  private count = 0;
   private readonly cursor = new RecordCursor();
   hits = 0;
   misses = 0;
@@ -42,54 +65,51 @@ export class DnsCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Name, type, class and EDNS/DO/CD flags of the query in `packet[start, ...)` (see wire.ts cacheKey). */
-  static key(packet: Buffer, start: number, query: Query): string {
-    return cacheKey(packet, start, query);
-  }
-
   configure(maxEntries: number, policy: CachePolicy): void {
     this.policy = policy;
     if (maxEntries === this.maxEntries) return;
     // Re-slot what is kept: the slots must be a dense [0, maxEntries) for the hand.
-    const kept: { key: string; reply: string; storedAt: number; ttl: number; used: number }[] = [];
+    const kept: Kept[] = [];
     for (let s = 0; s < this.slots && kept.length < maxEntries; s++) {
-      const key = this.keys[s];
-      if (key !== undefined) kept.push({ key, reply: this.replies[s]!, storedAt: this.storedAt[s]!, ttl: this.ttls[s]!, used: this.used[s]! });
+      const name = this.names[s];
+      if (name === undefined) continue;
+      const v = this.variants[s]!;
+      const key = { name, qtype: Math.floor(v / 0x1000000), qclass: Math.floor(v / 0x100) % 0x10000, cacheFlags: v % 0x100 };
+      kept.push({ key, reply: this.replies[s]!, storedAt: this.storedAt[s]!, ttl: this.ttls[s]!, used: this.used[s]! });
     }
-    this.evictions += this.index.size - kept.length;
+    this.evictions += this.count - kept.length;
     this.maxEntries = maxEntries;
     this.clear();
-    for (const e of kept) {
-      const slot = this.allocate();
-      this.place(slot, e.key, e.reply, e.storedAt, e.ttl);
-      this.used[slot] = e.used;
-    }
+    for (const e of kept) this.place(e.key, e.reply, e.storedAt, e.ttl, e.used);
   }
 
   get size(): number {
-    return this.index.size;
+    return this.count;
   }
 
   clear(): void {
     this.index.clear();
-    this.keys = [];
+    this.names = [];
     this.replies = [];
     this.storedAt = new Float64Array(0);
     this.ttls = new Uint32Array(0);
     this.used = new Uint8Array(0);
+    this.variants = new Float64Array(0);
+    this.next = new Int32Array(0);
     this.slots = 0;
     this.free = [];
     this.hand = 0;
+    this.count = 0;
   }
 
   /**
    * Writes the cached reply for the query in `packet[start, ...)` at `out[at]` and returns its
    * length, or -1 on a miss. `out` needs MAX_CACHED_REPLY bytes of room.
    */
-  getInto(key: string, packet: Buffer, start: number, query: Query, out: Buffer, at: number): number {
+  getInto(query: Query, packet: Buffer, start: number, out: Buffer, at: number): number {
     if (this.maxEntries === 0) return -1;
-    const slot = this.index.get(key);
-    if (slot === undefined) {
+    const slot = this.find(query);
+    if (slot < 0) {
       this.misses += 1;
       return -1;
     }
@@ -117,29 +137,54 @@ export class DnsCache {
     return length;
   }
 
-  put(key: string, reply: Buffer): void {
+  put(key: CacheKey, reply: Buffer): void {
     if (this.maxEntries === 0 || reply.length > MAX_CACHED_REPLY) return;
     const c = cacheability(reply, this.policy);
     if (c === undefined) return;
-    this.place(this.index.get(key) ?? this.allocate(), key, reply.toString('latin1'), this.now(), c.ttl);
+    const slot = this.find(key);
+    if (slot >= 0) this.remove(slot);
+    this.place(key, reply.toString('latin1'), this.now(), c.ttl, 0);
   }
 
-  private place(slot: number, key: string, reply: string, storedAt: number, ttl: number): void {
-    this.index.set(key, slot);
-    this.keys[slot] = key;
+  /** The slot holding `key`, or -1. */
+  private find(key: CacheKey): number {
+    const variant = variantOf(key);
+    for (let slot = this.index.get(key.name) ?? -1; slot >= 0; slot = this.next[slot]!) {
+      if (this.variants[slot] === variant) return slot;
+    }
+    return -1;
+  }
+
+  private place(key: CacheKey, reply: string, storedAt: number, ttl: number, used: number): void {
+    const slot = this.allocate();
+    this.names[slot] = key.name;
     this.replies[slot] = reply;
     this.storedAt[slot] = storedAt;
     this.ttls[slot] = ttl;
-    this.used[slot] = 0;
+    this.used[slot] = used;
+    this.variants[slot] = variantOf(key);
+    this.next[slot] = this.index.get(key.name) ?? -1;
+    this.index.set(key.name, slot);
+    this.count += 1;
   }
 
   private remove(slot: number): void {
-    const key = this.keys[slot];
-    if (key === undefined) return;
-    this.index.delete(key);
-    this.keys[slot] = undefined;
+    const name = this.names[slot];
+    if (name === undefined) return;
+    const head = this.index.get(name)!;
+    const after = this.next[slot]!;
+    if (head === slot) {
+      if (after < 0) this.index.delete(name);
+      else this.index.set(name, after);
+    } else {
+      let prev = head;
+      while (this.next[prev] !== slot) prev = this.next[prev]!;
+      this.next[prev] = after;
+    }
+    this.names[slot] = undefined;
     this.replies[slot] = '';
     this.free.push(slot);
+    this.count -= 1;
   }
 
   /** A slot for a new entry: an emptied one, a new one while under the size, else an evicted one. */
@@ -174,14 +219,19 @@ export class DnsCache {
 
   private grow(): void {
     const size = Math.min(this.maxEntries, Math.max(FIRST_SLOTS, this.storedAt.length * 2));
-    const storedAt = new Float64Array(size);
-    const ttls = new Uint32Array(size);
-    const used = new Uint8Array(size);
-    storedAt.set(this.storedAt);
-    ttls.set(this.ttls);
-    used.set(this.used);
-    this.storedAt = storedAt;
-    this.ttls = ttls;
-    this.used = used;
+    const grown = <A extends Float64Array | Uint32Array | Uint8Array | Int32Array>(from: A, to: A): A => {
+      to.set(from);
+      return to;
+    };
+    this.storedAt = grown(this.storedAt, new Float64Array(size));
+    this.ttls = grown(this.ttls, new Uint32Array(size));
+    this.used = grown(this.used, new Uint8Array(size));
+    this.variants = grown(this.variants, new Float64Array(size));
+    this.next = grown(this.next, new Int32Array(size));
   }
+}
+
+/** Type, class and flags in one exact number (2^40 < 2^53). */
+function variantOf(key: CacheKey): number {
+  return key.qtype * 0x1000000 + key.qclass * 0x100 + key.cacheFlags;
 }

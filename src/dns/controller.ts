@@ -15,7 +15,7 @@ import { Listener } from './listener.js';
 import { loadUdpBatch } from './udp-batch.js';
 import { MeshTable } from './mesh-table.js';
 import { registerDnsMetrics } from './metrics.js';
-import { normalizeName } from './names.js';
+import { DomainTable, normalizeName } from './names.js';
 import { Resolver, type Routes } from './resolver.js';
 import { savedResolvConfPath } from '../config/resolv-conf.js';
 import { savedUpstreams } from './resolv-conf.js';
@@ -64,7 +64,7 @@ class DnsController implements Controller {
     this.config = config;
     const cfg = config.dns;
     this.cache = new DnsCache(cfg.cache.size, { maxTTL: cfg.cache.maxTTL, negativeTTL: cfg.cache.negativeTTL });
-    const empty: Routes = { hosts: HostsTable.build([], cfg.ttl), mesh: MeshTable.empty(), forward: new Map(), upstream: undefined };
+    const empty: Routes = { hosts: HostsTable.build([], cfg.ttl), mesh: MeshTable.empty(), forward: new DomainTable(), upstream: undefined };
     this.resolver = new Resolver(empty, this.cache, this.stats, MAX_IN_FLIGHT);
     registerDnsMetrics(ctx.metrics, {
       stats: () => this.stats,
@@ -194,7 +194,7 @@ class DnsController implements Controller {
     this.resolver.routes = {
       hosts: HostsTable.build(cfg.hosts, cfg.ttl),
       mesh: this.entries?.current ?? MeshTable.empty(),
-      forward,
+      forward: new DomainTable(forward),
       upstream,
     };
     for (const [server, u] of this.upstreamPool) if (!pool.has(server)) u.close();

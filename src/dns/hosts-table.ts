@@ -1,10 +1,10 @@
 /** `dns.hosts`: dnsmasq `address=/name/ip` — the name and all its subdomains, A and AAAA. Pure. */
 import type { DnsConfig } from '../config/schema.js';
-import { matchSubtree, normalizeName } from './names.js';
+import { DomainTable, normalizeName } from './names.js';
 import { buildRecordSet, type RecordSet } from './records.js';
 
 export class HostsTable {
-  private constructor(private readonly names: ReadonlyMap<string, RecordSet>) {}
+  private constructor(private readonly names: DomainTable<RecordSet>) {}
 
   static build(hosts: DnsConfig['hosts'], ttl: number): HostsTable {
     // The same name listed twice merges its addresses, as repeated address= lines do.
@@ -13,11 +13,11 @@ export class HostsTable {
       const name = normalizeName(entry.name);
       merged.set(name, [...(merged.get(name) ?? []), ...entry.addresses]);
     }
-    return new HostsTable(new Map([...merged].map(([name, addresses]) => [name, buildRecordSet(addresses, ttl)])));
+    return new HostsTable(new DomainTable(new Map([...merged].map(([name, addresses]) => [name, buildRecordSet(addresses, ttl)]))));
   }
 
   lookup(name: string): RecordSet | undefined {
-    return matchSubtree(this.names, name);
+    return this.names.matchSubtree(name);
   }
 
   get size(): number {

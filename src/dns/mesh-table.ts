@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import { parseAllDocuments } from 'yaml';
 import { parseCidr } from '../config/net-types.js';
-import { matchExactOrWildcard, normalizeName } from './names.js';
+import { DomainTable, normalizeName } from './names.js';
 import { buildRecordSet, type RecordSet } from './records.js';
 import { allocateVips } from './vip.js';
 
@@ -38,12 +38,13 @@ const HOST_RE = /^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]
 export class MeshTable {
   private constructor(
     private readonly exact: ReadonlyMap<string, RecordSet>,
-    private readonly wildcards: ReadonlyMap<string, RecordSet>,
+    /** `*.suffix` entries by suffix: they cover subdomains only, never the apex. */
+    private readonly wildcards: DomainTable<RecordSet>,
     readonly hosts: readonly MeshHost[],
   ) {}
 
   static empty(): MeshTable {
-    return new MeshTable(new Map(), new Map(), []);
+    return new MeshTable(new Map(), new DomainTable(), []);
   }
 
   static fromHosts(hosts: readonly MeshHost[], ttl: number): MeshTable {
@@ -54,11 +55,12 @@ export class MeshTable {
       if (h.host.startsWith('*.')) wildcards.set(h.host.slice(2), set);
       else exact.set(h.host, set);
     }
-    return new MeshTable(exact, wildcards, hosts);
+    return new MeshTable(exact, new DomainTable(wildcards), hosts);
   }
 
   lookup(name: string): RecordSet | undefined {
-    return matchExactOrWildcard(this.exact, this.wildcards, name);
+    // Exact names first, then the most specific wildcard strictly above the name.
+    return this.exact.get(name) ?? this.wildcards.matchAbove(name);
   }
 
   get size(): number {

@@ -11,9 +11,9 @@ export function normalizeName(name: string): string {
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
-/** Index just past the first label separator of `name`, or -1 for a single label. */
-export function parentStart(name: string): number {
-  for (let i = 0; i < name.length; i++) {
+/** Index just past the first label separator of `name` at or after `from`, or -1 when none is left. */
+export function parentStart(name: string, from = 0): number {
+  for (let i = from; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c === 92) i += 1; // escaped character
     else if (c === 46) return i + 1;
@@ -21,29 +21,51 @@ export function parentStart(name: string): number {
   return -1;
 }
 
-/** The value of the most specific entry that is `name` or one of its parent domains. */
-export function matchSubtree<T>(table: ReadonlyMap<string, T>, name: string): T | undefined {
-  if (table.size === 0) return undefined;
-  let candidate = name;
-  for (;;) {
-    const hit = table.get(candidate);
-    if (hit !== undefined) return hit;
-    const next = parentStart(candidate);
-    if (next < 0) return candidate === '' ? undefined : table.get('');
-    candidate = candidate.slice(next);
-  }
+/** Length and first character of `name[at...]`: a key can equal that suffix only if its shape is the same. */
+function shapeAt(name: string, at: number): number {
+  return (name.length - at) * 256 + (at < name.length ? name.charCodeAt(at) & 0xff : 0);
 }
 
-/** Exact names first, then the most specific `*.suffix` wildcard strictly above the name. */
-export function matchExactOrWildcard<T>(exact: ReadonlyMap<string, T>, wildcards: ReadonlyMap<string, T>, name: string): T | undefined {
-  const hit = exact.get(name);
-  if (hit !== undefined || wildcards.size === 0) return hit;
-  let candidate = name;
-  for (;;) {
-    const next = parentStart(candidate);
-    if (next < 0) return undefined;
-    candidate = candidate.slice(next);
-    const wild = wildcards.get(candidate);
-    if (wild !== undefined) return wild;
+/**
+ * A table of domain names matched against a query name and its parent domains. Looking up a parent
+ * needs it as a string of its own (a slice, garbage on every query); the table keeps the length and
+ * first character of each key, so a parent is sliced only when some key could equal it, which for a
+ * name the table does not cover is almost never.
+ */
+export class DomainTable<T> {
+  private readonly shapes = new Set<number>();
+
+  constructor(private readonly entries: ReadonlyMap<string, T> = new Map()) {
+    for (const key of entries.keys()) this.shapes.add(shapeAt(key, 0));
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The value of the most specific entry that is `name` or one of its parent domains ('' is the root). */
+  matchSubtree(name: string): T | undefined {
+    if (this.entries.size === 0) return undefined;
+    for (let at = 0; ; ) {
+      const hit = this.at(name, at);
+      if (hit !== undefined) return hit;
+      at = parentStart(name, at);
+      if (at < 0) return name === '' ? undefined : this.at('', 0);
+    }
+  }
+
+  /** The value of the most specific entry that is a parent domain of `name` (not `name` itself, not the root). */
+  matchAbove(name: string): T | undefined {
+    if (this.entries.size === 0) return undefined;
+    for (let at = parentStart(name); at >= 0; at = parentStart(name, at)) {
+      const hit = this.at(name, at);
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  }
+
+  private at(name: string, at: number): T | undefined {
+    if (!this.shapes.has(shapeAt(name, at))) return undefined;
+    return this.entries.get(at === 0 ? name : name.slice(at));
   }
 }

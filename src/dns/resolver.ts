@@ -5,17 +5,17 @@
  * UDP reply is fitted to the client's size. Nothing here throws on bad input: malformed packets
  * are dropped or get FORMERR.
  *
- * The synchronous path allocates only the query's name (and its cache key when the cache is asked):
- * no Query object, no reply buffer, no views. At tens of thousands of queries a second, garbage is what
+ * The synchronous path allocates only the query's name: no Query object, no cache key, no reply
+ * buffer, no views, no parent-domain slices. At tens of thousands of queries a second, garbage is what
  * sets how often the young generation is collected, and each collection is a pause every query
  * behind it waits out.
  */
 import { performance } from 'node:perf_hooks';
-import { DnsCache, MAX_CACHED_REPLY } from './cache.js';
+import { MAX_CACHED_REPLY, type CacheKey, type DnsCache } from './cache.js';
 import { ForwardJob, type Forwarder } from './forwarder.js';
 import type { HostsTable } from './hosts-table.js';
 import type { MeshTable } from './mesh-table.js';
-import { matchSubtree } from './names.js';
+import type { DomainTable } from './names.js';
 import { blockFor, localReply, localReplyLength, writeLocalReply, type RecordSet } from './records.js';
 import type { AnswerSource, DnsStats } from './stats.js';
 import { fitReply, truncateInPlace } from './truncate.js';
@@ -25,7 +25,7 @@ export interface Routes {
   hosts: HostsTable;
   mesh: MeshTable;
   /** dns.forward domain → its servers. */
-  forward: ReadonlyMap<string, Forwarder>;
+  forward: DomainTable<Forwarder>;
   /** Everything else; undefined when no upstream is known (answers SERVFAIL). */
   upstream: Forwarder | undefined;
 }
@@ -80,14 +80,13 @@ export class Resolver {
     if (own !== undefined) return this.local(packet, start, q, own, out, at, room, limit, 'hosts', started, respond);
     const meshSet = mesh.lookup(q.name);
     if (meshSet !== undefined) return this.local(packet, start, q, meshSet, out, at, room, limit, 'mesh', started, respond);
-    const key = DnsCache.key(packet, start, q);
-    const cachedLength = this.cache.getInto(key, packet, start, q, out, at);
+    const cachedLength = this.cache.getInto(q, packet, start, out, at);
     if (cachedLength >= 0) {
       const fitted = truncateInPlace(out, at, cachedLength, limit);
       if (fitted !== cachedLength) stats.truncated += 1;
       return this.done(out, at, fitted, 'cache', started);
     }
-    const domainForwarder = matchSubtree(this.routes.forward, q.name);
+    const domainForwarder = this.routes.forward.matchSubtree(q.name);
     const forwarder = domainForwarder ?? this.routes.upstream;
     const source: AnswerSource = domainForwarder === undefined ? 'upstream' : 'forward';
     if (forwarder === undefined || forwarder.upstreams.length === 0) {
@@ -101,7 +100,7 @@ export class Resolver {
     // `packet` may be the listener's receive arena, reused by the next batch; `q` is reused too.
     const copy = Buffer.allocUnsafe(end - start);
     copyBytes(packet, start, end, copy, 0);
-    forwarder.forward(new ResolverJob(this, copy, q, tcp, key, limit, source, started, respond));
+    forwarder.forward(new ResolverJob(this, copy, q, tcp, limit, source, started, respond));
     return ANSWER_LATER;
   }
 
@@ -112,7 +111,7 @@ export class Resolver {
       this.later(emptyReply(query, job.questionEnd, Rcode.ServFail, job.edns), job.source, job.started, job.respond);
       return;
     }
-    this.cache.put(job.key, reply);
+    this.cache.put(job, reply);
     this.later(this.fit(reply, job.limit), job.source, job.started, job.respond);
   }
 
@@ -154,23 +153,31 @@ export class Resolver {
   }
 }
 
-/** What the resolver needs to answer a forwarded query, carried by the forwarding job itself. */
-class ResolverJob extends ForwardJob {
+/** What the resolver needs to answer a forwarded query (and cache its reply), carried by the forwarding job itself. */
+class ResolverJob extends ForwardJob implements CacheKey {
   readonly edns: boolean;
+  readonly name: string;
+  readonly qtype: number;
+  readonly qclass: number;
+  readonly cacheFlags: number;
 
   constructor(
     private readonly resolver: Resolver,
     packet: Buffer,
     q: Query,
     tcp: boolean,
-    readonly key: string,
     readonly limit: number,
     readonly source: AnswerSource,
     readonly started: number,
     readonly respond: Respond,
   ) {
     super(packet, q.questionEnd, tcp);
+    // `q` is reused by the next query: keep what is needed of it.
     this.edns = q.edns;
+    this.name = q.name;
+    this.qtype = q.qtype;
+    this.qclass = q.qclass;
+    this.cacheFlags = q.cacheFlags;
   }
 
   protected finish(reply: Buffer | undefined): void {

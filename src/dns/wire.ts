@@ -35,6 +35,11 @@ export interface Query {
   udpSize: number;
   /** EDNS DO bit. */
   dnssecOk: boolean;
+  /**
+   * What besides name, type and class tells cached replies apart: 1 EDNS (a reply for an EDNS
+   * client carries an OPT a plain client must not get), 2 DO, 4 CD.
+   */
+  cacheFlags: number;
 }
 
 /** Why a packet is not a query we answer normally. `drop`: send nothing; otherwise reply with that rcode. */
@@ -46,7 +51,7 @@ const FORMERR_HEADER: Rejection = { kind: 'reply', rcode: Rcode.FormErr, questio
 
 /** A Query to parse into: the resolver reuses one, so a query costs no object of its own. */
 export function blankQuery(): Query {
-  return { id: 0, flags: 0, questionEnd: 0, qtype: 0, qclass: 0, name: '', edns: false, udpSize: 512, dnssecOk: false };
+  return { id: 0, flags: 0, questionEnd: 0, qtype: 0, qclass: 0, name: '', edns: false, udpSize: 512, dnssecOk: false, cacheFlags: 0 };
 }
 
 /**
@@ -123,25 +128,8 @@ export function parseQuery(buf: Buffer, start = 0, end = buf.length, into?: Quer
   q.edns = edns;
   q.udpSize = udpSize;
   q.dnssecOk = dnssecOk;
+  q.cacheFlags = (edns ? 1 : 0) | (dnssecOk ? 2 : 0) | ((flags & CD) !== 0 ? 4 : 0);
   return q;
-}
-
-/**
- * The cache key of a parsed query in `buf[start, ...)`: its question in wire form (labels, QTYPE,
- * QCLASS), ASCII-lowercased, then a byte of EDNS/DO/CD flags (a reply for an EDNS client carries an
- * OPT a plain client must not get), as latin1 characters. Made only when the cache is consulted:
- * names the agent answers itself never pay for it.
- */
-export function cacheKey(buf: Buffer, start: number, query: Query): string {
-  const text = NAME_SCRATCH;
-  const end = start + query.questionEnd;
-  let n = 0;
-  for (let i = start + HEADER; i < end; i++) {
-    const c = buf[i]!;
-    text[n++] = c >= 65 && c <= 90 ? c + 32 : c;
-  }
-  text[n++] = (query.edns ? 1 : 0) | (query.dnssecOk ? 2 : 0) | ((query.flags & CD) !== 0 ? 4 : 0);
-  return text.toString('latin1', 0, n);
 }
 
 export function isQuery(value: Query | Rejection): value is Query {

@@ -16,7 +16,7 @@ function q(buf: Buffer): Query {
 function cached(cache: DnsCache, packet: Buffer): Buffer | undefined {
   const query = q(packet);
   const out = Buffer.alloc(MAX_CACHED_REPLY);
-  const length = cache.getInto(DnsCache.key(packet, 0, query), packet, 0, query, out, 0);
+  const length = cache.getInto(query, packet, 0, out, 0);
   return length < 0 ? undefined : Buffer.from(out.subarray(0, length));
 }
 
@@ -74,7 +74,7 @@ void describe('dns cache', () => {
     const cache = new DnsCache(10, policy, () => now);
     const first = buildQuery(100, 'www.example.com', QType.A);
     const fq = q(first);
-    cache.put(DnsCache.key(first, 0, fq), reply(100, 'www.example.com', { answers: [{ address: '93.184.215.14', ttl: 10 }] }));
+    cache.put(fq, reply(100, 'www.example.com', { answers: [{ address: '93.184.215.14', ttl: 10 }] }));
     now += 4_000;
     const second = buildQuery(200, 'WWW.Example.COM', QType.A);
     const hit = cached(cache, second);
@@ -94,7 +94,7 @@ void describe('dns cache', () => {
     const cache = new DnsCache(10, policy);
     const stored = reply(1, 'svc.example', { answers: [{ address: '10.0.0.1', ttl: 60 }, { address: '10.0.0.2', ttl: 30 }] });
     const original = buildQuery(1, 'svc.example', QType.A);
-    cache.put(DnsCache.key(original, 0, q(original)), stored);
+    cache.put(q(original), stored);
     // The query sits at offset 100 of an arena full of other bytes; the reply goes to offset 333.
     const query = buildQuery(0xbeef, 'SVC.example', QType.A);
     const arena = Buffer.alloc(1000, 0xaa);
@@ -102,7 +102,7 @@ void describe('dns cache', () => {
     const parsed = parseQuery(arena, 100, 100 + query.length);
     assert.ok(isQuery(parsed));
     const out = Buffer.alloc(333 + MAX_CACHED_REPLY, 0x55);
-    const length = cache.getInto(DnsCache.key(arena, 100, parsed), arena, 100, parsed, out, 333);
+    const length = cache.getInto(parsed, arena, 100, out, 333);
     assert.equal(length, stored.length);
     assert.equal(out[332], 0x55, 'nothing written before the offset');
     assert.equal(out[333 + length], 0x55, 'nothing written past the reply');
@@ -116,7 +116,7 @@ void describe('dns cache', () => {
     const cache = new DnsCache(2, policy);
     const put = (name: string): void => {
       const b = buildQuery(1, name, QType.A);
-      cache.put(DnsCache.key(b, 0, q(b)), reply(1, name, { answers: [{ address: '1.2.3.4', ttl: 60 }] }));
+      cache.put(q(b), reply(1, name, { answers: [{ address: '1.2.3.4', ttl: 60 }] }));
     };
     const has = (name: string, ednsSize?: number): boolean => {
       const b = buildQuery(1, name, QType.A, ednsSize === undefined ? {} : { ednsSize });
@@ -139,7 +139,7 @@ void describe('dns cache', () => {
     const cache = new DnsCache(3, policy, () => now);
     const put = (name: string, ttl: number): void => {
       const b = buildQuery(1, name, QType.A);
-      cache.put(DnsCache.key(b, 0, q(b)), reply(1, name, { answers: [{ address: '1.2.3.4', ttl }] }));
+      cache.put(q(b), reply(1, name, { answers: [{ address: '1.2.3.4', ttl }] }));
     };
     const has = (name: string): boolean => cached(cache, buildQuery(9, name, QType.A)) !== undefined;
     put('long1.example', 600);
@@ -163,7 +163,7 @@ void describe('dns cache', () => {
     const cache = new DnsCache(1000, policy);
     const put = (name: string, address: string): void => {
       const b = buildQuery(1, name, QType.A);
-      cache.put(DnsCache.key(b, 0, q(b)), reply(1, name, { answers: [{ address, ttl: 600 }] }));
+      cache.put(q(b), reply(1, name, { answers: [{ address, ttl: 600 }] }));
     };
     for (let i = 0; i < 1000; i++) put(`n${i}.example`, '10.0.0.1');
     assert.equal(cache.size, 1000);

@@ -2,16 +2,19 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { HostsTable } from '../../src/dns/hosts-table.js';
 import { buildMeshTable } from '../../src/dns/mesh-table.js';
-import { matchSubtree } from '../../src/dns/names.js';
+import { DomainTable } from '../../src/dns/names.js';
 import { allocateVips } from '../../src/dns/vip.js';
 
 void describe('dns names: dnsmasq-style matching', () => {
   void test('a rule covers the name and its subdomains, most specific wins, whole labels only', () => {
-    const table = new Map([
-      ['google.com', 'g'],
-      ['www.google.com', 'w'],
-      ['svc.cluster.local', 'k'],
-    ]);
+    const table = new DomainTable(
+      new Map([
+        ['google.com', 'g'],
+        ['www.google.com', 'w'],
+        ['svc.cluster.local', 'k'],
+      ]),
+    );
+    const matchSubtree = (t: DomainTable<string>, name: string): string | undefined => t.matchSubtree(name);
     assert.equal(matchSubtree(table, 'google.com'), 'g');
     assert.equal(matchSubtree(table, 'a.b.google.com'), 'g');
     assert.equal(matchSubtree(table, 'x.www.google.com'), 'w');
@@ -20,6 +23,22 @@ void describe('dns names: dnsmasq-style matching', () => {
     assert.equal(matchSubtree(table, 'cluster.local'), undefined);
     // An escaped dot inside a label is not a boundary.
     assert.equal(matchSubtree(table, 'evil\\.google.com'), undefined);
+    // Same length and first letter as a key, other letters: still no match.
+    assert.equal(matchSubtree(table, 'x.goggle.com'), undefined);
+  });
+
+  void test('the root rule covers every name; parents-only matching never returns the name itself or the root', () => {
+    const withRoot = new DomainTable(new Map([['', 'root'], ['example.com', 'e']]));
+    assert.equal(withRoot.matchSubtree('a.example.com'), 'e');
+    assert.equal(withRoot.matchSubtree('other.org'), 'root');
+    assert.equal(withRoot.matchSubtree(''), 'root');
+    const wild = new DomainTable(new Map([['', 'root'], ['example.com', 'e'], ['b.example.com', 'b']]));
+    assert.equal(wild.matchAbove('example.com'), undefined, 'not the apex');
+    assert.equal(wild.matchAbove('x.example.com'), 'e');
+    assert.equal(wild.matchAbove('y.b.example.com'), 'b', 'most specific parent');
+    assert.equal(wild.matchAbove('b.example.com'), 'e');
+    assert.equal(wild.matchAbove('org'), undefined, 'never the root');
+    assert.equal(new DomainTable<string>().matchSubtree('a.b'), undefined);
   });
 });
 
