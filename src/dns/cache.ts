@@ -9,8 +9,9 @@
  * evicts them; expired entries go first. The layout is for the garbage collector: an entry is its
  * reply as latin1 text, the query's name (the index's key: the variants of a name, A and AAAA, with
  * EDNS or without, chain from one slot to the next) and a few bytes in typed arrays, with no object,
- * Buffer or ArrayBuffer of its own, and a lookup makes no key string. A cache of Buffers and per-entry objects made every miss leave
- * several old-generation objects behind and kept the major collector busy under a miss load.
+ * Buffer or ArrayBuffer of its own, and a lookup makes no key string. A cache of Buffers and
+ * per-entry objects made every miss leave several old-generation objects behind and kept the major
+ * collector busy under a miss load.
  */
 import { cacheability, type CachePolicy } from './cache-policy.js';
 import { RecordCursor } from './record-cursor.js';
@@ -30,7 +31,8 @@ export interface CacheKey {
 }
 
 interface Kept {
-  key: CacheKey;
+  name: string;
+  variant: number;
   reply: string;
   storedAt: number;
   ttl: number;
@@ -73,14 +75,12 @@ export class DnsCache {
     for (let s = 0; s < this.slots && kept.length < maxEntries; s++) {
       const name = this.names[s];
       if (name === undefined) continue;
-      const v = this.variants[s]!;
-      const key = { name, qtype: Math.floor(v / 0x1000000), qclass: Math.floor(v / 0x100) % 0x10000, cacheFlags: v % 0x100 };
-      kept.push({ key, reply: this.replies[s]!, storedAt: this.storedAt[s]!, ttl: this.ttls[s]!, used: this.used[s]! });
+      kept.push({ name, variant: this.variants[s]!, reply: this.replies[s]!, storedAt: this.storedAt[s]!, ttl: this.ttls[s]!, used: this.used[s]! });
     }
     this.evictions += this.count - kept.length;
     this.maxEntries = maxEntries;
     this.clear();
-    for (const e of kept) this.place(e.key, e.reply, e.storedAt, e.ttl, e.used);
+    for (const e of kept) this.place(e.name, e.variant, e.reply, e.storedAt, e.ttl, e.used);
   }
 
   get size(): number {
@@ -143,7 +143,7 @@ export class DnsCache {
     if (c === undefined) return;
     const slot = this.find(key);
     if (slot >= 0) this.remove(slot);
-    this.place(key, reply.toString('latin1'), this.now(), c.ttl, 0);
+    this.place(key.name, variantOf(key), reply.toString('latin1'), this.now(), c.ttl, 0);
   }
 
   /** The slot holding `key`, or -1. */
@@ -155,16 +155,16 @@ export class DnsCache {
     return -1;
   }
 
-  private place(key: CacheKey, reply: string, storedAt: number, ttl: number, used: number): void {
+  private place(name: string, variant: number, reply: string, storedAt: number, ttl: number, used: number): void {
     const slot = this.allocate();
-    this.names[slot] = key.name;
+    this.names[slot] = name;
     this.replies[slot] = reply;
     this.storedAt[slot] = storedAt;
     this.ttls[slot] = ttl;
     this.used[slot] = used;
-    this.variants[slot] = variantOf(key);
-    this.next[slot] = this.index.get(key.name) ?? -1;
-    this.index.set(key.name, slot);
+    this.variants[slot] = variant;
+    this.next[slot] = this.index.get(name) ?? -1;
+    this.index.set(name, slot);
     this.count += 1;
   }
 

@@ -34,7 +34,6 @@ export abstract class ForwardJob implements UpstreamQuery {
   private truncated: Buffer | undefined;
   /** A SERVFAIL or REFUSED kept in case no server does better. */
   private fallback: Buffer | undefined;
-  private fallbackServer: string | undefined;
 
   /** `packet` becomes the job's: our IDs are written into it while it is in flight. */
   constructor(
@@ -47,7 +46,7 @@ export abstract class ForwardJob implements UpstreamQuery {
   }
 
   /** The answer, or undefined when every server failed (the caller answers SERVFAIL); called once. */
-  protected abstract finish(reply: Buffer | undefined, server?: string): void;
+  protected abstract finish(reply: Buffer | undefined): void;
 
   /** The query bytes with the client's ID back in place, once the job is finished. */
   protected clientPacket(): Buffer {
@@ -63,12 +62,11 @@ export abstract class ForwardJob implements UpstreamQuery {
   }
 
   onUpstream(err: Error | undefined, reply?: Buffer): void {
-    const upstream = this.order[this.index]!;
     if (this.truncated !== undefined) {
       // The TCP retry: if it fails, the truncated reply still tells the client to retry.
       const truncated = this.truncated;
       this.truncated = undefined;
-      this.done(err === undefined && reply !== undefined ? reply : truncated, upstream.server);
+      this.done(err === undefined && reply !== undefined ? reply : truncated);
       return;
     }
     if (err !== undefined || reply === undefined) {
@@ -77,19 +75,17 @@ export abstract class ForwardJob implements UpstreamQuery {
     }
     const rcode = rcodeOf(reply);
     if (rcode === Rcode.ServFail || rcode === Rcode.Refused) {
-      if (this.fallback === undefined) {
-        this.fallback = reply;
-        this.fallbackServer = upstream.server;
-      }
+      this.fallback ??= reply;
       this.attempt(this.index + 1);
       return;
     }
     if (!this.tcp && (u16(reply, 2) & TC) !== 0) {
+      // Same server, over TCP.
       this.truncated = reply;
-      upstream.query(this, true, this.forwarder!.timeoutMs, Date.now());
+      this.order[this.index]!.query(this, true, this.forwarder!.timeoutMs, Date.now());
       return;
     }
-    this.done(reply, upstream.server);
+    this.done(reply);
   }
 
   private attempt(index: number): void {
@@ -98,16 +94,16 @@ export abstract class ForwardJob implements UpstreamQuery {
     const now = Date.now();
     const left = this.startedAt + this.forwarder!.budgetMs - now;
     if (upstream === undefined || left < 50) {
-      this.done(this.fallback, this.fallbackServer);
+      this.done(this.fallback);
       return;
     }
     upstream.query(this, this.tcp, Math.min(this.forwarder!.timeoutMs, left), now);
   }
 
-  private done(reply: Buffer | undefined, server: string | undefined): void {
+  private done(reply: Buffer | undefined): void {
     this.order = NONE;
     this.fallback = undefined;
-    this.finish(reply, server);
+    this.finish(reply);
   }
 }
 

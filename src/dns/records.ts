@@ -4,7 +4,7 @@
  * match: a reply is header + the client's question + this block, with nothing encoded per query.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { AA, CLASS_IN, HEADER, OPT_LEN, OUR_EDNS_SIZE, QR, QType, RA, RD, Rcode, copyBytes, emptyReplyLength, writeEmptyReply, writeOpt, type Query } from './wire.js';
+import { AA, CLASS_IN, HEADER, OPT_LEN, OUR_EDNS_SIZE, QR, QType, RA, RD, Rcode, copyBytes, emptyReplyLength, writeEmptyReply, writeOpt, writeReplyHeader, type Query } from './wire.js';
 
 export interface RrBlock {
   count: number;
@@ -85,17 +85,7 @@ export function writeLocalReply(out: Buffer, at: number, packet: Buffer, start: 
   const qEnd = query.questionEnd;
   if (block === undefined || block.count === 0) return writeEmptyReply(out, at, packet, start, qEnd, Rcode.NoError, query.edns, AA);
   copyBytes(packet, start, start + qEnd, out, at);
-  const flags = QR | AA | RA | (query.flags & RD);
-  out[at + 2] = flags >> 8;
-  out[at + 3] = flags & 0xff;
-  out[at + 4] = 0;
-  out[at + 5] = 1;
-  out[at + 6] = block.count >> 8;
-  out[at + 7] = block.count & 0xff;
-  out[at + 8] = 0;
-  out[at + 9] = 0;
-  out[at + 10] = 0;
-  out[at + 11] = query.edns ? 1 : 0;
+  writeReplyHeader(out, at, QR | AA | RA | (query.flags & RD), 1, block.count, query.edns);
   block.bytes.copy(out, at + qEnd);
   if (query.edns) writeOpt(out, at + qEnd + block.bytes.length, OUR_EDNS_SIZE, false);
   return localReplyLength(query, block);

@@ -38,7 +38,7 @@ export const DROPPED = 0;
 /** handle() will answer (or has answered) through `respond`. */
 export const ANSWER_LATER = -1;
 
-/** The least output room handle() needs: any cached reply, and any error reply. */
+/** The least output room handle() needs: the largest cached reply (error replies are smaller). */
 export const MIN_OUTPUT_ROOM = MAX_CACHED_REPLY;
 /** The largest DNS message (TCP's two-byte length): output room that never needs `respond`. */
 export const MAX_MESSAGE = 65535;

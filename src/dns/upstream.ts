@@ -25,7 +25,11 @@ export class Upstream {
   readonly server: string;
   private readonly lanes: UdpLane[] = [];
   private readonly tcp: TcpLane;
-  private readonly hook: SettleHook;
+  /** Health and round-trip time from every attempt's outcome, before the query hears of it. */
+  private readonly hook: SettleHook = (q, err) => {
+    if (err === undefined) this.succeeded(Date.now() - q.sentAt);
+    else this.failed(err);
+  };
   private next = 0;
   healthy = true;
   consecutiveFailures = 0;
@@ -44,13 +48,8 @@ export class Upstream {
     const onError = (err: Error): void => {
       this.lastError = err.message;
     };
-    const hook: SettleHook = (q, err) => {
-      if (err === undefined) this.succeeded(Date.now() - q.sentAt);
-      else this.failed(err);
-    };
-    for (let i = 0; i < UDP_LANES; i++) this.lanes.push(new UdpLane(host, port, hook, onError));
-    this.tcp = new TcpLane(host, port, hook);
-    this.hook = hook;
+    for (let i = 0; i < UDP_LANES; i++) this.lanes.push(new UdpLane(host, port, this.hook, onError));
+    this.tcp = new TcpLane(host, port, this.hook);
   }
 
   static keyOf(host: string, port: number): string {

@@ -217,6 +217,23 @@ export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8A
   for (let i = from; i < to; i++) dst[at++] = src[i]!;
 }
 
+/**
+ * Header words 1-5 of a reply at `out[at]` (the ID is already there, copied with the question): flags,
+ * QDCOUNT, ANCOUNT, no authority, and ARCOUNT 1 exactly when an OPT record follows.
+ */
+export function writeReplyHeader(out: Buffer, at: number, flags: number, questions: number, answers: number, edns: boolean): void {
+  out[at + 2] = flags >> 8;
+  out[at + 3] = flags & 0xff;
+  out[at + 4] = 0;
+  out[at + 5] = questions;
+  out[at + 6] = answers >> 8;
+  out[at + 7] = answers & 0xff;
+  out[at + 8] = 0;
+  out[at + 9] = 0;
+  out[at + 10] = 0;
+  out[at + 11] = edns ? 1 : 0;
+}
+
 /** Bytes a reply with no records takes: header + question (+ OPT). */
 export function emptyReplyLength(questionEnd: number, edns: boolean): number {
   return questionEnd + (edns ? OPT_LEN : 0);
@@ -230,17 +247,7 @@ export function emptyReplyLength(questionEnd: number, edns: boolean): number {
 export function writeEmptyReply(out: Buffer, at: number, query: Buffer, start: number, questionEnd: number, rcode: number, edns: boolean, extraFlags = 0): number {
   copyBytes(query, start, start + questionEnd, out, at);
   const rd = ((query[start + 2] ?? 0) << 8) & RD;
-  const flags = QR | rd | RA | extraFlags | (rcode & 0xf);
-  out[at + 2] = flags >> 8;
-  out[at + 3] = flags & 0xff;
-  out[at + 4] = 0;
-  out[at + 5] = questionEnd > HEADER ? 1 : 0;
-  out[at + 6] = 0;
-  out[at + 7] = 0;
-  out[at + 8] = 0;
-  out[at + 9] = 0;
-  out[at + 10] = 0;
-  out[at + 11] = edns ? 1 : 0;
+  writeReplyHeader(out, at, QR | rd | RA | extraFlags | (rcode & 0xf), questionEnd > HEADER ? 1 : 0, 0, edns);
   if (edns) writeOpt(out, at + questionEnd, OUR_EDNS_SIZE, false);
   return emptyReplyLength(questionEnd, edns);
 }
