@@ -14,6 +14,7 @@
  * collector busy under a miss load.
  */
 import { cacheability, type CachePolicy } from './cache-policy.js';
+import { performanceClock } from './clock.js';
 import { RecordCursor } from './record-cursor.js';
 import { HEADER, QType, copyBytes, type Query } from './wire.js';
 
@@ -44,7 +45,8 @@ export class DnsCache {
   private readonly index = new Map<string, number>();
   private names: (string | undefined)[] = [];
   private replies: string[] = [];
-  private storedAt = new Float64Array(0);
+  /** When each entry was stored, in the clock's whole seconds. */
+  private storedAt = new Uint32Array(0);
   private ttls = new Uint32Array(0);
   private used = new Uint8Array(0);
   /** Type, class and cache flags of a slot, packed (see variantOf). */
@@ -64,7 +66,8 @@ export class DnsCache {
   constructor(
     private maxEntries: number,
     private policy: CachePolicy,
-    private readonly now: () => number = Date.now,
+    /** Monotonic whole seconds (clock.ts): an integer, so a hit's age costs no heap number. */
+    private readonly now: () => number = performanceClock.seconds,
   ) {}
 
   configure(maxEntries: number, policy: CachePolicy): void {
@@ -91,7 +94,7 @@ export class DnsCache {
     this.index.clear();
     this.names = [];
     this.replies = [];
-    this.storedAt = new Float64Array(0);
+    this.storedAt = new Uint32Array(0);
     this.ttls = new Uint32Array(0);
     this.used = new Uint8Array(0);
     this.variants = new Float64Array(0);
@@ -114,7 +117,7 @@ export class DnsCache {
       return -1;
     }
     const ttl = this.ttls[slot]!;
-    const age = Math.floor((this.now() - this.storedAt[slot]!) / 1000);
+    const age = this.now() - this.storedAt[slot]!;
     if (age >= ttl) {
       this.remove(slot);
       this.misses += 1;
@@ -205,7 +208,7 @@ export class DnsCache {
     for (let step = 0; step <= 2 * this.slots; step++) {
       const slot = this.hand;
       this.hand = (this.hand + 1) % this.slots;
-      const expired = now - this.storedAt[slot]! >= this.ttls[slot]! * 1000;
+      const expired = now - this.storedAt[slot]! >= this.ttls[slot]!;
       if (this.used[slot] === 1 && !expired) {
         this.used[slot] = 0;
         continue;
@@ -223,7 +226,7 @@ export class DnsCache {
       to.set(from);
       return to;
     };
-    this.storedAt = grown(this.storedAt, new Float64Array(size));
+    this.storedAt = grown(this.storedAt, new Uint32Array(size));
     this.ttls = grown(this.ttls, new Uint32Array(size));
     this.used = grown(this.used, new Uint8Array(size));
     this.variants = grown(this.variants, new Float64Array(size));

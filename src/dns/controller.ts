@@ -9,6 +9,7 @@ import type { Config, DnsConfig } from '../config/schema.js';
 import { parseHostPort, type HostPort } from '../config/net-types.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { DnsCache } from './cache.js';
+import { nativeClock, performanceClock } from './clock.js';
 import { Forwarder } from './forwarder.js';
 import { HostsTable } from './hosts-table.js';
 import { Listener } from './listener.js';
@@ -27,6 +28,8 @@ import { Upstream } from './upstream.js';
 export const UPSTREAM_TIMEOUT_MS = 2000;
 /** Forwarded queries outstanding at once; above it clients get REFUSED (CoreDNS max_concurrent). */
 export const MAX_IN_FLIGHT = 1024;
+/** How late past its deadline an upstream query may be noticed. */
+const SWEEP_MS = 50;
 
 function listenAddresses(cfg: DnsConfig): HostPort[] {
   return cfg.listen.map((l) => {
@@ -63,9 +66,12 @@ class DnsController implements Controller {
   ) {
     this.config = config;
     const cfg = config.dns;
-    this.cache = new DnsCache(cfg.cache.size, { maxTTL: cfg.cache.maxTTL, negativeTTL: cfg.cache.negativeTTL });
+    const native = loadUdpBatch().addon;
+    const clock = native === undefined ? performanceClock : nativeClock(native);
+    this.cache = new DnsCache(cfg.cache.size, { maxTTL: cfg.cache.maxTTL, negativeTTL: cfg.cache.negativeTTL }, clock.seconds);
     const empty: Routes = { hosts: HostsTable.build([], cfg.ttl), mesh: MeshTable.empty(), forward: new DomainTable(), upstream: undefined };
-    this.resolver = new Resolver(empty, this.cache, this.stats, MAX_IN_FLIGHT);
+    this.resolver = new Resolver(empty, this.cache, this.stats, MAX_IN_FLIGHT, clock);
+    this.resolver.onBusy = () => this.sweepWhileBusy();
     registerDnsMetrics(ctx.metrics, {
       stats: () => this.stats,
       cache: () => this.cache,
@@ -79,15 +85,31 @@ class DnsController implements Controller {
   async start(): Promise<void> {
     await this.applyRoutes(this.config, true);
     await this.syncListeners(this.config.dns);
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const u of this.upstreamPool.values()) u.sweep(now);
-    }, 50);
-    this.sweeper.unref();
     this.started = true;
     const native = loadUdpBatch();
     if (native.addon === undefined) this.ctx.log.info({ reason: native.reason }, 'dns: UDP through node:dgram, not the batched native socket');
     this.ctx.log.info({ listen: [...this.listeners.keys()], upstreams: this.defaultUpstreams, upstreamSource: this.upstreamSource }, 'dns proxy listening');
+  }
+
+  /**
+   * Times out overdue upstream queries every SWEEP_MS, only while some are outstanding: an idle timer
+   * would wake the event loop 20 times a second, and a query that arrives meanwhile waits for it.
+   */
+  private sweepWhileBusy(): void {
+    if (this.sweeper !== undefined) return;
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      let pending = this.resolver.inFlight;
+      for (const u of this.upstreamPool.values()) {
+        u.sweep(now);
+        pending += u.inFlight;
+      }
+      if (pending === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, SWEEP_MS);
+    this.sweeper.unref();
   }
 
   async reload(config: Config): Promise<void> {
@@ -105,6 +127,7 @@ class DnsController implements Controller {
   async stop(): Promise<void> {
     this.started = false;
     clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.entries?.stop();
     this.entries = undefined;
     await Promise.all([...this.listeners.values()].map((l) => l.stop()));

@@ -26,17 +26,25 @@ function shapeAt(name: string, at: number): number {
   return (name.length - at) * 256 + (at < name.length ? name.charCodeAt(at) & 0xff : 0);
 }
 
+/** Keys sharing a shape up to which a parent is compared in place; past it, one slice and a hash lookup. */
+const SCAN_LIMIT = 8;
+
 /**
- * A table of domain names matched against a query name and its parent domains. Looking up a parent
- * needs it as a string of its own (a slice, garbage on every query); the table keeps the length and
- * first character of each key, so a parent is sliced only when some key could equal it, which for a
- * name the table does not cover is almost never.
+ * A table of domain names matched against a query name and its parent domains. A parent would need
+ * a string of its own to be looked up (a slice, garbage on every query), so the table groups its keys
+ * by length and first character: a parent whose shape no key has is passed over at once, and one
+ * whose shape a few keys have is compared with them where it lies in the name.
  */
 export class DomainTable<T> {
-  private readonly shapes = new Set<number>();
+  private readonly shapes = new Map<number, { key: string; value: T }[]>();
 
   constructor(private readonly entries: ReadonlyMap<string, T> = new Map()) {
-    for (const key of entries.keys()) this.shapes.add(shapeAt(key, 0));
+    for (const [key, value] of entries) {
+      const shape = shapeAt(key, 0);
+      const keys = this.shapes.get(shape);
+      if (keys === undefined) this.shapes.set(shape, [{ key, value }]);
+      else keys.push({ key, value });
+    }
   }
 
   get size(): number {
@@ -65,7 +73,12 @@ export class DomainTable<T> {
   }
 
   private at(name: string, at: number): T | undefined {
-    if (!this.shapes.has(shapeAt(name, at))) return undefined;
-    return this.entries.get(at === 0 ? name : name.slice(at));
+    const keys = this.shapes.get(shapeAt(name, at));
+    if (keys === undefined) return undefined;
+    if (at === 0) return this.entries.get(name);
+    if (keys.length > SCAN_LIMIT) return this.entries.get(name.slice(at));
+    // Same length as the suffix, so "starts with the key at `at`" is "the suffix is the key".
+    for (const k of keys) if (name.startsWith(k.key, at)) return k.value;
+    return undefined;
   }
 }

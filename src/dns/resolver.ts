@@ -5,13 +5,14 @@
  * UDP reply is fitted to the client's size. Nothing here throws on bad input: malformed packets
  * are dropped or get FORMERR.
  *
- * The synchronous path allocates only the query's name: no Query object, no cache key, no reply
- * buffer, no views, no parent-domain slices. At tens of thousands of queries a second, garbage is what
+ * The synchronous path allocates nothing once a name has been seen: no Query object, no name string
+ * (name-intern.ts), no cache key, no reply buffer, no views, no parent-domain slices, no heap number
+ * for the time (clock.ts). At tens of thousands of queries a second, garbage is what
  * sets how often the young generation is collected, and each collection is a pause every query
  * behind it waits out.
  */
-import { performance } from 'node:perf_hooks';
 import { MAX_CACHED_REPLY, type CacheKey, type DnsCache } from './cache.js';
+import { elapsedMicros, performanceClock, type DnsClock } from './clock.js';
 import { ForwardJob, type Forwarder } from './forwarder.js';
 import type { HostsTable } from './hosts-table.js';
 import type { MeshTable } from './mesh-table.js';
@@ -45,6 +46,8 @@ export const MAX_MESSAGE = 65535;
 
 export class Resolver {
   inFlight = 0;
+  /** Called when a query is forwarded while none was in flight (the controller starts its timeout sweeper). */
+  onBusy: () => void = () => {};
   /** Parsed into for every query; forwarded queries copy the fields they need. */
   private readonly query: Query = blankQuery();
 
@@ -53,6 +56,7 @@ export class Resolver {
     readonly cache: DnsCache,
     readonly stats: DnsStats,
     public maxInFlight: number,
+    private readonly clock: DnsClock = performanceClock,
   ) {}
 
   /**
@@ -62,7 +66,7 @@ export class Resolver {
    * `packet` and `out` are used only during this call: whatever outlives it is copied.
    */
   handle(packet: Buffer, start: number, end: number, tcp: boolean, out: Buffer, at: number, room: number, respond: Respond): number {
-    const started = performance.now();
+    const started = this.clock.micros();
     const stats = this.stats;
     stats.queries += 1;
     const parsed = parseQuery(packet, start, end, this.query);
@@ -96,7 +100,7 @@ export class Resolver {
       stats.refusedOverload += 1;
       return this.done(out, at, writeEmptyReply(out, at, packet, start, q.questionEnd, Rcode.Refused, q.edns), 'error', started);
     }
-    this.inFlight += 1;
+    if (this.inFlight++ === 0) this.onBusy();
     // `packet` may be the listener's receive arena, reused by the next batch; `q` is reused too.
     const copy = Buffer.allocUnsafe(end - start);
     copyBytes(packet, start, end, copy, 0);
@@ -139,7 +143,7 @@ export class Resolver {
     const stats = this.stats;
     stats.bySource[source] += 1;
     stats.byRcode[rcode]! += 1;
-    stats.observe((performance.now() - started) / 1000);
+    stats.observe(elapsedMicros(started, this.clock.micros()));
   }
 
   private done(out: Buffer, at: number, length: number, source: AnswerSource, started: number): number {

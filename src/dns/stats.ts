@@ -5,6 +5,8 @@ export const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIM
 
 /** Latency histogram bucket upper bounds, seconds. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
+/** The same bounds in microseconds, what the hot path measures in (see clock.ts). */
+const BUCKET_MICROS = LATENCY_BUCKETS.map((s) => Math.round(s * 1e6));
 
 export class DnsStats {
   queries = 0;
@@ -16,13 +18,18 @@ export class DnsStats {
   readonly byRcode = new Array<number>(16).fill(0);
   /** Counts per bucket (cumulative on export); last slot is +Inf. */
   readonly latencyCounts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
-  latencySum = 0;
+  /** Sum of all observed latencies, microseconds. */
+  latencyMicros = 0;
 
-  observe(seconds: number): void {
+  observe(micros: number): void {
     let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    while (i < BUCKET_MICROS.length && micros > BUCKET_MICROS[i]!) i++;
     this.latencyCounts[i]! += 1;
-    this.latencySum += seconds;
+    this.latencyMicros += micros;
+  }
+
+  get latencySum(): number {
+    return this.latencyMicros / 1e6;
   }
 
   rcodeName(rcode: number): string {

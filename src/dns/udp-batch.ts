@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NativeClock } from './clock.js';
 
 export const ADDON_FILE = 'udp_batch.node';
 
@@ -34,7 +35,7 @@ export interface UdpBatchCounters {
   recvErrors: number;
 }
 
-export interface UdpBatchAddon {
+export interface UdpBatchAddon extends NativeClock {
   /** Binds host:port (IP literal); throws an Error with `code` (EADDRINUSE, EACCES...) like dgram. */
   open(host: string, port: number, bufferBytes: number, onBatch: (count: number) => void): UdpBatchHandle;
   /** Sends output slots 0..count-1; returns how many went out (the rest were dropped, UDP-style). */
@@ -56,7 +57,7 @@ export function addonCandidates(moduleDir: string): string[] {
 function isAddon(exports: unknown): exports is UdpBatchAddon {
   if (typeof exports !== 'object' || exports === null) return false;
   const fns = exports as Record<string, unknown>;
-  return ['open', 'send', 'sendTo', 'close', 'counters'].every((name) => typeof fns[name] === 'function');
+  return ['open', 'send', 'sendTo', 'close', 'counters', 'clockMicros', 'clockSeconds'].every((name) => typeof fns[name] === 'function');
 }
 
 export function loadUdpBatchFrom(candidates: readonly string[], env: NodeJS.ProcessEnv = process.env): UdpBatchLoad {

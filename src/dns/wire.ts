@@ -3,6 +3,7 @@
  * building objects per record. dns2's codec is complete but about 10x slower here (the
  * reference measured ~22 µs per encode); these few functions are all the proxy needs to route.
  */
+import { NameInterner } from './name-intern.js';
 
 export const HEADER = 12;
 export const QR = 0x8000;
@@ -117,7 +118,7 @@ export function parseQuery(buf: Buffer, start = 0, end = buf.length, into?: Quer
     }
     off = rr + 10 + rdlen;
   }
-  const name = n === 0 ? '' : text.toString('latin1', 0, n);
+  const name = n === 0 ? '' : NAMES.intern(text, n);
   const q = into ?? blankQuery();
   q.id = (buf[start]! << 8) | buf[start + 1]!;
   q.flags = flags;
@@ -142,6 +143,7 @@ function formErr(questionEnd: number): Rejection {
 
 /** A name of 254 wire bytes is at most 253 text bytes, twice that if every one is escaped. */
 const NAME_SCRATCH = Buffer.alloc(512);
+const NAMES = new NameInterner();
 
 /** Appends ASCII-lowercased label text at `n`; '.' and '\' escaped so a label can never fake a boundary. */
 function labelText(buf: Buffer, start: number, end: number, out: Buffer, n: number): number {

@@ -40,6 +40,20 @@ void describe('dns names: dnsmasq-style matching', () => {
     assert.equal(wild.matchAbove('org'), undefined, 'never the root');
     assert.equal(new DomainTable<string>().matchSubtree('a.b'), undefined);
   });
+
+  void test('parents are matched in place among few keys of a shape and by lookup among many: same answers', () => {
+    // 'n00.ns.global' ... 'n39.ns.global' share length and first letter: 40 keys of one shape.
+    const keys = Array.from({ length: 40 }, (_, i) => `n${String(i).padStart(2, '0')}.ns.global`);
+    for (const count of [3, 40]) {
+      const table = new DomainTable(new Map(keys.slice(0, count).map((k, i) => [k, i])));
+      assert.equal(table.matchSubtree('a.n01.ns.global'), 1, `${count} keys`);
+      assert.equal(table.matchSubtree(`x.y.n0${count === 3 ? 2 : 9}.ns.global`), count === 3 ? 2 : 9);
+      assert.equal(table.matchAbove('n02.ns.global'), undefined, 'the name itself is not above');
+      assert.equal(table.matchAbove('z.n02.ns.global'), 2);
+      assert.equal(table.matchSubtree('a.n99.ns.global'), undefined, 'same shape, no such key');
+      assert.equal(table.matchSubtree('a.m01.ns.global'), undefined);
+    }
+  });
 });
 
 void describe('dns hosts table', () => {
