@@ -59,7 +59,7 @@ fi
 
 # The DNS listener's batched UDP socket: rebuilt when missing or older than its sources.
 addon=native/udp-batch/build/Release/udp_batch.node
-if [ ! -f "$addon" ] || [ -n "$(find native/udp-batch -maxdepth 1 \( -name '*.c' -o -name binding.gyp \) -newer "$addon")" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/udp-batch -maxdepth 1 \( -name '*.c' -o -name '*.h' -o -name binding.gyp \) -newer "$addon")" ]; then
   echo "bootstrap: building native/udp-batch" >&2
   bash scripts/build-native.sh
 fi

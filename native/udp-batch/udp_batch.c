@@ -11,7 +11,14 @@
  *   input/output   SLOTS x SLOT_SIZE bytes of datagram payload
  *   inputMeta/outputMeta  SLOTS x META_SIZE bytes per slot, as u32 words:
  *     [0] payload length  [1] flags (1: truncated, the datagram was longer than SLOT_SIZE)
- *     [2] sockaddr length [3] unused  [4..11] the peer's sockaddr (in or in6)
+ *     [2] sockaddr length [3] output: the memo word (below)  [4..11] the peer's sockaddr (in or in6)
+ *   input flags (word [1]): 1 the datagram was longer than SLOT_SIZE; 2 already answered from the memo
+ *
+ * The reply memo (enableMemo, reply_memo.h): JS marks each reply it may keep in output word [3]
+ * (bit 0 keep, bit 1 fixed: a hosts or mesh answer, else a cache hit whose expiry and TTL offsets
+ * are in the ttls buffer; bits 8-15 the answer source; bits 16-23 the input slot of its query);
+ * send() files them, and the next batches answer repeats of those exact query bytes before calling
+ * JS, counting them in the fastStats buffer (Float64, FS_* below) for JS to fold in.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,6 +34,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "reply_memo.h"
+
 #define SLOTS 64
 #define SLOT_SIZE 4096
 #define META_SIZE 48
@@ -36,6 +45,22 @@
 #define MAX_BATCHES 8
 
 enum { AB_INPUT, AB_INPUT_META, AB_OUTPUT, AB_OUTPUT_META, AB_COUNT };
+
+#define META_TRUNCATED 1
+#define META_ANSWERED 2
+#define MEMO_KEEP 1
+#define MEMO_FIXED 2
+/* The ttls buffer: per output slot, TTL_WORDS u16: [0] count, [1] [2] the expiry second (low, high), [3..] offsets. */
+#define TTL_WORDS 32
+
+/* fastStats layout: answered, by source (8), by rcode (16), latency buckets (bounds + 1), latency sum (µs). */
+#define FS_ANSWERED 0
+#define FS_SOURCE 1
+#define FS_RCODE 9
+#define FS_BUCKETS 25
+#define FS_MAX_BOUNDS 16
+#define FS_LATENCY_SUM (FS_BUCKETS + FS_MAX_BOUNDS + 1)
+#define FS_LENGTH (FS_LATENCY_SUM + 1)
 
 typedef struct {
   napi_env env;
@@ -54,6 +79,19 @@ typedef struct {
   struct mmsghdr tx[SLOTS];
   struct iovec tx_iov[SLOTS];
   double received, batches, truncated, send_dropped, recv_errors;
+  /* The reply memo, once enableMemo() has been called. */
+  reply_memo *memo;
+  napi_ref epoch_ref, stats_ref, ttls_ref;
+  const uint32_t *epoch; /* JS's counter: a memo entry is valid only in the epoch it was stored in */
+  double *fast_stats;
+  uint8_t *memo_ttls;
+  double bucket_us[FS_MAX_BOUNDS];
+  int buckets;
+  uint32_t batch_second; /* the clock second when the current batch arrived */
+  int in_batch;          /* inside the batch callback: the input arena holds the batch's queries */
+  struct mmsghdr fast_tx[SLOTS];
+  struct iovec fast_iov[SLOTS];
+  uint8_t fast_out[SLOTS][MEMO_REPLY_MAX + 2];
 } udp_ctx;
 
 #define CHECK(env, call)                                         \
@@ -63,6 +101,114 @@ typedef struct {
       return NULL;                                               \
     }                                                            \
   } while (0)
+
+/* CLOCK_MONOTONIC in microseconds, and its whole seconds as clockSeconds() reports them. */
+static uint64_t monotonic_now(uint32_t *second) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  if (second != NULL) *second = (uint32_t)(ts.tv_sec & 0x7fffffff);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* sendmmsg until every message is out or the socket refuses: UDP semantics, a full send buffer drops
+ * the rest (clients retry); a datagram that fails alone (unreachable peer) is skipped. */
+static int send_all(udp_ctx *ctx, struct mmsghdr *msgs, int count) {
+  int done = 0, sent = 0;
+  while (done < count) {
+    int r = sendmmsg(ctx->fd, msgs + done, count - done, MSG_DONTWAIT);
+    if (r > 0) {
+      done += r;
+      sent += r;
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+      ctx->send_dropped += count - done;
+      break;
+    } else {
+      ctx->send_dropped += 1;
+      done += 1;
+    }
+  }
+  return sent;
+}
+
+/* Answers the datagrams of this batch whose exact bytes the memo knows, before JS sees the batch,
+ * and flags them META_ANSWERED for JS to pass over. Returns how many are left for JS. */
+static int answer_from_memo(udp_ctx *ctx, int n) {
+  uint32_t second;
+  uint64_t t0 = monotonic_now(&second);
+  ctx->batch_second = second;
+  uint32_t epoch = *ctx->epoch;
+  uint32_t *meta = (uint32_t *)ctx->arena[AB_INPUT_META];
+  int hits = 0;
+  for (int i = 0; i < n; i++) {
+    uint32_t *m = meta + i * (META_SIZE / 4);
+    if (m[1] != 0 || m[0] < 12) continue;
+    const uint8_t *query = ctx->arena[AB_INPUT] + i * SLOT_SIZE;
+    const memo_entry *e = memo_find(ctx->memo, query + 2, m[0] - 2, epoch, second);
+    if (e == NULL) continue;
+    uint8_t *out = ctx->fast_out[hits];
+    out[0] = query[0];
+    out[1] = query[1];
+    ctx->fast_iov[hits].iov_len = memo_reply(e, second, out + 2) + 2;
+    ctx->fast_tx[hits].msg_hdr.msg_name = ctx->rx[i].msg_hdr.msg_name;
+    ctx->fast_tx[hits].msg_hdr.msg_namelen = m[2];
+    m[1] = META_ANSWERED;
+    ctx->fast_stats[FS_SOURCE + (e->source & 7)] += 1;
+    ctx->fast_stats[FS_RCODE + (e->rcode & 15)] += 1;
+    hits++;
+  }
+  if (hits == 0) return n;
+  send_all(ctx, ctx->fast_tx, hits);
+  double us = (double)(monotonic_now(NULL) - t0);
+  int b = 0;
+  while (b < ctx->buckets && us > ctx->bucket_us[b]) b++;
+  ctx->fast_stats[FS_BUCKETS + b] += hits;
+  ctx->fast_stats[FS_LATENCY_SUM] += us * hits;
+  ctx->fast_stats[FS_ANSWERED] += hits;
+  return n - hits;
+}
+
+/* Files the replies JS marked in this batch's output meta (see the header comment). */
+static void remember(udp_ctx *ctx, int count) {
+  uint32_t second;
+  monotonic_now(&second);
+  /* The cache counted TTLs in the second JS read during this batch: known only if no second began since it arrived. */
+  if (second != ctx->batch_second) return;
+  uint32_t epoch = *ctx->epoch;
+  const uint16_t *ttls = (const uint16_t *)ctx->memo_ttls;
+  const uint32_t *in_meta = (const uint32_t *)ctx->arena[AB_INPUT_META];
+  const uint32_t *out_meta = (const uint32_t *)ctx->arena[AB_OUTPUT_META];
+  for (int i = 0; i < count; i++) {
+    const uint32_t *om = out_meta + i * (META_SIZE / 4);
+    uint32_t word = om[3];
+    if ((word & MEMO_KEEP) == 0) continue;
+    uint32_t slot = (word >> 16) & 0xff;
+    if (slot >= SLOTS) continue;
+    const uint32_t *im = in_meta + slot * (META_SIZE / 4);
+    if (im[1] != 0 || im[0] < 12 || om[0] < 12 || om[0] > SLOT_SIZE) continue;
+    const uint8_t *query = ctx->arena[AB_INPUT] + slot * SLOT_SIZE;
+    const uint8_t *reply = ctx->arena[AB_OUTPUT] + i * SLOT_SIZE;
+    uint32_t expiry = MEMO_NEVER;
+    uint16_t ttl_at[MEMO_TTLS];
+    size_t ttl_count = 0;
+    if ((word & MEMO_FIXED) == 0) {
+      /* A cache hit: its expiry and TTL offsets (from the reply's start) as JS wrote them, TTL_WORDS u16 per slot. */
+      const uint16_t *t = ttls + i * TTL_WORDS;
+      if (t[0] > MEMO_TTLS) continue;
+      expiry = (uint32_t)t[1] | ((uint32_t)t[2] << 16);
+      ttl_count = t[0];
+      int bad = 0;
+      for (size_t k = 0; k < ttl_count; k++) {
+        if (t[3 + k] < 2) bad = 1;
+        ttl_at[k] = (uint16_t)(t[3 + k] - 2);
+      }
+      if (bad) continue;
+    }
+    memo_put(ctx->memo, query + 2, im[0] - 2, reply + 2, om[0] - 2, epoch, second, expiry, ttl_at, ttl_count, (uint8_t)((word >> 8) & 0xff),
+             reply[3] & 0xf);
+  }
+}
 
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *where) {
   const char *name = uv_err_name(-err);
@@ -111,6 +257,15 @@ static void release_refs(udp_ctx *ctx) {
   ctx->callback = NULL;
   if (ctx->async != NULL) napi_async_destroy(ctx->env, ctx->async);
   ctx->async = NULL;
+  if (ctx->epoch_ref != NULL) napi_delete_reference(ctx->env, ctx->epoch_ref);
+  if (ctx->stats_ref != NULL) napi_delete_reference(ctx->env, ctx->stats_ref);
+  if (ctx->ttls_ref != NULL) napi_delete_reference(ctx->env, ctx->ttls_ref);
+  ctx->epoch_ref = ctx->stats_ref = ctx->ttls_ref = NULL;
+  ctx->memo_ttls = NULL;
+  ctx->epoch = NULL;
+  ctx->fast_stats = NULL;
+  memo_free(ctx->memo);
+  ctx->memo = NULL;
 }
 
 static void on_poll_closed(uv_handle_t *handle) {
@@ -195,13 +350,18 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       uint32_t *m = meta + i * (META_SIZE / 4);
       int truncated = (ctx->rx[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
       m[0] = truncated ? SLOT_SIZE : ctx->rx[i].msg_len;
-      m[1] = truncated ? 1 : 0;
+      m[1] = truncated ? META_TRUNCATED : 0;
       m[2] = ctx->rx[i].msg_hdr.msg_namelen;
       if (truncated) ctx->truncated += 1;
     }
     ctx->received += n;
     ctx->batches += 1;
-    call_js(ctx, n);
+    int left = ctx->memo != NULL ? answer_from_memo(ctx, n) : n;
+    if (left > 0) {
+      ctx->in_batch = 1;
+      call_js(ctx, n);
+      ctx->in_batch = 0;
+    }
     /* A short batch drained the queue; the poll is level-triggered if more arrived since. */
     if (n < SLOTS) return;
   }
@@ -363,24 +523,8 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
       ctx->tx_iov[i].iov_len = m[0] > SLOT_SIZE ? SLOT_SIZE : m[0];
       ctx->tx[i].msg_hdr.msg_namelen = m[2] > ADDR_MAX ? ADDR_MAX : m[2];
     }
-    int done = 0;
-    while (done < count) {
-      int r = sendmmsg(ctx->fd, ctx->tx + done, count - done, MSG_DONTWAIT);
-      if (r > 0) {
-        done += r;
-        sent += r;
-      } else if (r < 0 && errno == EINTR) {
-        continue;
-      } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-        /* UDP semantics: a full send buffer drops the rest of the batch; clients retry. */
-        ctx->send_dropped += count - done;
-        break;
-      } else {
-        /* This one datagram failed (unreachable peer, bad address): skip it, send the rest. */
-        ctx->send_dropped += 1;
-        done += 1;
-      }
-    }
+    sent = send_all(ctx, ctx->tx, count);
+    if (ctx->memo != NULL && ctx->in_batch) remember(ctx, count);
   }
   napi_value result;
   CHECK(env, napi_create_int32(env, sent, &result));
@@ -453,28 +597,68 @@ static napi_value udp_counters(napi_env env, napi_callback_info info) {
  * from process.hrtime), so timing every query was garbage per query; these return integers V8 keeps
  * as small integers, and reading them allocates nothing.
  */
-static uint64_t monotonic_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Microseconds, wrapping at 2^30 (~17.9 minutes): for durations, taken modulo 2^30. */
 static napi_value clock_micros(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
-  CHECK(env, napi_create_int32(env, (int32_t)(monotonic_us() & 0x3fffffffu), &v));
+  CHECK(env, napi_create_int32(env, (int32_t)(monotonic_now(NULL) & 0x3fffffffu), &v));
   return v;
 }
 
 /* Whole seconds of CLOCK_MONOTONIC (since boot: fits 31 bits for 68 years). */
 static napi_value clock_seconds(napi_env env, napi_callback_info info) {
   (void)info;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint32_t second;
+  monotonic_now(&second);
   napi_value v;
-  CHECK(env, napi_create_int32(env, (int32_t)(ts.tv_sec & 0x7fffffff), &v));
+  CHECK(env, napi_create_int32(env, (int32_t)second, &v));
   return v;
+}
+
+/* enableMemo(handle, epoch: Uint32Array, latencyBoundsMicros: Float64Array) -> { stats, ttls } ArrayBuffers */
+static napi_value udp_enable_memo(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  udp_ctx *ctx = handle_args(env, info, 3, argv);
+  if (ctx == NULL) return NULL;
+  napi_typedarray_type epoch_type, bounds_type;
+  size_t epoch_len = 0, bounds_len = 0, offset;
+  void *epoch = NULL, *bounds = NULL;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[1], &epoch_type, &epoch_len, &epoch, &ab, &offset) != napi_ok || epoch_type != napi_uint32_array ||
+      epoch_len < 1 || napi_get_typedarray_info(env, argv[2], &bounds_type, &bounds_len, &bounds, &ab, &offset) != napi_ok ||
+      bounds_type != napi_float64_array || bounds_len > FS_MAX_BOUNDS) {
+    napi_throw_type_error(env, NULL, "udp_batch.enableMemo(handle, Uint32Array epoch, Float64Array of at most 16 latency bounds)");
+    return NULL;
+  }
+  if (ctx->memo != NULL) {
+    napi_throw_error(env, "EUDPBATCH", "udp_batch.enableMemo: already enabled on this socket");
+    return NULL;
+  }
+  napi_value stats, ttls, result;
+  void *data = NULL, *ttl_data = NULL;
+  CHECK(env, napi_create_arraybuffer(env, FS_LENGTH * sizeof(double), &data, &stats));
+  CHECK(env, napi_create_reference(env, stats, 1, &ctx->stats_ref));
+  CHECK(env, napi_create_arraybuffer(env, SLOTS * TTL_WORDS * sizeof(uint16_t), &ttl_data, &ttls));
+  CHECK(env, napi_create_reference(env, ttls, 1, &ctx->ttls_ref));
+  CHECK(env, napi_create_object(env, &result));
+  CHECK(env, napi_set_named_property(env, result, "stats", stats));
+  CHECK(env, napi_set_named_property(env, result, "ttls", ttls));
+  CHECK(env, napi_create_reference(env, argv[1], 1, &ctx->epoch_ref));
+  ctx->memo = memo_new();
+  if (ctx->memo == NULL) return throw_errno(env, ENOMEM, "calloc", "udp_batch.enableMemo");
+  memset(data, 0, FS_LENGTH * sizeof(double));
+  memset(ttl_data, 0, SLOTS * TTL_WORDS * sizeof(uint16_t));
+  ctx->fast_stats = data;
+  ctx->memo_ttls = ttl_data;
+  ctx->epoch = epoch;
+  memcpy(ctx->bucket_us, bounds, bounds_len * sizeof(double));
+  ctx->buckets = (int)bounds_len;
+  for (int i = 0; i < SLOTS; i++) {
+    ctx->fast_iov[i].iov_base = ctx->fast_out[i];
+    ctx->fast_tx[i].msg_hdr.msg_iov = &ctx->fast_iov[i];
+    ctx->fast_tx[i].msg_hdr.msg_iovlen = 1;
+  }
+  return result;
 }
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -486,6 +670,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"counters", NULL, udp_counters, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clockMicros", NULL, clock_micros, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clockSeconds", NULL, clock_seconds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"enableMemo", NULL, udp_enable_memo, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
   return exports;

@@ -13,6 +13,7 @@
  * per-entry objects made every miss leave several old-generation objects behind and kept the major
  * collector busy under a miss load.
  */
+import { AnswerEpoch } from './answer-epoch.js';
 import { cacheability, type CachePolicy } from './cache-policy.js';
 import { performanceClock } from './clock.js';
 import { RecordCursor } from './record-cursor.js';
@@ -22,6 +23,14 @@ import { HEADER, QType, copyBytes, type Query } from './wire.js';
 export const MAX_CACHED_REPLY = 4096;
 
 const FIRST_SLOTS = 256;
+
+/**
+ * Where a hit reports, for the native reply memo's countdown (reply-memo.ts MemoTtls), the second its
+ * entry expires and the offset of every TTL it wrote; a reply with more TTLs than fit is marked.
+ */
+export const MEMO_TTL_WORDS = 32;
+export const MEMO_TTLS_MAX = MEMO_TTL_WORDS - 3;
+export const MEMO_TTLS_OVERFLOW = 0xffff;
 
 /** What identifies a cached reply; a parsed Query is one. */
 export interface CacheKey {
@@ -68,6 +77,8 @@ export class DnsCache {
     private policy: CachePolicy,
     /** Monotonic whole seconds (clock.ts): an integer, so a hit's age costs no heap number. */
     private readonly now: () => number = performanceClock.seconds,
+    /** Bumped when the cache is flushed, so no memo of a hit outlives it (answer-epoch.ts). */
+    private readonly epoch: AnswerEpoch = new AnswerEpoch(),
   ) {}
 
   configure(maxEntries: number, policy: CachePolicy): void {
@@ -91,6 +102,7 @@ export class DnsCache {
   }
 
   clear(): void {
+    this.epoch.bump();
     this.index.clear();
     this.names = [];
     this.replies = [];
@@ -107,9 +119,11 @@ export class DnsCache {
 
   /**
    * Writes the cached reply for the query in `packet[start, ...)` at `out[at]` and returns its
-   * length, or -1 on a miss. `out` needs MAX_CACHED_REPLY bytes of room.
+   * length, or -1 on a miss. `out` needs MAX_CACHED_REPLY bytes of room. With `ttls`, the hit's expiry
+   * second and TTL offsets (from `at`) go to `ttls[base...]`: [0] count (or MEMO_TTLS_OVERFLOW),
+   * [1] and [2] the expiry second's low and high halves, [3...] the offsets.
    */
-  getInto(query: Query, packet: Buffer, start: number, out: Buffer, at: number): number {
+  getInto(query: Query, packet: Buffer, start: number, out: Buffer, at: number, ttls?: Uint16Array, base = 0): number {
     if (this.maxEntries === 0) return -1;
     const slot = this.find(query);
     if (slot < 0) {
@@ -134,8 +148,18 @@ export class DnsCache {
     const left = ttl - age;
     const cursor = this.cursor;
     cursor.reset(out, at, at + length);
+    let count = 0;
     while (cursor.next()) {
-      if (cursor.type !== QType.OPT) out.writeUInt32BE(Math.min(Math.max(out.readUInt32BE(cursor.ttlAt) - age, 0), left), cursor.ttlAt);
+      if (cursor.type === QType.OPT) continue;
+      out.writeUInt32BE(Math.min(Math.max(out.readUInt32BE(cursor.ttlAt) - age, 0), left), cursor.ttlAt);
+      if (ttls !== undefined && count < MEMO_TTLS_MAX) ttls[base + 3 + count] = cursor.ttlAt - at;
+      count += 1;
+    }
+    if (ttls !== undefined) {
+      const expiry = this.storedAt[slot]! + ttl;
+      ttls[base] = count > MEMO_TTLS_MAX ? MEMO_TTLS_OVERFLOW : count;
+      ttls[base + 1] = expiry & 0xffff;
+      ttls[base + 2] = expiry >>> 16;
     }
     return length;
   }

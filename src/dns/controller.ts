@@ -8,6 +8,7 @@ import type { ControllerContext, ControllerModule, Controller, Readiness } from 
 import type { Config, DnsConfig } from '../config/schema.js';
 import { parseHostPort, type HostPort } from '../config/net-types.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
+import { AnswerEpoch } from './answer-epoch.js';
 import { DnsCache } from './cache.js';
 import { nativeClock, performanceClock } from './clock.js';
 import { Forwarder } from './forwarder.js';
@@ -68,13 +69,17 @@ class DnsController implements Controller {
     const cfg = config.dns;
     const native = loadUdpBatch().addon;
     const clock = native === undefined ? performanceClock : nativeClock(native);
-    this.cache = new DnsCache(cfg.cache.size, { maxTTL: cfg.cache.maxTTL, negativeTTL: cfg.cache.negativeTTL }, clock.seconds);
+    const epoch = new AnswerEpoch();
+    this.cache = new DnsCache(cfg.cache.size, { maxTTL: cfg.cache.maxTTL, negativeTTL: cfg.cache.negativeTTL }, clock.seconds, epoch);
     const empty: Routes = { hosts: HostsTable.build([], cfg.ttl), mesh: MeshTable.empty(), forward: new DomainTable(), upstream: undefined };
-    this.resolver = new Resolver(empty, this.cache, this.stats, MAX_IN_FLIGHT, clock);
+    this.resolver = new Resolver(empty, this.cache, this.stats, MAX_IN_FLIGHT, clock, epoch);
     this.resolver.onBusy = () => this.sweepWhileBusy();
     registerDnsMetrics(ctx.metrics, {
-      stats: () => this.stats,
-      cache: () => this.cache,
+      stats: () => this.foldedStats(),
+      cache: () => {
+        this.foldedStats();
+        return this.cache;
+      },
       upstreams: () => [...this.upstreamPool.values()].map((u) => u.health()),
       inFlight: () => this.resolver.inFlight,
       meshHosts: () => this.resolver.routes.mesh.size,
@@ -136,11 +141,17 @@ class DnsController implements Controller {
     this.upstreamPool.clear();
   }
 
+  /** The statistics with the answers the listeners' reply memos gave by themselves folded in. */
+  private foldedStats(): DnsStats {
+    for (const l of this.listeners.values()) l.foldNativeAnswers();
+    return this.stats;
+  }
+
   status(): Record<string, unknown> {
-    const s = this.stats;
+    const s = this.foldedStats();
     const lookups = this.cache.hits + this.cache.misses;
     return {
-      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected })),
+      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, memo: l.memo, memoAnswered: l.memoAnswered, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected })),
       queries: s.queries,
       bySource: { ...s.bySource },
       byRcode: Object.fromEntries(s.byRcode.map((n, rcode) => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),

@@ -44,6 +44,23 @@ export class Listener {
     return this.udp instanceof BatchUdpServer ? 'batch' : 'dgram';
   }
 
+  /** Whether repeats are answered by the addon's reply memo (status field `listeners[].memo`). */
+  get memo(): boolean {
+    return this.udp instanceof BatchUdpServer && this.udp.memo;
+  }
+
+  get memoAnswered(): number {
+    return this.udp instanceof BatchUdpServer ? this.udp.memoAnswered : 0;
+  }
+
+  /** Brings the answers the addon gave by itself into the resolver's statistics. */
+  foldNativeAnswers(): void {
+    if (this.udp instanceof BatchUdpServer) {
+      const resolver = this.resolver();
+      this.udp.fold(resolver.stats, resolver.cache);
+    }
+  }
+
   async start(): Promise<void> {
     const { host, port } = this.address;
     const native = loadUdpBatch();
@@ -131,6 +148,7 @@ export class Listener {
   }
 
   async stop(): Promise<void> {
+    this.foldNativeAnswers();
     const udp = this.udp;
     const tcp = this.tcp;
     this.udp = undefined;

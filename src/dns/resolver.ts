@@ -11,13 +11,15 @@
  * sets how often the young generation is collected, and each collection is a pause every query
  * behind it waits out.
  */
-import { MAX_CACHED_REPLY, type CacheKey, type DnsCache } from './cache.js';
+import { AnswerEpoch } from './answer-epoch.js';
+import { MAX_CACHED_REPLY, MEMO_TTLS_OVERFLOW, type CacheKey, type DnsCache } from './cache.js';
 import { elapsedMicros, performanceClock, type DnsClock } from './clock.js';
 import { ForwardJob, type Forwarder } from './forwarder.js';
 import type { HostsTable } from './hosts-table.js';
 import type { MeshTable } from './mesh-table.js';
 import type { DomainTable } from './names.js';
 import { blockFor, localReply, localReplyLength, writeLocalReply, type RecordSet } from './records.js';
+import { memoWord, sourceIndex } from './reply-memo.js';
 import type { AnswerSource, DnsStats } from './stats.js';
 import { fitReply, truncateInPlace } from './truncate.js';
 import { Rcode, blankQuery, copyBytes, emptyReply, isQuery, parseQuery, writeEmptyReply, type Query } from './wire.js';
@@ -44,20 +46,47 @@ export const MIN_OUTPUT_ROOM = MAX_CACHED_REPLY;
 /** The largest DNS message (TCP's two-byte length): output room that never needs `respond`. */
 export const MAX_MESSAGE = 65535;
 
+const HOSTS_MEMO = memoWord(true, sourceIndex('hosts'), 0);
+const MESH_MEMO = memoWord(true, sourceIndex('mesh'), 0);
+const CACHE_MEMO = memoWord(false, sourceIndex('cache'), 0);
+
 export class Resolver {
   inFlight = 0;
   /** Called when a query is forwarded while none was in flight (the controller starts its timeout sweeper). */
   onBusy: () => void = () => {};
+  /**
+   * What the native reply memo may keep of the answer the last handle() wrote (a memoWord without the
+   * input slot), or 0: hosts and mesh answers until the epoch changes, cache hits until their entry
+   * expires (the addon counts their TTLs down), nothing truncated, forwarded or failed.
+   */
+  memo = 0;
+  /** Set by the batched listener during a batch: where a cache hit reports its TTLs for the memo. */
+  memoTtls: Uint16Array | undefined = undefined;
+  memoTtlBase = 0;
   /** Parsed into for every query; forwarded queries copy the fields they need. */
   private readonly query: Query = blankQuery();
+  private current: Routes;
 
   constructor(
-    public routes: Routes,
+    routes: Routes,
     readonly cache: DnsCache,
     readonly stats: DnsStats,
     public maxInFlight: number,
     private readonly clock: DnsClock = performanceClock,
-  ) {}
+    /** Bumped whenever the routes change (the cache bumps it when flushed). */
+    readonly epoch: AnswerEpoch = new AnswerEpoch(),
+  ) {
+    this.current = routes;
+  }
+
+  get routes(): Routes {
+    return this.current;
+  }
+
+  set routes(routes: Routes) {
+    this.current = routes;
+    this.epoch.bump();
+  }
 
   /**
    * Handles the query in `packet[start, end)`. A synchronous reply is written at `out[at]`, which
@@ -67,6 +96,7 @@ export class Resolver {
    */
   handle(packet: Buffer, start: number, end: number, tcp: boolean, out: Buffer, at: number, room: number, respond: Respond): number {
     const started = this.clock.micros();
+    this.memo = 0;
     const stats = this.stats;
     stats.queries += 1;
     const parsed = parseQuery(packet, start, end, this.query);
@@ -84,10 +114,12 @@ export class Resolver {
     if (own !== undefined) return this.local(packet, start, q, own, out, at, room, limit, 'hosts', started, respond);
     const meshSet = mesh.lookup(q.name);
     if (meshSet !== undefined) return this.local(packet, start, q, meshSet, out, at, room, limit, 'mesh', started, respond);
-    const cachedLength = this.cache.getInto(q, packet, start, out, at);
+    const ttls = this.memoTtls;
+    const cachedLength = this.cache.getInto(q, packet, start, out, at, ttls, this.memoTtlBase);
     if (cachedLength >= 0) {
       const fitted = truncateInPlace(out, at, cachedLength, limit);
       if (fitted !== cachedLength) stats.truncated += 1;
+      else if (ttls !== undefined && ttls[this.memoTtlBase] !== MEMO_TTLS_OVERFLOW) this.memo = CACHE_MEMO;
       return this.done(out, at, fitted, 'cache', started);
     }
     const domainForwarder = this.routes.forward.matchSubtree(q.name);
@@ -130,6 +162,7 @@ export class Resolver {
     const length = writeLocalReply(out, at, packet, start, q, block);
     const fitted = truncateInPlace(out, at, length, limit);
     if (fitted !== length) this.stats.truncated += 1;
+    else this.memo = source === 'hosts' ? HOSTS_MEMO : MESH_MEMO;
     return this.done(out, at, fitted, source, started);
   }
 

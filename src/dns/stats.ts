@@ -6,7 +6,8 @@ export const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIM
 /** Latency histogram bucket upper bounds, seconds. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 /** The same bounds in microseconds, what the hot path measures in (see clock.ts). */
-const BUCKET_MICROS = LATENCY_BUCKETS.map((s) => Math.round(s * 1e6));
+export const LATENCY_BUCKETS_MICROS = LATENCY_BUCKETS.map((s) => Math.round(s * 1e6));
+const BUCKET_MICROS = LATENCY_BUCKETS_MICROS;
 
 export class DnsStats {
   queries = 0;

@@ -3,12 +3,22 @@
  * query goes through the resolver, which writes answers it has at once (hosts, mesh, cache) straight
  * into the output arena; the batch is flushed with one sendmmsg at its end. Answers that come later
  * (forwarded queries) go out one by one with the client's address saved for them.
+ *
+ * With the reply memo on (the default; MNA_DNS_UDP_MEMO=off turns it off), every answer the resolver
+ * says may be kept is marked for the addon, which answers exact repeats of those queries itself until
+ * the answer epoch changes (or, for cache hits, the clock second ends); fold() brings its counts into
+ * the resolver's statistics.
  */
+import { MEMO_TTL_WORDS, type DnsCache } from './cache.js';
+import { FastStats, META_ANSWERED, foldFastStats } from './reply-memo.js';
 import { ANSWER_LATER, MIN_OUTPUT_ROOM, type Resolver } from './resolver.js';
+import { LATENCY_BUCKETS_MICROS, type DnsStats } from './stats.js';
 import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
 
 /** Meta bytes 8..47 of a slot: sockaddr length, unused, sockaddr (what sendTo takes). */
 const ADDR_FROM = 8;
+/** Output meta word: what the memo may keep of the reply (reply-memo.ts memoWord). */
+const MEMO_WORD = 3;
 
 /**
  * The `respond` given to the resolver for the query in one input slot, for answers that do not come
@@ -35,12 +45,22 @@ export class BatchUdpServer {
   private readonly words: number;
   private readonly responders: Responder[];
   private outCount = 0;
+  /** The addon's counts of the answers it gave from the memo, and how much of them fold() has taken. */
+  private readonly fast: Float64Array | undefined;
+  /** Per output slot, MEMO_TTL_WORDS u16: a cache hit's expiry and TTL offsets, for the addon's countdown. */
+  private readonly ttls: Uint16Array | undefined;
+  private readonly folded = new Float64Array(FastStats.length);
 
   private constructor(
     private readonly addon: UdpBatchAddon,
     private readonly handle: UdpBatchHandle,
     private readonly resolver: () => Resolver,
+    memo: boolean,
   ) {
+    const shared = memo ? addon.enableMemo(handle, resolver().epoch.cell, new Float64Array(LATENCY_BUCKETS_MICROS)) : undefined;
+    this.fast = shared && new Float64Array(shared.stats);
+    this.ttls = shared && new Uint16Array(shared.ttls);
+    if (this.ttls !== undefined && this.ttls.length < handle.slots * MEMO_TTL_WORDS) throw new Error('udp-batch: the memo TTL buffer is smaller than the slots');
     this.input = Buffer.from(handle.input);
     this.inMeta32 = new Uint32Array(handle.inputMeta);
     this.inMeta8 = new Uint8Array(handle.inputMeta);
@@ -52,12 +72,37 @@ export class BatchUdpServer {
   }
 
   /** Binds host:port; throws like dgram's bind (Error with code EADDRINUSE, EACCES...). */
-  static start(addon: UdpBatchAddon, host: string, port: number, bufferBytes: number, resolver: () => Resolver): BatchUdpServer {
+  static start(addon: UdpBatchAddon, host: string, port: number, bufferBytes: number, resolver: () => Resolver, memo = process.env['MNA_DNS_UDP_MEMO'] !== 'off'): BatchUdpServer {
     // The addon calls back only from the event loop, after this function has returned.
     const self: { server?: BatchUdpServer } = {};
     const handle = addon.open(host, port, bufferBytes, (count) => self.server?.onBatch(count));
-    self.server = new BatchUdpServer(addon, handle, resolver);
+    try {
+      self.server = new BatchUdpServer(addon, handle, resolver, memo);
+    } catch (err) {
+      addon.close(handle);
+      throw err;
+    }
     return self.server;
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.handle.port;
+  }
+
+  /** Whether the addon answers repeats itself (status field `listeners[].memo`). */
+  get memo(): boolean {
+    return this.fast !== undefined;
+  }
+
+  /** Answers the addon has given from the memo (status field `listeners[].memoAnswered`). */
+  get memoAnswered(): number {
+    return this.fast?.[FastStats.answered] ?? 0;
+  }
+
+  /** Adds the answers the addon gave since the last call to `stats` (and its cache hits to `cache`). */
+  fold(stats: DnsStats, cache: DnsCache): void {
+    if (this.fast !== undefined) cache.hits += foldFastStats(this.fast, this.folded, stats);
   }
 
   stop(): void {
@@ -82,10 +127,13 @@ export class BatchUdpServer {
     const inMeta = this.inMeta32;
     const outMeta = this.outMeta32;
     this.outCount = 0;
+    resolver.memoTtls = this.ttls;
     try {
       for (let slot = 0; slot < count && this.open; slot++) {
         const m = slot * words;
-        if (inMeta[m + 1] !== 0) {
+        const flags = inMeta[m + 1]!;
+        if (flags === META_ANSWERED) continue;
+        if (flags !== 0) {
           // Longer than a slot: no DNS query is; treat it like any other garbage packet.
           resolver.stats.queries += 1;
           resolver.stats.dropped += 1;
@@ -97,12 +145,14 @@ export class BatchUdpServer {
         const o = this.outCount;
         // The arena is valid only during this call: the resolver copies what it keeps.
         const start = slot * slotSize;
+        resolver.memoTtlBase = o * MEMO_TTL_WORDS;
         const written = resolver.handle(this.input, start, start + inMeta[m]!, false, this.output, o * slotSize, slotSize, r.respond);
         r.inBatch = false;
         if (written > 0) {
           const om = o * words;
           outMeta[om] = written;
           for (let w = 2; w < words; w++) outMeta[om + w] = inMeta[m + w]!;
+          outMeta[om + MEMO_WORD] = resolver.memo === 0 ? 0 : resolver.memo | (slot << 16);
           this.outCount = o + 1;
         } else if (written === ANSWER_LATER && !r.answered) {
           // Answered later: this responder keeps the client's address (the meta slot is reused). A
@@ -113,6 +163,7 @@ export class BatchUdpServer {
         }
       }
     } finally {
+      resolver.memoTtls = undefined;
       if (this.outCount > 0 && this.open) this.addon.send(this.handle, this.outCount);
       this.outCount = 0;
     }

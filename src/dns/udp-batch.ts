@@ -15,7 +15,10 @@ export const ADDON_FILE = 'udp_batch.node';
 export interface UdpBatchHandle {
   /** `slots` datagram payloads of `slotSize` bytes: received queries. */
   readonly input: ArrayBuffer;
-  /** Per slot, `metaSize` bytes as u32 words: [0] length, [1] 1 if truncated, [2] sockaddr length, [4..] sockaddr. */
+  /**
+   * Per slot, `metaSize` bytes as u32 words: [0] length, [1] flags (META_TRUNCATED, META_ANSWERED in
+   * reply-memo.ts), [2] sockaddr length, [3] output only: the memo word (memoWord), [4..] sockaddr.
+   */
   readonly inputMeta: ArrayBuffer;
   /** Replies to send: same layout as input / inputMeta. */
   readonly output: ArrayBuffer;
@@ -45,6 +48,13 @@ export interface UdpBatchAddon extends NativeClock {
   /** Closes the fd now (the port is free on return); memory goes once the handle is unreachable. */
   close(handle: UdpBatchHandle): void;
   counters(handle: UdpBatchHandle): UdpBatchCounters;
+  /**
+   * Turns on the reply memo for this socket: a reply marked in output word [3] is kept, and repeats
+   * of its exact query bytes are answered before JS sees them, while `epoch[0]` is unchanged (and, for
+   * cache hits, until their entry expires, with the TTLs counted down at the offsets JS wrote to `ttls`,
+   * MEMO_TTL_WORDS u16 per output slot: cache.ts getInto). `stats` has the FastStats layout (reply-memo.ts).
+   */
+  enableMemo(handle: UdpBatchHandle, epoch: Uint32Array, latencyBoundsMicros: Float64Array): { stats: ArrayBuffer; ttls: ArrayBuffer };
 }
 
 export type UdpBatchLoad = { addon: UdpBatchAddon; path: string } | { addon: undefined; reason: string };
@@ -57,7 +67,7 @@ export function addonCandidates(moduleDir: string): string[] {
 function isAddon(exports: unknown): exports is UdpBatchAddon {
   if (typeof exports !== 'object' || exports === null) return false;
   const fns = exports as Record<string, unknown>;
-  return ['open', 'send', 'sendTo', 'close', 'counters', 'clockMicros', 'clockSeconds'].every((name) => typeof fns[name] === 'function');
+  return ['open', 'send', 'sendTo', 'close', 'counters', 'clockMicros', 'clockSeconds', 'enableMemo'].every((name) => typeof fns[name] === 'function');
 }
 
 export function loadUdpBatchFrom(candidates: readonly string[], env: NodeJS.ProcessEnv = process.env): UdpBatchLoad {

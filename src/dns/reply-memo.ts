@@ -1,0 +1,63 @@
+/**
+ * What JS and the native reply memo (native/udp-batch/reply_memo.h) share: the meta flags, the memo
+ * word JS writes per reply, and the layout of the counters the addon keeps for the answers it gives
+ * itself. The memo matches exact query bytes; JS alone decides what may be kept, and for how long.
+ */
+import { ANSWER_SOURCES, type AnswerSource, type DnsStats } from './stats.js';
+
+/** Input flag: the datagram was longer than a slot. */
+export const META_TRUNCATED = 1;
+/** Input flag: the addon already answered it from the reply memo; JS passes it over. */
+export const META_ANSWERED = 2;
+
+/**
+ * Output meta word [3], what the addon may keep of a reply (native/udp-batch/reply_memo.h): `keep`;
+ * `fixed` (hosts and mesh answers: valid until the epoch changes) or not (cache hits: valid until the
+ * expiry second JS wrote beside it, TTLs counted down at the offsets written there); the answer source
+ * index (stats); the input slot of its query.
+ */
+export function memoWord(fixed: boolean, source: number, inputSlot: number): number {
+  return 1 | (fixed ? 2 : 0) | (source << 8) | (inputSlot << 16);
+}
+
+/** Layout of the fastStats buffer enableMemo() returns (Float64): what the memo answered. */
+export const FastStats = {
+  answered: 0,
+  /** 8 slots, by answer source index. */
+  bySource: 1,
+  /** 16 slots, by rcode. */
+  byRcode: 9,
+  /** The latency bounds given to enableMemo(), then one overflow bucket. */
+  buckets: 25,
+  maxBounds: 16,
+  latencyMicros: 42,
+  length: 43,
+} as const;
+
+/** The memo word's source index for an answer source. */
+export function sourceIndex(source: AnswerSource): number {
+  return ANSWER_SOURCES.indexOf(source);
+}
+
+/**
+ * Adds what the addon answered since the last fold (`seen` holds the counts already added) to
+ * `stats`; returns the number of those answers that were cache hits.
+ */
+export function foldFastStats(fast: Float64Array, seen: Float64Array, stats: DnsStats): number {
+  const delta = (i: number): number => {
+    const d = fast[i]! - seen[i]!;
+    seen[i] = fast[i]!;
+    return d;
+  };
+  stats.queries += delta(FastStats.answered);
+  let cacheHits = 0;
+  ANSWER_SOURCES.forEach((source, i) => {
+    const d = delta(FastStats.bySource + i);
+    stats.bySource[source] += d;
+    if (source === 'cache') cacheHits = d;
+  });
+  for (let r = 0; r < 16; r++) stats.byRcode[r]! += delta(FastStats.byRcode + r);
+  for (let b = 0; b < stats.latencyCounts.length; b++) stats.latencyCounts[b]! += delta(FastStats.buckets + b);
+  stats.latencyMicros += delta(FastStats.latencyMicros);
+  return cacheHits;
+}
