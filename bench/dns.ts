@@ -5,7 +5,9 @@
  * the cache, (c) forwarding with a 30% miss rate. For each: saturated qps and average latency
  * (dnsperf -c 4 -q 200, median of alternating rounds), then latency at a fixed rate both sustain
  * (-Q, -v): every query's latency from several rounds, alternating which server goes first,
- * pooled per server, so the p99 rests on 5000 x 5 x rounds samples rather than on one noisy run.
+ * pooled per server, so the p99 rests on 5000 x 5 x rounds samples rather than on one noisy run;
+ * beside it the median over rounds of the paired ratio (round k of the agent against round k of
+ * dnsmasq, run back to back), which a hiccup of the machine during one round cannot move.
  * Prints ratios agent/dnsmasq and the agent's RSS after at least 1M queries.
  *
  * The agent runs as packaged: the scripts/build.mjs bundle (with the native udp_batch.node beside
@@ -31,7 +33,7 @@ const STATUS_PORT = 15099;
 const FIXED_QPS = 5000;
 const FIXED_SECONDS = 5;
 const ROUNDS = 3;
-const FIXED_ROUNDS = 6;
+const FIXED_ROUNDS = 10;
 
 const SEED_NAMES = ['istio-mixer', 'istio-policy', 'istio-telemetry', 'istio-pilot', 'istio-citadel', 'istio-ca'].flatMap((n) => [n, `${n}.istio-system`]);
 const GLOBALS = Array.from({ length: 20 }, (_, i) => ({ host: `svc${i}.ns${i % 3}.global`, address: `240.0.0.${i + 2}` }));
@@ -51,6 +53,8 @@ interface LatencyResult {
   p99Ms: number;
   /** The lowest and highest p99 of a single round: how much one run alone could mislead. */
   roundP99Ms: [number, number];
+  /** Each round's p99, in round order (round k of both servers ran back to back). */
+  perRoundP99Ms: number[];
   samples: number;
 }
 
@@ -73,6 +77,13 @@ function latenciesMs(out: string): number[] {
     .filter((n) => Number.isFinite(n));
 }
 
+/** The median, averaging the middle two of an even count (no lean toward either side). */
+function middle(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const m = sorted.length / 2;
+  return sorted.length % 2 === 1 ? sorted[Math.floor(m)]! : (sorted[m - 1]! + sorted[m]!) / 2;
+}
+
 function pooled(rounds: readonly number[][]): LatencyResult {
   const all = rounds.flat();
   const perRound = rounds.map((r) => quantile(r, 0.99));
@@ -81,6 +92,7 @@ function pooled(rounds: readonly number[][]): LatencyResult {
     p50Ms: quantile(all, 0.5),
     p99Ms: quantile(all, 0.99),
     roundP99Ms: [Math.min(...perRound), Math.max(...perRound)],
+    perRoundP99Ms: perRound,
     samples: all.length,
   };
 }
@@ -246,7 +258,10 @@ export async function main(args: string[]): Promise<void> {
     for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
       const a = rows.find((r) => r.scenario === scenario && r.target === 'agent')!;
       const d = rows.find((r) => r.scenario === scenario && r.target === 'dnsmasq')!;
-      console.log(`${scenario.padEnd(17)} qps ${fmt(a.sat.qps / d.sat.qps, 2)}x   sat avg ${fmt(a.sat.avgMs / d.sat.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p50 ${fmt(a.fixed.p50Ms / d.fixed.p50Ms, 2)}x   fixed p99 ${fmt(a.fixed.p99Ms / d.fixed.p99Ms, 2)}x`);
+      const paired = a.fixed.perRoundP99Ms.map((p, k) => p / d.fixed.perRoundP99Ms[k]!);
+      console.log(
+        `${scenario.padEnd(17)} qps ${fmt(a.sat.qps / d.sat.qps, 2)}x   sat avg ${fmt(a.sat.avgMs / d.sat.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p50 ${fmt(a.fixed.p50Ms / d.fixed.p50Ms, 2)}x   fixed p99 ${fmt(a.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired rounds: median ${fmt(middle(paired), 2)}x)`,
+      );
     }
     console.log(`\nagent RSS after ${total} queries: ${rss.toFixed(1)} MB (target <= 100 MB; node flags: ${nodeFlags.join(' ') || 'none'}; UDP path: ${udpPath})`);
   } finally {

@@ -5,14 +5,14 @@
  * resolver, caps a Node DNS server at about 0.65x dnsmasq. Here one readiness event drains up to
  * SLOTS datagrams per syscall into a receive arena and calls JS once per batch; JS writes the
  * replies into a send arena and flushes them with one sendmmsg. This file only moves bytes: all
- * DNS parsing stays in TypeScript (src/dns/udp-batch.ts describes the arena layout to JS).
+ * DNS parsing stays in TypeScript (src/dns/udp-batch.ts and reply-memo.ts describe the layout to JS);
+ * the memo matches and copies bytes, and patches TTLs at offsets JS gives.
  *
  * Arena layout (all shared with JS as ArrayBuffers created once per socket):
  *   input/output   SLOTS x SLOT_SIZE bytes of datagram payload
  *   inputMeta/outputMeta  SLOTS x META_SIZE bytes per slot, as u32 words:
- *     [0] payload length  [1] flags (1: truncated, the datagram was longer than SLOT_SIZE)
+ *     [0] payload length  [1] input flags: 1 longer than SLOT_SIZE (truncated), 2 answered from the memo
  *     [2] sockaddr length [3] output: the memo word (below)  [4..11] the peer's sockaddr (in or in6)
- *   input flags (word [1]): 1 the datagram was longer than SLOT_SIZE; 2 already answered from the memo
  *
  * The reply memo (enableMemo, reply_memo.h): JS marks each reply it may keep in output word [3]
  * (bit 0 keep, bit 1 fixed: a hosts or mesh answer, else a cache hit whose expiry and TTL offsets
