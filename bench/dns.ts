@@ -7,7 +7,9 @@
  * (-Q, -v): every query's latency from several rounds, alternating which server goes first,
  * pooled per server, so the p99 rests on 5000 x 5 x rounds samples rather than on one noisy run;
  * beside it the median over rounds of the paired ratio (round k of the agent against round k of
- * dnsmasq, run back to back), which a hiccup of the machine during one round cannot move.
+ * dnsmasq, run back to back), which a hiccup of the machine during one round cannot move. In the
+ * fixed-rate rounds of (a) and (b) a third server takes part, bench/udp-echo.c: no DNS, datagrams
+ * straight back; its p99 against dnsmasq is the floor of the comparison on this machine.
  * Prints ratios agent/dnsmasq and the agent's RSS after at least 1M queries.
  *
  * The agent runs as packaged: the scripts/build.mjs bundle (with the native udp_batch.node beside
@@ -15,10 +17,11 @@
  * plus any --node-flags. The table names the UDP path the agent used (batch or dgram);
  * MNA_DNS_UDP=dgram in the environment benchmarks the fallback.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { waitFor } from '../test/helpers/exec.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
@@ -29,6 +32,8 @@ const AGENT = '127.0.0.1';
 const KUBE_DNS = '127.0.0.2';
 const UPSTREAM = '127.0.0.3';
 const DNSMASQ = '127.0.0.5';
+/** bench/udp-echo.c: no DNS at all, the machine's latency floor. */
+const FLOOR = '127.0.0.6';
 const STATUS_PORT = 15099;
 const FIXED_QPS = 5000;
 const FIXED_SECONDS = 5;
@@ -95,6 +100,16 @@ function pooled(rounds: readonly number[][]): LatencyResult {
     perRoundP99Ms: perRound,
     samples: all.length,
   };
+}
+
+/** Builds and starts bench/udp-echo.c in the namespace; without a C compiler, says why there is no floor. */
+async function startFloor(ns: Netns, dir: string): Promise<{ server?: string; reason?: string }> {
+  const bin = join(dir, 'udp-echo');
+  const cc = spawnSync('cc', ['-O2', '-o', bin, join(dirname(fileURLToPath(import.meta.url)), 'udp-echo.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) return { reason: `cc bench/udp-echo.c: ${cc.error?.message ?? cc.stderr.trim()}` };
+  ns.spawn(bin, [FLOOR]);
+  await waitFor('the udp-echo floor', async () => (await ns.run('dig', [`@${FLOOR}`, '+tries=1', '+time=1', 'floor.test'])).code === 0, 10_000, 100);
+  return { server: FLOOR };
 }
 
 async function dnsperf(ns: Netns, server: string, file: string, args: string[]): Promise<{ out: string; result: PerfResult }> {
@@ -200,20 +215,22 @@ export async function main(args: string[]): Promise<void> {
       { name: 'agent', server: AGENT },
       { name: 'dnsmasq', server: DNSMASQ },
     ];
+    // The floor takes the fixed-rate rounds of (a) and (b) with the others: what no server can beat here.
+    const floor = await startFloor(ns, dir);
     // Warm both caches with the cached set.
     for (const t of targets) await dnsperf(ns, t.server, join(dir, 'cached.txt'), ['-n', '1', '-c', '2', '-q', '50']);
 
     const sat = ['-c', '4', '-q', '200'];
     const fixed = ['-Q', String(FIXED_QPS), '-c', '4', '-q', '200', '-v'];
-    const rows: { scenario: string; target: string; sat: PerfResult; fixed: LatencyResult }[] = [];
+    const rows: { scenario: string; target: string; sat: PerfResult | undefined; fixed: LatencyResult }[] = [];
     const median = (runs: PerfResult[]): PerfResult => [...runs].sort((a, b) => a.qps - b.qps)[Math.floor(runs.length / 2)]!;
     // The machine may be shared: alternate the targets, and which goes first, round by round, so a
     // load spike or a drift hits both sides instead of one.
-    const inTurn = (round: number): typeof targets => (round % 2 === 0 ? targets : [...targets].reverse());
+    const inTurn = <T>(round: number, list: readonly T[]): T[] => (round % 2 === 0 ? [...list] : [...list].reverse());
     for (const scenario of ['a static answers', 'b cache hits', 'c 30% misses']) {
       const satRuns = new Map<string, PerfResult[]>(targets.map((t) => [t.name, []]));
       for (let round = 0; round < ROUNDS; round++) {
-        for (const t of inTurn(round)) {
+        for (const t of inTurn(round, targets)) {
           let file: string;
           let limit: string[];
           if (scenario.startsWith('a')) [file, limit] = [join(dir, 'static.txt'), ['-l', String(seconds)]];
@@ -223,9 +240,10 @@ export async function main(args: string[]): Promise<void> {
           satRuns.get(t.name)!.push((await dnsperf(ns, t.server, file, [...sat, ...limit])).result);
         }
       }
-      const fixedRuns = new Map<string, number[][]>(targets.map((t) => [t.name, []]));
+      const fixedTargets = floor.server !== undefined && !scenario.startsWith('c') ? [...targets, { name: 'floor', server: floor.server }] : targets;
+      const fixedRuns = new Map<string, number[][]>(fixedTargets.map((t) => [t.name, []]));
       for (let round = 0; round < fixedRounds; round++) {
-        for (const t of inTurn(round)) {
+        for (const t of inTurn(round, fixedTargets)) {
           const limit = ['-l', String(FIXED_SECONDS)];
           let run: { out: string };
           if (scenario.startsWith('a')) run = await dnsperf(ns, t.server, join(dir, 'static.txt'), [...fixed, ...limit]);
@@ -234,7 +252,7 @@ export async function main(args: string[]): Promise<void> {
           fixedRuns.get(t.name)!.push(latenciesMs(run.out));
         }
       }
-      for (const t of targets) rows.push({ scenario, target: t.name, sat: median(satRuns.get(t.name)!), fixed: pooled(fixedRuns.get(t.name)!) });
+      for (const t of fixedTargets) rows.push({ scenario, target: t.name, sat: satRuns.has(t.name) ? median(satRuns.get(t.name)!) : undefined, fixed: pooled(fixedRuns.get(t.name)!) });
     }
 
     const udpPath = await agentDns(ns, '.listeners[0].udp');
@@ -251,18 +269,20 @@ export async function main(args: string[]): Promise<void> {
     for (const r of rows) {
       const f = r.fixed;
       console.log(
-        `${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat.qps).padStart(9)} ${fmt(r.sat.avgMs, 3).padStart(11)} ${fmt(r.sat.lost).padStart(5)} | ${fmt(f.avgMs, 3).padStart(12)} ${fmt(f.p50Ms, 3).padStart(7)} ${fmt(f.p99Ms, 3).padStart(7)}  (${fmt(f.roundP99Ms[0], 3)}-${fmt(f.roundP99Ms[1], 3)})`,
+        `${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat?.qps).padStart(9)} ${fmt(r.sat?.avgMs, 3).padStart(11)} ${fmt(r.sat?.lost).padStart(5)} | ${fmt(f.avgMs, 3).padStart(12)} ${fmt(f.p50Ms, 3).padStart(7)} ${fmt(f.p99Ms, 3).padStart(7)}  (${fmt(f.roundP99Ms[0], 3)}-${fmt(f.roundP99Ms[1], 3)})`,
       );
     }
     console.log('\nratios agent/dnsmasq (qps: higher is better; latency: lower is better)');
     for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
       const a = rows.find((r) => r.scenario === scenario && r.target === 'agent')!;
       const d = rows.find((r) => r.scenario === scenario && r.target === 'dnsmasq')!;
-      const paired = a.fixed.perRoundP99Ms.map((p, k) => p / d.fixed.perRoundP99Ms[k]!);
+      const f = rows.find((r) => r.scenario === scenario && r.target === 'floor');
+      const paired = (x: LatencyResult): number => middle(x.perRoundP99Ms.map((p, k) => p / d.fixed.perRoundP99Ms[k]!));
       console.log(
-        `${scenario.padEnd(17)} qps ${fmt(a.sat.qps / d.sat.qps, 2)}x   sat avg ${fmt(a.sat.avgMs / d.sat.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p50 ${fmt(a.fixed.p50Ms / d.fixed.p50Ms, 2)}x   fixed p99 ${fmt(a.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired rounds: median ${fmt(middle(paired), 2)}x)`,
+        `${scenario.padEnd(17)} qps ${fmt(a.sat!.qps / d.sat!.qps, 2)}x   sat avg ${fmt(a.sat!.avgMs / d.sat!.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p50 ${fmt(a.fixed.p50Ms / d.fixed.p50Ms, 2)}x   fixed p99 ${fmt(a.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired rounds: median ${fmt(paired(a.fixed), 2)}x)${f === undefined ? '' : `   floor p99 ${fmt(f.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired ${fmt(paired(f.fixed), 2)}x)`}`,
       );
     }
+    if (floor.server === undefined) console.log(`\nfloor not measured: ${floor.reason}`);
     console.log(`\nagent RSS after ${total} queries: ${rss.toFixed(1)} MB (target <= 100 MB; node flags: ${nodeFlags.join(' ') || 'none'}; UDP path: ${udpPath})`);
   } finally {
     await ns.destroy();

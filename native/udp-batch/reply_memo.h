@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEMO_SLOTS 8192 /* a power of two; ~3.3 MB per socket */
+#define MEMO_SLOTS 8192 /* a power of two; 3.6 MB per socket */
 #define MEMO_KEY_MAX 126 /* a query of a name up to ~100 characters */
 #define MEMO_REPLY_MAX 270 /* a reply of up to ~10 addresses */
 #define MEMO_TTLS 12 /* TTL fields counted down per reply */
