@@ -17,20 +17,13 @@ import { AnswerEpoch } from './answer-epoch.js';
 import { cacheability, type CachePolicy } from './cache-policy.js';
 import { performanceClock } from './clock.js';
 import { RecordCursor } from './record-cursor.js';
+import { MEMO_TTLS_MAX, MEMO_TTLS_OVERFLOW } from './reply-memo.js';
 import { HEADER, QType, copyBytes, type Query } from './wire.js';
 
 /** Replies larger than this are not kept, so the cache's memory stays bounded by size × this. */
 export const MAX_CACHED_REPLY = 4096;
 
 const FIRST_SLOTS = 256;
-
-/**
- * Where a hit reports, for the native reply memo's countdown (reply-memo.ts MemoTtls), the second its
- * entry expires and the offset of every TTL it wrote; a reply with more TTLs than fit is marked.
- */
-export const MEMO_TTL_WORDS = 32;
-export const MEMO_TTLS_MAX = MEMO_TTL_WORDS - 3;
-export const MEMO_TTLS_OVERFLOW = 0xffff;
 
 /** What identifies a cached reply; a parsed Query is one. */
 export interface CacheKey {

@@ -34,6 +34,15 @@ export const FastStats = {
   length: 43,
 } as const;
 
+/**
+ * Where a cache hit reports, for the addon's countdown, the second its entry expires and the offset of
+ * every TTL it wrote: MEMO_TTL_WORDS u16 per output slot, [0] the count (MEMO_TTLS_OVERFLOW when more
+ * than MEMO_TTLS_MAX), [1] [2] the expiry second's low and high halves, [3...] the offsets.
+ */
+export const MEMO_TTL_WORDS = 32;
+export const MEMO_TTLS_MAX = MEMO_TTL_WORDS - 3;
+export const MEMO_TTLS_OVERFLOW = 0xffff;
+
 /** The memo word's source index for an answer source. */
 export function sourceIndex(source: AnswerSource): number {
   return ANSWER_SOURCES.indexOf(source);

@@ -12,14 +12,14 @@
  * behind it waits out.
  */
 import { AnswerEpoch } from './answer-epoch.js';
-import { MAX_CACHED_REPLY, MEMO_TTLS_OVERFLOW, type CacheKey, type DnsCache } from './cache.js';
+import { MAX_CACHED_REPLY, type CacheKey, type DnsCache } from './cache.js';
 import { elapsedMicros, performanceClock, type DnsClock } from './clock.js';
 import { ForwardJob, type Forwarder } from './forwarder.js';
 import type { HostsTable } from './hosts-table.js';
 import type { MeshTable } from './mesh-table.js';
 import type { DomainTable } from './names.js';
 import { blockFor, localReply, localReplyLength, writeLocalReply, type RecordSet } from './records.js';
-import { memoWord, sourceIndex } from './reply-memo.js';
+import { MEMO_TTLS_OVERFLOW, memoWord, sourceIndex } from './reply-memo.js';
 import type { AnswerSource, DnsStats } from './stats.js';
 import { fitReply, truncateInPlace } from './truncate.js';
 import { Rcode, blankQuery, copyBytes, emptyReply, isQuery, parseQuery, writeEmptyReply, type Query } from './wire.js';

@@ -7,7 +7,6 @@ export const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIM
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 /** The same bounds in microseconds, what the hot path measures in (see clock.ts). */
 export const LATENCY_BUCKETS_MICROS = LATENCY_BUCKETS.map((s) => Math.round(s * 1e6));
-const BUCKET_MICROS = LATENCY_BUCKETS_MICROS;
 
 export class DnsStats {
   queries = 0;
@@ -24,7 +23,7 @@ export class DnsStats {
 
   observe(micros: number): void {
     let i = 0;
-    while (i < BUCKET_MICROS.length && micros > BUCKET_MICROS[i]!) i++;
+    while (i < LATENCY_BUCKETS_MICROS.length && micros > LATENCY_BUCKETS_MICROS[i]!) i++;
     this.latencyCounts[i]! += 1;
     this.latencyMicros += micros;
   }

@@ -9,8 +9,8 @@
  * the answer epoch changes (or, for cache hits, the clock second ends); fold() brings its counts into
  * the resolver's statistics.
  */
-import { MEMO_TTL_WORDS, type DnsCache } from './cache.js';
-import { FastStats, META_ANSWERED, foldFastStats } from './reply-memo.js';
+import type { DnsCache } from './cache.js';
+import { FastStats, MEMO_TTL_WORDS, META_ANSWERED, foldFastStats } from './reply-memo.js';
 import { ANSWER_LATER, MIN_OUTPUT_ROOM, type Resolver } from './resolver.js';
 import { LATENCY_BUCKETS_MICROS, type DnsStats } from './stats.js';
 import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
