@@ -6,8 +6,8 @@
  *
  * With the reply memo on (the default; MNA_DNS_UDP_MEMO=off turns it off), every answer the resolver
  * says may be kept is marked for the addon, which answers exact repeats of those queries itself until
- * the answer epoch changes (or, for cache hits, the clock second ends); fold() brings its counts into
- * the resolver's statistics.
+ * the answer epoch changes (cache hits: until their entry expires, the addon counting their TTLs down
+ * at the offsets the cache wrote); fold() brings its counts into the resolver's statistics.
  */
 import type { DnsCache } from './cache.js';
 import { FastStats, MEMO_TTL_WORDS, META_ANSWERED, foldFastStats } from './reply-memo.js';
@@ -15,7 +15,7 @@ import { ANSWER_LATER, MIN_OUTPUT_ROOM, type Resolver } from './resolver.js';
 import { LATENCY_BUCKETS_MICROS, type DnsStats } from './stats.js';
 import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
 
-/** Meta bytes 8..47 of a slot: sockaddr length, unused, sockaddr (what sendTo takes). */
+/** Meta bytes 8..47 of a slot: sockaddr length, word 3 (0 on input), sockaddr (what sendTo takes). */
 const ADDR_FROM = 8;
 /** Output meta word: what the memo may keep of the reply (reply-memo.ts memoWord). */
 const MEMO_WORD = 3;
