@@ -596,8 +596,8 @@ static napi_value udp_counters(napi_env env, napi_callback_info info) {
  * The DNS hot path's clock. performance.now() returns a heap number (Node 20's also builds an array
  * from process.hrtime), so timing every query was garbage per query; these return integers V8 keeps
  * as small integers, and reading them allocates nothing.
+ * clockMicros: microseconds, wrapping at 2^30 (~17.9 minutes): for durations, taken modulo 2^30.
  */
-/* Microseconds, wrapping at 2^30 (~17.9 minutes): for durations, taken modulo 2^30. */
 static napi_value clock_micros(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;

@@ -17,7 +17,7 @@ import { AnswerEpoch } from './answer-epoch.js';
 import { cacheability, type CachePolicy } from './cache-policy.js';
 import { performanceClock } from './clock.js';
 import { RecordCursor } from './record-cursor.js';
-import { MEMO_TTLS_MAX, MEMO_TTLS_OVERFLOW } from './reply-memo.js';
+import { MEMO_TTL_FIRST, MEMO_TTLS_MAX, closeMemoTtls } from './reply-memo.js';
 import { HEADER, QType, copyBytes, type Query } from './wire.js';
 
 /** Replies larger than this are not kept, so the cache's memory stays bounded by size × this. */
@@ -113,8 +113,7 @@ export class DnsCache {
   /**
    * Writes the cached reply for the query in `packet[start, ...)` at `out[at]` and returns its
    * length, or -1 on a miss. `out` needs MAX_CACHED_REPLY bytes of room. With `ttls`, the hit's expiry
-   * second and TTL offsets (from `at`) go to `ttls[base...]`: [0] count (or MEMO_TTLS_OVERFLOW),
-   * [1] and [2] the expiry second's low and high halves, [3...] the offsets.
+   * second and TTL offsets (from `at`) are reported at `ttls[base]` (layout: reply-memo.ts MEMO_TTL_WORDS).
    */
   getInto(query: Query, packet: Buffer, start: number, out: Buffer, at: number, ttls?: Uint16Array, base = 0): number {
     if (this.maxEntries === 0) return -1;
@@ -145,15 +144,10 @@ export class DnsCache {
     while (cursor.next()) {
       if (cursor.type === QType.OPT) continue;
       out.writeUInt32BE(Math.min(Math.max(out.readUInt32BE(cursor.ttlAt) - age, 0), left), cursor.ttlAt);
-      if (ttls !== undefined && count < MEMO_TTLS_MAX) ttls[base + 3 + count] = cursor.ttlAt - at;
+      if (ttls !== undefined && count < MEMO_TTLS_MAX) ttls[base + MEMO_TTL_FIRST + count] = cursor.ttlAt - at;
       count += 1;
     }
-    if (ttls !== undefined) {
-      const expiry = this.storedAt[slot]! + ttl;
-      ttls[base] = count > MEMO_TTLS_MAX ? MEMO_TTLS_OVERFLOW : count;
-      ttls[base + 1] = expiry & 0xffff;
-      ttls[base + 2] = expiry >>> 16;
-    }
+    if (ttls !== undefined) closeMemoTtls(ttls, base, count, this.storedAt[slot]! + ttl);
     return length;
   }
 

@@ -5,9 +5,7 @@
  */
 import { ANSWER_SOURCES, type AnswerSource, type DnsStats } from './stats.js';
 
-/** Input flag: the datagram was longer than a slot. */
-export const META_TRUNCATED = 1;
-/** Input flag: the addon already answered it from the reply memo; JS passes it over. */
+/** Input flag (word [1]; 1 is "longer than a slot"): the addon already answered it from the reply memo; JS passes it over. */
 export const META_ANSWERED = 2;
 
 /**
@@ -29,7 +27,6 @@ export const FastStats = {
   byRcode: 9,
   /** The latency bounds given to enableMemo(), then one overflow bucket. */
   buckets: 25,
-  maxBounds: 16,
   latencyMicros: 42,
   length: 43,
 } as const;
@@ -40,8 +37,17 @@ export const FastStats = {
  * than MEMO_TTLS_MAX), [1] [2] the expiry second's low and high halves, [3...] the offsets.
  */
 export const MEMO_TTL_WORDS = 32;
-export const MEMO_TTLS_MAX = MEMO_TTL_WORDS - 3;
+/** Index of the first offset after the count and the expiry. */
+export const MEMO_TTL_FIRST = 3;
+export const MEMO_TTLS_MAX = MEMO_TTL_WORDS - MEMO_TTL_FIRST;
 export const MEMO_TTLS_OVERFLOW = 0xffff;
+
+/** Writes the count and expiry of a slot's TTL report (the offsets are written as they are found). */
+export function closeMemoTtls(ttls: Uint16Array, base: number, count: number, expiry: number): void {
+  ttls[base] = count > MEMO_TTLS_MAX ? MEMO_TTLS_OVERFLOW : count;
+  ttls[base + 1] = expiry & 0xffff;
+  ttls[base + 2] = expiry >>> 16;
+}
 
 /** The memo word's source index for an answer source. */
 export function sourceIndex(source: AnswerSource): number {
@@ -65,7 +71,7 @@ export function foldFastStats(fast: Float64Array, seen: Float64Array, stats: Dns
     stats.bySource[source] += d;
     if (source === 'cache') cacheHits = d;
   });
-  for (let r = 0; r < 16; r++) stats.byRcode[r]! += delta(FastStats.byRcode + r);
+  for (let r = 0; r < stats.byRcode.length; r++) stats.byRcode[r]! += delta(FastStats.byRcode + r);
   for (let b = 0; b < stats.latencyCounts.length; b++) stats.latencyCounts[b]! += delta(FastStats.buckets + b);
   stats.latencyMicros += delta(FastStats.latencyMicros);
   return cacheHits;
