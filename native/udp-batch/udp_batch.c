@@ -235,6 +235,7 @@ static udp_ctx *unwrap(napi_env env, napi_value handle, const char *fn) {
   napi_valuetype type;
   bool tagged = false;
   udp_ctx *ctx = NULL;
+  /* The type first: the tag check would throw its own error for null or undefined. */
   if (napi_typeof(env, handle, &type) != napi_ok || type != napi_object || napi_check_object_type_tag(env, handle, &HANDLE_TAG, &tagged) != napi_ok ||
       !tagged || napi_unwrap(env, handle, (void **)&ctx) != napi_ok || ctx == NULL) {
     throw_msg(env, napi_throw_type_error, "ERR_INVALID_ARG_TYPE", "udp_batch.%s: the first argument must be a socket handle from udp_batch.open()", fn);
@@ -271,8 +272,8 @@ static udp_ctx *open_handle_args(napi_env env, napi_callback_info info, size_t w
 
 /* An integer argument within [min, max], or a TypeError / RangeError naming it. */
 static int int_arg(napi_env env, napi_value value, double min, double max, const char *fn, const char *name, double *out) {
-  napi_valuetype type;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number || napi_get_value_double(env, value, out) != napi_ok) {
+  /* Anything but a number is napi_number_expected (no coercion). */
+  if (napi_get_value_double(env, value, out) != napi_ok) {
     throw_msg(env, napi_throw_type_error, "ERR_INVALID_ARG_TYPE", "udp_batch.%s: %s must be a number", fn, name);
     return 0;
   }
