@@ -19,7 +19,8 @@ PACKAGES=(
   procps          # ps/pgrep in tests
   python3         # tiny test helpers (a fake NOTIFY_SOCKET listener); node-gyp (native/udp-batch)
   make            # node-gyp (native/udp-batch)
-  g++             # node-gyp (native/udp-batch): compiles C, links with g++
+  g++             # node-gyp (native/udp-batch): compiles C, links with g++; brings gcc-12's libasan/libubsan (sanitized run)
+  patchelf        # the sanitized run's copy of node that loads libasan first (scripts/test-native-sanitized.sh)
   dpkg-dev        # dpkg-buildpackage (npm run package)
   debhelper       # dh, compat 13 (npm run package)
   lintian         # packaging tests: the .deb has no lintian errors

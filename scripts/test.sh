@@ -20,10 +20,15 @@ out=$(mktemp)
 set +e
 node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${files[@]}" 2>&1 | tee "$out"
 code=${PIPESTATUS[0]}
+# The native DNS addon's tests again, against its ASan+UBSan build (same TEST_FILTER).
+echo "== native addon under AddressSanitizer/UndefinedBehaviorSanitizer"
+bash scripts/test-native-sanitized.sh 2>&1 | tee -a "$out"
+sanitized=${PIPESTATUS[0]}
 set -e
-# The plain closing line any CI reads: "N passed, N failed".
-pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | tail -1)
-fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | tail -1)
+# The plain closing line any CI reads: "N passed, N failed" (both runs; a sanitizer report is a failure).
+pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | awk '{ n += $1 } END { print n + 0 }')
+fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | awk '{ n += $1 } END { print n + 0 }')
 rm -f "$out"
-echo "${pass:-0} passed, ${fail:-0} failed"
+[ "$sanitized" -eq 0 ] || { [ "$code" -ne 0 ] || code=$sanitized; [ "$fail" -gt 0 ] || fail=1; }
+echo "${pass} passed, ${fail} failed"
 exit "$code"

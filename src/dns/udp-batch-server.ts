@@ -10,15 +10,19 @@
  * at the offsets the cache wrote); fold() brings its counts into the resolver's statistics.
  */
 import type { DnsCache } from './cache.js';
-import { FastStats, MEMO_TTL_WORDS, META_ANSWERED, foldFastStats } from './reply-memo.js';
+import { MEMO_SLOT_SHIFT, MEMO_TTL_WORDS, foldFastStats } from './reply-memo.js';
 import { ANSWER_LATER, MIN_OUTPUT_ROOM, type Resolver } from './resolver.js';
 import { LATENCY_BUCKETS_MICROS, type DnsStats } from './stats.js';
 import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
+import { UDP_BATCH_LAYOUT as L } from './udp-batch-layout.js';
 
-/** Meta bytes 8..47 of a slot: sockaddr length, word 3 (0 on input), sockaddr (what sendTo takes). */
-const ADDR_FROM = 8;
+/** Meta bytes from here to the slot's end: sockaddr length, the memo word (0 on input), sockaddr (what sendTo takes). */
+const ADDR_FROM = L.metaAddrLength * 4;
+const LENGTH = L.metaLength;
+const FLAGS = L.metaFlags;
+const ANSWERED = L.flagAnswered;
 /** Output meta word: what the memo may keep of the reply (reply-memo.ts memoWord). */
-const MEMO_WORD = 3;
+const MEMO_WORD = L.metaMemo;
 
 /**
  * The `respond` given to the resolver for the query in one input slot, for answers that do not come
@@ -49,7 +53,7 @@ export class BatchUdpServer {
   private readonly fast: Float64Array | undefined;
   /** Per output slot, MEMO_TTL_WORDS u16: a cache hit's expiry and TTL offsets, for the addon's countdown. */
   private readonly ttls: Uint16Array | undefined;
-  private readonly folded = new Float64Array(FastStats.length);
+  private readonly folded = new Float64Array(L.statsLength);
 
   private constructor(
     private readonly addon: UdpBatchAddon,
@@ -61,6 +65,7 @@ export class BatchUdpServer {
     this.fast = shared && new Float64Array(shared.stats);
     this.ttls = shared && new Uint16Array(shared.ttls);
     if (this.ttls !== undefined && this.ttls.length < handle.slots * MEMO_TTL_WORDS) throw new Error('udp-batch: the memo TTL buffer is smaller than the slots');
+    if (this.fast !== undefined && this.fast.length < L.statsLength) throw new Error('udp-batch: the memo statistics buffer is smaller than its layout');
     this.input = Buffer.from(handle.input);
     this.inMeta32 = new Uint32Array(handle.inputMeta);
     this.inMeta8 = new Uint8Array(handle.inputMeta);
@@ -97,7 +102,7 @@ export class BatchUdpServer {
 
   /** Answers the addon has given from the memo (status field `listeners[].memoAnswered`). */
   get memoAnswered(): number {
-    return this.fast?.[FastStats.answered] ?? 0;
+    return this.fast?.[L.statsAnswered] ?? 0;
   }
 
   /** Adds the answers the addon gave since the last call to `stats` (and its cache hits to `cache`). */
@@ -131,8 +136,8 @@ export class BatchUdpServer {
     try {
       for (let slot = 0; slot < count && this.open; slot++) {
         const m = slot * words;
-        const flags = inMeta[m + 1]!;
-        if (flags === META_ANSWERED) continue;
+        const flags = inMeta[m + FLAGS]!;
+        if (flags === ANSWERED) continue;
         if (flags !== 0) {
           // Longer than a slot: no DNS query is; treat it like any other garbage packet.
           resolver.stats.queries += 1;
@@ -146,13 +151,13 @@ export class BatchUdpServer {
         // The arena is valid only during this call: the resolver copies what it keeps.
         const start = slot * slotSize;
         resolver.memoTtlBase = o * MEMO_TTL_WORDS;
-        const written = resolver.handle(this.input, start, start + inMeta[m]!, false, this.output, o * slotSize, slotSize, r.respond);
+        const written = resolver.handle(this.input, start, start + inMeta[m + LENGTH]!, false, this.output, o * slotSize, slotSize, r.respond);
         r.inBatch = false;
         if (written > 0) {
           const om = o * words;
-          outMeta[om] = written;
-          for (let w = 2; w < words; w++) outMeta[om + w] = inMeta[m + w]!;
-          outMeta[om + MEMO_WORD] = resolver.memo === 0 ? 0 : resolver.memo | (slot << 16);
+          outMeta[om + LENGTH] = written;
+          for (let w = L.metaAddrLength; w < words; w++) outMeta[om + w] = inMeta[m + w]!;
+          outMeta[om + MEMO_WORD] = resolver.memo === 0 ? 0 : resolver.memo | (slot << MEMO_SLOT_SHIFT);
           this.outCount = o + 1;
         } else if (written === ANSWER_LATER && !r.answered) {
           // Answered later: this responder keeps the client's address (the meta slot is reused). A

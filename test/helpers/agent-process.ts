@@ -88,7 +88,8 @@ export async function startAgent(options: StartOptions): Promise<AgentHandle> {
     logs: () => output,
     writeConfig: write,
     get,
-    async waitReady(timeoutMs = 20_000) {
+    // A deadline, not a wait: generous for loaded machines and the sanitized run (scripts/test-native-sanitized.sh).
+    async waitReady(timeoutMs = 60_000) {
       await waitFor(
         `agent ready (logs so far:\n${output.slice(-2000)})`,
         async () => {

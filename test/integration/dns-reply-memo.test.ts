@@ -84,6 +84,8 @@ void describe('dns reply memo (native)', () => {
   void test('repeats of a hosts query are answered without JS, byte for byte, each with its own ID; a reload ends them', async () => {
     const r = await rig();
     rigs.push(r);
+    // An answer is kept only if no clock second began while its batch was handled: start at one's beginning.
+    await startOfSecond(addon());
     const first = await r.ask(buildQuery(100, 'istio-pilot', QType.A));
     assert.equal(r.resolver.stats.queries, 1, 'the first one went through the resolver');
     for (let id = 101; id < 111; id++) {
