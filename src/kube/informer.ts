@@ -14,7 +14,7 @@ import { diffObjects, type Change } from './diff.js';
 import { StatusBook, type DroppedReport, type InformerState, type InformerStatus } from './informer-status.js';
 import { listAll } from './list-pager.js';
 import type { KubeObject } from './objects.js';
-import { decodeWatchLine } from './watch-decoder.js';
+import { LineTooLongError, decodeWatchLine } from './watch-decoder.js';
 import { readWatchStream } from './watch-stream.js';
 
 export type ChangeCause = 'list' | 'relist' | 'watch';
@@ -109,7 +109,8 @@ export class Informer {
 
   private async recover(err: unknown): Promise<void> {
     const { log, path } = this.options;
-    if (isGone(err) || tooNew(err) || err instanceof StreamFault) {
+    if (err instanceof LineTooLongError) this.dropped({ problem: err.message });
+    if (isGone(err) || tooNew(err) || err instanceof StreamFault || err instanceof LineTooLongError) {
       this.needList = true;
       this.resyncs += 1;
       log.info({ path, resourceVersion: this.book.status.resourceVersion, err: errorMessage(err) }, 'kubernetes watch cannot resume; listing again');

@@ -30,15 +30,21 @@ export class LineTooLongError extends Error {
 export class LineSplitter {
   private parts: Buffer[] = [];
   private size = 0;
+  /** Set once a line exceeded the bound: the stream is unusable from there on. */
+  overflowed = false;
 
-  constructor(private readonly maxLine: number) {}
+  constructor(readonly maxLine: number) {}
 
-  /** The complete lines in `chunk` (with what was held before); empty lines are skipped. */
+  /**
+   * The complete lines in `chunk` (with what was held before); empty lines are skipped. On a line
+   * over the bound it returns the lines before it and sets `overflowed`.
+   */
   push(chunk: Buffer): string[] {
     const lines: string[] = [];
+    if (this.overflowed) return lines;
     let start = 0;
     for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-      this.hold(chunk.subarray(start, nl));
+      if (!this.hold(chunk.subarray(start, nl))) return lines;
       const line = (this.parts.length === 1 ? (this.parts[0] ?? Buffer.alloc(0)) : Buffer.concat(this.parts)).toString('utf8').trim();
       this.parts = [];
       this.size = 0;
@@ -54,14 +60,16 @@ export class LineSplitter {
     return this.size;
   }
 
-  private hold(part: Buffer): void {
+  private hold(part: Buffer): boolean {
     this.size += part.length;
     if (this.size > this.maxLine) {
       this.parts = [];
       this.size = 0;
-      throw new LineTooLongError(this.maxLine);
+      this.overflowed = true;
+      return false;
     }
     if (part.length > 0) this.parts.push(part);
+    return true;
   }
 }
 

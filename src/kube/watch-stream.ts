@@ -1,11 +1,12 @@
 /**
  * Reads one watch response line by line until the server ends it. `onLines` gets each chunk's
- * complete lines; if it throws, the stream is destroyed and the read fails with that error.
+ * complete lines; if it throws, or a line exceeds `maxLineBytes` (LineTooLongError, after the
+ * lines before it were handed over), the stream is destroyed and the read fails with that error.
  */
 import type { IncomingMessage } from 'node:http';
 import { errorMessage } from '../errors.js';
 import { KubeApiError } from './api-error.js';
-import { LineSplitter } from './watch-decoder.js';
+import { LineSplitter, LineTooLongError } from './watch-decoder.js';
 
 export function readWatchStream(res: IncomingMessage, path: string, maxLineBytes: number, onLines: (lines: string[]) => void): Promise<void> {
   const splitter = new LineSplitter(maxLineBytes);
@@ -25,6 +26,7 @@ export function readWatchStream(res: IncomingMessage, path: string, maxLineBytes
       if (settled) return;
       try {
         onLines(splitter.push(chunk));
+        if (splitter.overflowed) throw new LineTooLongError(splitter.maxLine);
       } catch (err) {
         finish(err instanceof Error ? err : new Error(errorMessage(err)));
       }
