@@ -10,6 +10,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { locate, parseYaml, type YamlSource } from '../config/yaml-source.js';
 import { ConfigError, ErrorCode } from '../errors.js';
 import { serverProblem } from './config-schema.js';
+import { tokenProblem } from './token-source.js';
 import { kubeConfigError, type KubeTarget, type Material, type Origin, type TokenSpec } from './target.js';
 
 type Tree = Record<string, unknown>;
@@ -123,7 +124,11 @@ function readUser(ctx: Ctx, target: KubeTarget, user: { tree: Tree; path: YamlPa
   const token = optString(ctx, tree, path, label, 'token');
   const tokenFile = optString(ctx, tree, path, label, 'tokenFile');
   let spec: TokenSpec | undefined;
-  if (token !== undefined && token !== '') spec = { kind: 'static', value: token, origin: origin(ctx, [...path, 'token'], `${label}.token`) };
+  if (token !== undefined && token !== '') {
+    const problem = tokenProblem(token.trim());
+    if (problem !== undefined) fail(ctx, [...path, 'token'], `${label}.token`, `the token ${problem}`);
+    spec = { kind: 'static', value: token, origin: origin(ctx, [...path, 'token'], `${label}.token`) };
+  }
   else if (tokenFile !== undefined && tokenFile !== '') spec = { kind: 'file', path: resolvePath(ctx, tokenFile), origin: origin(ctx, [...path, 'tokenFile'], `${label}.tokenFile`) };
   if (spec !== undefined) target.token = spec;
   const cert = material(ctx, tree, path, label, 'client-certificate');
