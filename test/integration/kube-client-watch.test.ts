@@ -112,6 +112,32 @@ describe('kube client: list + watch on a real API server', () => {
     }
   });
 
+  test('a partition alone resumes the watch from the last resourceVersion: the missed change arrives as a watch event, no relist (field selector)', async () => {
+    await createNode(`solo-${run}`, label('solo'));
+    await createNode(`other-${run}`, label('solo'));
+    const rec = recorder();
+    const informer = new Informer({ client, path: NODES, fieldSelector: `metadata.name=solo-${run}`, log, backoff: FAST, onChange: rec.onChange });
+    try {
+      informer.start();
+      await informer.waitForSync(20_000);
+      assert.deepEqual([...informer.list().keys()], [`solo-${run}`], 'the field selector keeps the other node out');
+      const listedAt = informer.status().resourceVersion;
+      api.bridge.cut();
+      await waitFor('disconnected', () => !informer.status().connected, 20_000);
+      const patched = await api.admin.patch(`${NODES}/solo-${run}`, { metadata: { labels: { during: 'partition' } } });
+      api.bridge.restore();
+      await waitFor('the change made during the partition', () => informer.list().get(`solo-${run}`)?.metadata.resourceVersion === patched.metadata.resourceVersion, 20_000);
+      const status = informer.status();
+      assert.equal(status.relists, 0);
+      assert.equal(status.lists, 1);
+      assert.ok(status.reconnects >= 1);
+      assert.ok(BigInt(status.resourceVersion) > BigInt(listedAt));
+      assert.deepEqual(rec.deliveries.map((d) => `${d.cause}: ${d.changes.join(', ')}`), [`list: added solo-${run}`, `watch: modified solo-${run}`]);
+    } finally {
+      await informer.stop();
+    }
+  });
+
   test('a paged list whose continue token is compacted away (410) starts over and is complete', async () => {
     const sel = label('page');
     for (let i = 0; i < 12; i += 1) await createNode(`p${i}-${run}`, sel);
