@@ -56,6 +56,8 @@ export class Informer {
   private failures = 0;
   /** Consecutive relists forced by 410 or a broken stream with no good event between; reset by one. */
   private resyncs = 0;
+  /** Consecutive watches the server ended within a second. */
+  private quickEnds = 0;
 
   constructor(private readonly options: InformerOptions) {}
 
@@ -99,7 +101,11 @@ export class Informer {
     while (!this.stopped) {
       try {
         if (this.needList) await this.relist();
+        const started = Date.now();
         await this.watchOnce();
+        // A server (or proxy) that ends every watch at once would make this loop spin: back off.
+        this.quickEnds = Date.now() - started < 1000 ? this.quickEnds + 1 : 0;
+        if (this.quickEnds > 1) await this.sleep(backoffDelay(this.quickEnds - 2, this.options.backoff));
       } catch (err) {
         if (this.stopped) break;
         await this.recover(err);
