@@ -15,6 +15,8 @@ export const ErrorCode = {
   IptablesFailed: 'MNA_IPTABLES_FAILED',
   EtcdUnavailable: 'MNA_ETCD_UNAVAILABLE',
   DnsFailed: 'MNA_DNS_FAILED',
+  KubeConfigInvalid: 'MNA_KUBE_CONFIG_INVALID',
+  KubeApiFailed: 'MNA_KUBE_API_FAILED',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

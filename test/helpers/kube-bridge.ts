@@ -1,0 +1,92 @@
+/**
+ * A path from this test process into a namespace's loopback: a TCP listener on the host's
+ * 127.0.0.1 (any free port) → a unix socket in the test's directory → a forwarder process inside
+ * the namespace → 127.0.0.1:PORT there. Unix sockets live in the file system, which namespaces
+ * share, so no address or route is added to the host. The test can cut the path (a partition
+ * that leaves the server running) and restore it.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { access } from 'node:fs/promises';
+import { waitFor } from './exec.js';
+import type { Netns } from './netns.js';
+
+export interface NsBridge {
+  /** 127.0.0.1:port on the host. */
+  host: string;
+  port: number;
+  /** Drops every connection and refuses new ones (accepts, then closes them at once). */
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+// Runs inside the namespace (plain CommonJS for `node -e`): unix socket → 127.0.0.1:port.
+const FORWARDER = `
+const net = require('node:net');
+const [path, port] = process.argv.slice(1);
+net.createServer((c) => {
+  const u = net.connect(Number(port), '127.0.0.1');
+  const drop = () => { c.destroy(); u.destroy(); };
+  c.on('error', drop).on('close', drop);
+  u.on('error', drop).on('close', drop);
+  c.pipe(u);
+  u.pipe(c);
+}).listen(path);
+`;
+
+export async function startNsBridge(ns: Netns, socketPath: string, targetPort: number): Promise<NsBridge> {
+  const forwarder = ns.spawn(process.execPath, ['-e', FORWARDER, socketPath, String(targetPort)]);
+  let output = '';
+  forwarder.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  await waitFor(`the bridge forwarder's socket ${socketPath}`, async () => {
+    if (forwarder.exitCode !== null) throw new Error(`forwarder exited ${forwarder.exitCode}: ${output}`);
+    return access(socketPath).then(() => true, () => false);
+  }, 10_000);
+
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server: Server = createServer((client) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect({ path: socketPath });
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : 0);
+    });
+  });
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    cut() {
+      cut = true;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore() {
+      cut = false;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      forwarder.kill('SIGKILL');
+    },
+  };
+}
