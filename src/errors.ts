@@ -15,6 +15,8 @@ export const ErrorCode = {
   IptablesFailed: 'MNA_IPTABLES_FAILED',
   EtcdUnavailable: 'MNA_ETCD_UNAVAILABLE',
   DnsFailed: 'MNA_DNS_FAILED',
+  /** A value refused before it could reach the kernel or a command line (not an IP, port, CIDR or id). */
+  UnsafeValue: 'MNA_UNSAFE_VALUE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
