@@ -244,10 +244,12 @@ describe('capture with the real agent', () => {
     const bad = { ...captureConfig, capture: { ...captureConfig.capture, proxyUser: 'mna-no-such-user' } };
     agent = await startAgent({ ns: vm, dir, statusPort, config: bad });
     const running = agent;
+    // The deadline covers the agent's own start (tsx, a loaded machine) as waitReady's does.
     await waitFor('capture not ready with the reason', async () => {
+      if (running.proc.exitCode !== null) throw new Error(`agent exited ${running.proc.exitCode}: ${running.logs().slice(-2000)}`);
       const capture = await captureStatus(running);
       return capture?.ready === false && String(capture.reason).includes('mna-no-such-user');
-    });
+    }, 30_000);
     assert.equal((await running.get('/readyz')).status, 503);
     assert.equal(await saveAll(vm), baseline, 'no partial rules');
     await running.writeConfig(captureConfig);
