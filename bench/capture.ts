@@ -18,7 +18,7 @@ const input: CaptureInput = {
   serviceExcludeCIDRs: ['10.96.99.0/24'],
   proxyUids: [1337],
   proxyGids: [1337],
-  agentUid: 0,
+  agentGid: 1500,
   outboundPort: 15001,
   inboundPort: 15006,
   dns: { nameservers: ['127.0.0.53', 'fd00::53'], listen: { 4: { host: '127.0.0.1', port: 15053 }, 6: { host: '::1', port: 15053 } } },

@@ -17,6 +17,8 @@ export const ErrorCode = {
   DnsFailed: 'MNA_DNS_FAILED',
   KubeConfigInvalid: 'MNA_KUBE_CONFIG_INVALID',
   KubeApiFailed: 'MNA_KUBE_API_FAILED',
+  /** A value refused before it could reach the kernel or a command line (not an IP, port, CIDR or id). */
+  UnsafeValue: 'MNA_UNSAFE_VALUE',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -71,6 +71,7 @@ export class Agent {
       listen,
       source: { readiness: () => this.supervisor.readiness(), status: () => this.status() },
       metrics: this.metrics,
+      allowRemote: this.loaded.config.status.allowRemote,
     });
     this.log.info({ listen: this.loaded.config.status.listen }, 'status endpoint listening');
     await this.supervisor.start();

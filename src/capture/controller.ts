@@ -11,20 +11,21 @@ import type { Logger } from '../log.js';
 import { captureInput, type InputNotes } from './input.js';
 import { detectBinaries, directExec, Iptables, type Exec } from './iptables.js';
 import { captureMetrics, type CaptureMetrics } from './metrics.js';
-import { lookupOwner, type ProxyOwner } from './owner.js';
+import { lookupAgentGid, lookupOwner, type ProxyOwner } from './owner.js';
 import { readNameservers } from './resolv-conf.js';
 import { buildRules, type RuleSet } from './rules.js';
 
 export interface CaptureDeps {
   exec?: Exec;
-  /** The uid whose traffic is the agent's own (default: this process's). */
-  agentUid?: number;
+  /** The gid whose traffic is the agent's own (default: capture.agentGroup, which this process must hold). */
+  agentGid?: number;
   passwdFiles?: { passwd: string; group: string };
 }
 
 interface Built {
   rules: RuleSet;
   owner: ProxyOwner;
+  agentGid: number;
   nameservers: string[];
   resolvConf: string;
   notes: InputNotes;
@@ -33,9 +34,9 @@ interface Built {
 async function build(config: Config, deps: CaptureDeps): Promise<Built> {
   const owner = await lookupOwner(config.capture.proxyUser, deps.passwdFiles);
   const resolv = config.capture.dns ? await readNameservers(config.stateDir) : { file: '', nameservers: [] };
-  const agentUid = deps.agentUid ?? process.getuid?.() ?? 0;
-  const { input, notes } = captureInput(config, { owner, agentUid, nameservers: resolv.nameservers });
-  return { rules: buildRules(input), owner, nameservers: input.dns?.nameservers.slice() ?? [], resolvConf: resolv.file, notes };
+  const agentGid = deps.agentGid ?? (await lookupAgentGid(config.capture.agentGroup, deps.passwdFiles?.group));
+  const { input, notes } = captureInput(config, { owner, agentGid, nameservers: resolv.nameservers });
+  return { rules: buildRules(input), owner, agentGid, nameservers: input.dns?.nameservers.slice() ?? [], resolvConf: resolv.file, notes };
 }
 
 function ruleCount(rules: RuleSet, family: 4 | 6): number {
@@ -126,6 +127,7 @@ export class CaptureController implements Controller {
       captureErrors: this.errors,
       ...(this.lastError === undefined ? {} : { lastCaptureError: this.lastError }),
       proxy: this.built === undefined ? null : { user: this.config.capture.proxyUser, uid: this.built.owner.uid, gid: this.built.owner.gid },
+      agent: this.built === undefined ? null : { group: this.config.capture.agentGroup, gid: this.built.agentGid },
       dns: this.config.capture.dns ? { resolvConf: this.built?.resolvConf ?? null, nameservers: this.built?.nameservers ?? [], skipped: this.built?.notes.skippedNameservers ?? [] } : { enabled: false },
       ...(this.built !== undefined && this.built.notes.droppedInbound.length > 0 ? { inboundPortsNeverCaptured: this.built.notes.droppedInbound } : {}),
     };

@@ -1,7 +1,7 @@
 /**
  * Config (plus what was looked up on the host) → the builder's input. Pure. Here the agent's
  * safety rules are added: port 22 and the status port are never captured inbound, and the
- * agent's own traffic bypasses capture.
+ * agent's own traffic bypasses capture through its group.
  */
 import type { Config } from '../config/schema.js';
 import { parseHostPort, type HostPort } from '../config/net-types.js';
@@ -12,7 +12,8 @@ export const SSH_PORT = 22;
 
 export interface HostFacts {
   owner: ProxyOwner;
-  agentUid: number;
+  /** capture.agentGroup's gid; the agent has it among its groups. */
+  agentGid: number;
   nameservers: readonly string[];
 }
 
@@ -59,7 +60,7 @@ export function captureInput(config: Config, facts: HostFacts): { input: Capture
     serviceExcludeCIDRs: capture.serviceExcludeCIDRs,
     proxyUids: [facts.owner.uid],
     proxyGids: [facts.owner.gid],
-    agentUid: facts.agentUid,
+    agentGid: facts.agentGid,
     outboundPort: capture.outboundPort,
     inboundPort: capture.inboundPort,
     ...(capture.dns && nameservers.length > 0 ? { dns: { nameservers, listen } } : {}),

@@ -4,6 +4,7 @@
  * spelling; canonical.ts makes them comparable with what iptables-save prints.
  */
 import type { HostPort } from '../config/net-types.js';
+import { assertCaptureInput } from './rule-values.js';
 
 export type Family = 4 | 6;
 export type TableName = 'nat' | 'raw';
@@ -31,8 +32,12 @@ export interface CaptureInput {
   serviceExcludeCIDRs: readonly string[];
   proxyUids: readonly number[];
   proxyGids: readonly number[];
-  /** The agent's own uid when it differs from the proxy's: bypasses capture (no loops, no self-capture). */
-  agentUid?: number;
+  /**
+   * The agent's group: sockets of processes that have it among their groups (primary or
+   * supplementary, `--suppl-groups`) bypass capture, so the agent's own CA, etcd and upstream DNS
+   * traffic never loops through the proxy it provisions. Never a uid: root as such is captured.
+   */
+  agentGid?: number;
   outboundPort: number;
   inboundPort: number;
   dns?: DnsCaptureInput;
@@ -63,6 +68,7 @@ export function buildRules(input: CaptureInput): RuleSet {
 }
 
 export function buildFamily(input: CaptureInput, family: Family): TableRules[] {
+  assertCaptureInput(input);
   const loopback = family === 4 ? '127.0.0.1/32' : '::1/128';
   const inboundPassthrough = family === 4 ? '127.0.0.6/32' : '::6/128';
   const listen = input.dns?.listen[family];
@@ -105,16 +111,12 @@ export function buildFamily(input: CaptureInput, family: Family): TableRules[] {
       `-A ISTIO_OUTPUT -m owner --gid-owner ${gid} -j RETURN`,
     );
   }
-  const agentUid = input.agentUid !== undefined && !input.proxyUids.includes(input.agentUid) ? input.agentUid : undefined;
-  if (agentUid !== undefined) nat.push(`-A ISTIO_OUTPUT -m owner --uid-owner ${agentUid} -j RETURN`);
+  const agent = input.agentGid === undefined ? [] : [`--gid-owner ${input.agentGid} --suppl-groups`];
+  for (const owner of agent) nat.push(`-A ISTIO_OUTPUT -m owner ${owner} -j RETURN`);
 
   const raw: string[] = [];
   if (dns && listen !== undefined) {
-    const owners = [
-      ...input.proxyUids.map((uid) => `--uid-owner ${uid}`),
-      ...(agentUid === undefined ? [] : [`--uid-owner ${agentUid}`]),
-      ...input.proxyGids.map((gid) => `--gid-owner ${gid}`),
-    ];
+    const owners = [...input.proxyUids.map((uid) => `--uid-owner ${uid}`), ...input.proxyGids.map((gid) => `--gid-owner ${gid}`), ...agent];
     // REDIRECT lands on the family's loopback address; any other listener address needs DNAT.
     const toListener = listenerTarget(listen, family);
     nat.push('-A ISTIO_OUTPUT -j ISTIO_OUTPUT_DNS');

@@ -1,9 +1,11 @@
 /** `run`: the daemon. Wires signals to reload/stop and keeps one controller's crash from killing it. */
 import { Agent } from '../agent/agent.js';
+import { joinAgentGroup, type JoinResult } from '../agent/agent-group.js';
 import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { CONTROLLER_MODULES } from '../controllers.js';
 import { ConfigError, formatIssue } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { parseCommandArgs } from './args.js';
 import { RUN_HELP } from './help.js';
 
@@ -43,6 +45,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     return failed ? 1 : 0;
   }
 
+  // Before any socket exists: sockets keep the groups they were created with (capture's bypass).
+  const joined = await joinAgentGroup(loaded.config.capture.agentGroup);
+  logJoin(joined, loaded.config, log);
+
   const agent = new Agent({ loaded, modules: CONTROLLER_MODULES, log, configMustExist: mustExist });
   // Installed before start so an early signal is not Node's default (terminate).
   let stopping: Promise<number> | undefined;
@@ -77,4 +83,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   log.info({ code }, 'stopped');
   log.flush();
   return code;
+}
+
+function logJoin(joined: JoinResult, config: Config, log: Logger): void {
+  const group = config.capture.agentGroup;
+  if (joined.state === 'joined') log.info({ group, gid: joined.gid }, 'joined the capture bypass group');
+  else if (joined.state === 'member') log.debug({ group, gid: joined.gid }, 'already in the capture bypass group');
+  else if (!config.capture.enabled) log.debug({ group, joined }, 'not in the capture bypass group (capture is off)');
+  else if (joined.state === 'unknown') log.warn({ group }, `capture.agentGroup "${group}" does not exist: capture stays not ready; create it (addgroup --system ${group}) and restart`);
+  else if (joined.state === 'failed') log.warn({ group, gid: joined.gid, error: joined.error }, 'could not join the capture bypass group: capture stays not ready');
 }

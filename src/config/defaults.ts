@@ -54,6 +54,7 @@ export function defaultConfig(): Record<string, unknown> {
       serviceCIDRs: [],
       serviceExcludeCIDRs: [],
       proxyUser: 'istio-proxy',
+      agentGroup: 'mesh-node-agent',
       outboundPort: 15001,
       inboundPort: 15006,
       dns: false,

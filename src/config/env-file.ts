@@ -14,6 +14,8 @@ export interface EnvEntry {
 }
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 export function parseEnvFile(text: string, file: string): Map<string, EnvEntry> {
   const entries = new Map<string, EnvEntry>();
@@ -40,6 +42,12 @@ export function parseEnvFile(text: string, file: string): Map<string, EnvEntry> 
     const parsed = parseValue(body.slice(eq + 1));
     if (typeof parsed !== 'string') {
       fail(raw.indexOf('=') + 2 + parsed.offset, key, parsed.error);
+      return;
+    }
+    // Values flow into rules, addresses and child environments: a stray CR or NUL is never meant.
+    const control = CONTROL.exec(parsed);
+    if (control !== null) {
+      fail(raw.indexOf('=') + 2, key, `control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} in the value; remove it`);
       return;
     }
     const previous = entries.get(key);

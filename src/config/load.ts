@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, ErrorCode, errorMessage, type ConfigIssue } from '../errors.js';
 import { defaultConfig } from './defaults.js';
+import { FORBIDDEN_KEYS } from './key-guard.js';
 import { parseEnvFile, type EnvEntry } from './env-file.js';
 import { mapIstioEnv } from './istio-env.js';
 import { configSchema, type Config } from './schema.js';
@@ -142,9 +143,10 @@ function isTree(value: unknown): value is Tree {
 /** Objects merge key by key; arrays and scalars replace; YAML nulls (`key:` with no value) leave the default. */
 function mergeInto(target: Tree, overlay: Tree, path: string[], onLeaf: (path: string[]) => void): void {
   for (const [key, value] of Object.entries(overlay)) {
-    if (value === null || value === undefined) continue;
+    // Such keys are refused with their position by parseYaml; never merged, whatever the caller.
+    if (value === null || value === undefined || FORBIDDEN_KEYS.has(key)) continue;
     const here = [...path, key];
-    const current = target[key];
+    const current = Object.hasOwn(target, key) ? target[key] : undefined;
     if (isTree(value) && isTree(current)) {
       mergeInto(current, value, here, onLeaf);
     } else {
@@ -158,7 +160,7 @@ function mergeInto(target: Tree, overlay: Tree, path: string[], onLeaf: (path: s
 function setIn(target: Tree, path: readonly string[], value: unknown): void {
   let node = target;
   for (const key of path.slice(0, -1)) {
-    const next = node[key];
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (!isTree(next)) node[key] = {};
     node = node[key] as Tree;
   }

@@ -83,3 +83,27 @@ export function isLoopback(host: string): boolean {
   if (isIPv6(host)) return host === '::1' || host === '0:0:0:0:0:0:0:1';
   return host === 'localhost';
 }
+
+/** An IP literal without an IPv6 zone (`fe80::1%eth0`): the form iptables and sockets take as is. */
+export function isPlainIp(value: string): boolean {
+  return isIp(value) && !value.includes('%');
+}
+
+/** "IP:PORT" (IPv6 in brackets) with an address, never a name: for values written into rules. */
+export function parseIpPort(value: string, defaultPort?: number): HostPort | undefined {
+  const hp = parseHostPort(value, defaultPort);
+  return hp !== undefined && isPlainIp(hp.host) ? hp : undefined;
+}
+
+const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** A DNS host name: dot-separated labels of letters, digits, `-` and `_`, 253 characters at most. */
+export function isHostName(value: string): boolean {
+  const name = value.endsWith('.') ? value.slice(0, -1) : value;
+  return name.length > 0 && name.length <= 253 && name.split('.').every((label) => LABEL.test(label));
+}
+
+/** A uid or gid as the kernel takes it (2^32-1 is the "no id" value). */
+export function isAccountId(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 4_294_967_294;
+}

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { checkOverlay } from './checks-overlay.js';
 import { checkRegistry } from './checks-registry.js';
-import { isIp, isLoopback, isMac, parseCidr, parseHostPort } from './net-types.js';
+import { isAccountId, isHostName, isIp, isLoopback, isMac, parseCidr, parseHostPort, parseIpPort } from './net-types.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -23,19 +23,38 @@ const ip = z.string().refine(isIp, { message: 'not an IP address' });
 const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
   message: 'not a CIDR; write e.g. 10.234.0.0/16',
 });
-const hostPort = z.string().refine((v) => parseHostPort(v) !== undefined, {
-  message: 'not HOST:PORT; write e.g. 127.0.0.1:15030 or [::1]:53',
+const hostPort = z.string().refine(
+  (v) => {
+    const hp = parseHostPort(v);
+    return hp !== undefined && (isIp(hp.host) || isHostName(hp.host));
+  },
+  { message: 'not HOST:PORT; write e.g. 127.0.0.1:15030 or [::1]:53' },
+);
+// Listener and server addresses end up in capture rules and socket calls: addresses, never names.
+const listenAddress = z.string().refine((v) => parseIpPort(v) !== undefined, {
+  message: 'not IP:PORT; write e.g. 127.0.0.1:53 or [::1]:53 (an address: it is written into the capture rules)',
 });
-const dnsServer = z.string().refine((v) => parseHostPort(v, 53) !== undefined, {
+const dnsServer = z.string().refine((v) => parseIpPort(v, 53) !== undefined, {
   message: 'not an address; write e.g. 10.96.0.10 or 10.96.0.10:5353',
 });
 const mac = z.string().refine(isMac, { message: 'not a MAC address; write e.g. 5a:09:44:c7:a3:fb' });
 const cidrOrStar = z.string().refine((v) => v === '*' || parseCidr(v) !== undefined, {
   message: 'not a CIDR or "*"',
 });
-const inboundPorts = z.string().refine((v) => v.trim() === '' || v.trim() === '*' || /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v), {
-  message: 'write "*" or a comma-separated list of ports',
-});
+const inboundPorts = z.string().refine(
+  (v) => v.trim() === '' || v.trim() === '*' || v.split(',').every((p) => /^[ \t]*\d{1,5}[ \t]*$/.test(p) && Number(p) >= 1 && Number(p) <= 65535),
+  { message: 'write "*" or a comma-separated list of ports (1-65535)' },
+);
+/** A user or group for the capture bypass: a name or a number, never root (every root process would bypass). */
+const account = (what: 'user' | 'group') =>
+  z
+    .string()
+    .refine((v) => /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(v.trim()) || (/^\d{1,10}$/.test(v.trim()) && isAccountId(Number(v.trim()))), {
+      message: `not a ${what} name or number`,
+    })
+    .refine((v) => v.trim() !== 'root' && !/^0+$/.test(v.trim()), {
+      message: `must not be root: every root process would bypass capture; name the ${what === 'user' ? "proxy's own user (istio-proxy)" : "agent's own group"}`,
+    });
 const domainName = z.string().min(1).refine((v) => /^[A-Za-z0-9*_.-]+$/.test(v) && !v.includes('..'), {
   message: 'not a domain name',
 });
@@ -91,7 +110,9 @@ export const captureSchema = z.strictObject({
   localExcludePorts: z.array(port),
   serviceCIDRs: z.array(cidrOrStar),
   serviceExcludeCIDRs: z.array(cidr),
-  proxyUser: z.string().min(1),
+  proxyUser: account('user'),
+  /** The group whose members' sockets bypass capture: the agent joins it at start. */
+  agentGroup: account('group'),
   outboundPort: port,
   inboundPort: port,
   dns: z.boolean(),
@@ -102,7 +123,7 @@ export const captureSchema = z.strictObject({
 
 export const dnsSchema = z.strictObject({
   enabled: z.boolean(),
-  listen: z.array(hostPort).min(1),
+  listen: z.array(listenAddress).min(1),
   allowRemote: z.boolean(),
   upstreams: z.array(dnsServer),
   hosts: z.array(z.strictObject({ name: domainName, addresses: z.array(ip).min(1) })),

@@ -1,6 +1,7 @@
 /** YAML parsing that keeps positions, so every problem can be reported as file:line:col. */
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import type { ConfigIssue } from '../errors.js';
+import { keyProblems } from './key-guard.js';
 
 export interface YamlSource {
   file: string;
@@ -17,6 +18,9 @@ export function parseYaml(text: string, file: string): { source?: YamlSource; is
     return { file, line: pos.line, col: pos.col, key: '', message: firstLine(err.message) };
   });
   if (issues.length > 0) return { issues };
+  // Before any object is built: a `__proto__` key must never reach an assignment.
+  const keys = keyProblems(doc, lines, file);
+  if (keys.length > 0) return { issues: keys };
   const value: unknown = doc.toJS() ?? {};
   if (typeof value !== 'object' || Array.isArray(value) || value === null) {
     return { issues: [{ file, line: 1, col: 1, key: '', message: 'the config must be a mapping of keys (e.g. "overlay:")' }] };

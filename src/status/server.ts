@@ -1,11 +1,13 @@
 /**
  * Local HTTP endpoint: /livez, /readyz (?verbose), /status, /metrics. Bound to loopback unless
- * the config explicitly allows a remote address (checked at config validation).
+ * the config explicitly allows a remote address (checked at config validation); while remote is
+ * not allowed, a request whose Host is not a loopback name or address gets 421 (host-check.ts).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config/net-types.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
+import { isLoopbackHost, refusedHostMessage } from './host-check.js';
 
 export interface ReadyCheck {
   name: string;
@@ -22,11 +24,20 @@ export interface StatusServerOptions {
   listen: HostPort;
   source: StatusSource;
   metrics: Registry;
+  /** status.allowRemote: the endpoint is meant for other hosts, under whatever name they use. */
+  allowRemote: boolean;
 }
 
 export function buildStatusApp(options: Omit<StatusServerOptions, 'listen'>): FastifyInstance {
   // Request logging stays off: a health probe every few seconds would drown the journal.
   const app = Fastify({ logger: false, return503OnClosing: true });
+
+  if (!options.allowRemote) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (isLoopbackHost(req.headers.host)) return;
+      await reply.code(421).type('text/plain').send(refusedHostMessage(req.headers.host));
+    });
+  }
 
   app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok\n'));
 

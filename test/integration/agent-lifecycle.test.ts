@@ -133,6 +133,7 @@ describe('CLI exit codes', () => {
     const app = buildStatusApp({
       source: { readiness: () => [{ name: 'overlay', ready: false, reason: 'device missing' }], status: () => ({ version: 'x', ready: false, controllers: { overlay: { enabled: true, state: 'running', ready: false, reason: 'device missing' } } }) },
       metrics: new Registry(),
+      allowRemote: false,
     });
     const port = testPort();
     await app.listen({ host: '127.0.0.1', port });

@@ -17,6 +17,7 @@ import { connect, createNetns, type Netns } from '../helpers/netns.js';
 
 const APP_UID = 4242; // any non-proxy, non-root user
 const PROXY_UID = 4243; // capture.proxyUser, given as a number
+const AGENT_GID = 22000 + (process.pid % 1000); // capture.agentGroup: the agent joins it at start
 const VM_IP = '10.77.0.1';
 const PEER_IP = '10.77.0.2';
 const SERVICE_IP = '10.96.0.10';
@@ -44,8 +45,11 @@ else { const u = dgram.createSocket('udp4'); u.on('message', (m, r) => done(m.to
 
 const FOREIGN = '*nat\n:DOCKER - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\nCOMMIT\n*raw\n-A PREROUTING -p udp --dport 4789 -j NOTRACK\nCOMMIT\n*filter\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n';
 
-async function startListeners(ns: Netns, specs: object[]): Promise<ChildProcess> {
-  const child = ns.spawn(process.execPath, ['-e', LISTENER], { env: { ...process.env, LISTEN: JSON.stringify(specs) } });
+/** `groups`: run the listeners with these supplementary groups (the agent's DNS stand-in holds the agent's group). */
+async function startListeners(ns: Netns, specs: object[], groups: readonly number[] = []): Promise<ChildProcess> {
+  const asGroups = groups.length === 0 ? [] : ['setpriv', `--groups=${groups.join(',')}`];
+  const [cmd = process.execPath, ...args] = [...asGroups, process.execPath, '-e', LISTENER];
+  const child = ns.spawn(cmd, args, { env: { ...process.env, LISTEN: JSON.stringify(specs) } });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -56,8 +60,9 @@ async function startListeners(ns: Netns, specs: object[]): Promise<ChildProcess>
   return child;
 }
 
-async function ask(ns: Netns, uid: number, target: { proto: 'tcp' | 'udp'; host: string; port: number }, gid = uid): Promise<string> {
-  const asUser = uid === 0 ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups'];
+/** A connect as uid/gid with exactly the supplementary `groups` (none by default): root included. */
+async function ask(ns: Netns, uid: number, target: { proto: 'tcp' | 'udp'; host: string; port: number }, gid = uid, groups: readonly number[] = []): Promise<string> {
+  const asUser = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, ...(groups.length === 0 ? ['--clear-groups'] : [`--groups=${groups.join(',')}`])];
   // env(1) sets the target; setpriv (when used) keeps the environment.
   const withEnv = await ns.run('env', [`TARGET=${JSON.stringify(target)}`, ...asUser, process.execPath, '-e', CLIENT]);
   assert.equal(withEnv.code, 0, withEnv.stderr);
@@ -88,6 +93,7 @@ describe('capture with the real agent', () => {
       localExcludePorts: [15090],
       serviceCIDRs: ['10.96.0.0/16'],
       proxyUser: String(PROXY_UID),
+      agentGroup: String(AGENT_GID),
       outboundPort: 15001,
       inboundPort: 15006,
       dns: true,
@@ -110,9 +116,11 @@ describe('capture with the real agent', () => {
       { proto: 'tcp', host: '0.0.0.0', port: 15006, tag: 'inbound-port' },
       { proto: 'tcp', host: '0.0.0.0', port: 22, tag: 'ssh' },
       { proto: 'tcp', host: '0.0.0.0', port: 8080, tag: 'app' },
-      { proto: 'udp', host: '127.0.0.1', port: dnsPort, tag: 'agent-dns' },
       { proto: 'udp', host: RESOLVER, port: 53, tag: 'upstream-resolver' },
     ]);
+    // The agent's DNS listener, played by a process in the agent's group as the agent is: its
+    // replies get the app-side conntrack zone through the group's owner match.
+    await startListeners(vm, [{ proto: 'udp', host: '127.0.0.1', port: dnsPort, tag: 'agent-dns' }], [AGENT_GID]);
     await startListeners(peer, [{ proto: 'tcp', host: SERVICE_IP, port: 80, tag: 'service-direct' }]);
     dir = await mkdtemp(join(tmpdir(), 'mna-cap-'));
     await mkdir(join(dir, 'state'), { recursive: true });
@@ -138,9 +146,13 @@ describe('capture with the real agent', () => {
 
     // A non-proxy user's connect to a service CIDR lands on the outbound port.
     assert.equal(await ask(vm, APP_UID, { proto: 'tcp', host: SERVICE_IP, port: 80 }), 'outbound-port');
-    // The proxy user's connect is not redirected, nor is the agent's own (uid 0).
+    // The proxy user's connect is not redirected. Root as such is captured, like any user (Istio
+    // exempts only the proxy's uid/gid); a process holding the agent's group, as the agent does,
+    // is not, whether the group is its primary or a supplementary one.
     assert.equal(await ask(vm, PROXY_UID, { proto: 'tcp', host: SERVICE_IP, port: 80 }), 'service-direct');
-    assert.equal(await ask(vm, 0, { proto: 'tcp', host: SERVICE_IP, port: 80 }), 'service-direct');
+    assert.equal(await ask(vm, 0, { proto: 'tcp', host: SERVICE_IP, port: 80 }), 'outbound-port');
+    assert.equal(await ask(vm, 0, { proto: 'tcp', host: SERVICE_IP, port: 80 }, 0, [AGENT_GID]), 'service-direct');
+    assert.equal(await ask(vm, 0, { proto: 'tcp', host: SERVICE_IP, port: 80 }, AGENT_GID), 'service-direct');
     // Another uid running with the proxy's group bypasses too (Istio's --gid-owner rules).
     assert.equal(await ask(vm, APP_UID + 10, { proto: 'tcp', host: SERVICE_IP, port: 80 }, PROXY_UID), 'service-direct');
     // Inbound: a captured port reaches the inbound port; SSH is never captured.
@@ -149,13 +161,19 @@ describe('capture with the real agent', () => {
     // DNS to the resolv.conf nameserver reaches the listener at dns.listen, and the reply
     // comes back from the address the client asked.
     assert.equal(await ask(vm, APP_UID, { proto: 'udp', host: RESOLVER, port: 53 }), `agent-dns@${RESOLVER}:53`);
-    // The agent's own upstream query to the same nameserver is not captured (no loop).
-    assert.equal(await ask(vm, 0, { proto: 'udp', host: RESOLVER, port: 53 }), `upstream-resolver@${RESOLVER}:53`);
+    // Root's query is captured too; the agent's own upstream query (its group) to the same
+    // nameserver is not (no loop).
+    assert.equal(await ask(vm, 0, { proto: 'udp', host: RESOLVER, port: 53 }), `agent-dns@${RESOLVER}:53`);
+    assert.equal(await ask(vm, 0, { proto: 'udp', host: RESOLVER, port: 53 }, 0, [AGENT_GID]), `upstream-resolver@${RESOLVER}:53`);
 
     const capture = await captureStatus(agent);
     assert.equal(capture?.verified, true);
     assert.equal(capture?.backend, /legacy/.test(await vm.must('iptables', ['-V'])) ? 'legacy' : 'nft');
     assert.deepEqual((capture?.dns as { nameservers: string[] }).nameservers, [RESOLVER]);
+    assert.deepEqual(capture?.agent, { group: String(AGENT_GID), gid: AGENT_GID });
+    const nat = await vm.must('iptables-save', ['-t', 'nat']);
+    assert.match(nat, new RegExp(`^-A ISTIO_OUTPUT -m owner --gid-owner ${AGENT_GID} --suppl-groups -j RETURN$`, 'm'));
+    assert.doesNotMatch(nat, /--(uid|gid)-owner 0\b/);
     assert.ok(((capture?.rulesApplied as { ipv4: number }).ipv4) > 10);
     const metrics = (await agent.get('/metrics')).body;
     assert.match(metrics, /mesh_node_agent_capture_verified 1/);
@@ -226,10 +244,12 @@ describe('capture with the real agent', () => {
     const bad = { ...captureConfig, capture: { ...captureConfig.capture, proxyUser: 'mna-no-such-user' } };
     agent = await startAgent({ ns: vm, dir, statusPort, config: bad });
     const running = agent;
+    // The deadline covers the agent's own start (tsx, a loaded machine) as waitReady's does.
     await waitFor('capture not ready with the reason', async () => {
+      if (running.proc.exitCode !== null) throw new Error(`agent exited ${running.proc.exitCode}: ${running.logs().slice(-2000)}`);
       const capture = await captureStatus(running);
       return capture?.ready === false && String(capture.reason).includes('mna-no-such-user');
-    });
+    }, 30_000);
     assert.equal((await running.get('/readyz')).status, 503);
     assert.equal(await saveAll(vm), baseline, 'no partial rules');
     await running.writeConfig(captureConfig);

@@ -14,7 +14,12 @@ import { buildDeb } from '../helpers/packaging-deb.js';
 
 /** Lintian warnings accepted on purpose; docs/packaging.md "Lintian" says why. */
 const ACCEPTED_WARNINGS = new Set(['hardening-no-pie']);
-const MAX_EXPOSURE = 2.5;
+/**
+ * systemd-analyze's score of the shipped unit (2.7): CAP_SETGID costs 0.3 over the 2.4 of the
+ * four network/chown capabilities; it is what lets the agent join its capture bypass group and run
+ * identity.onRotate outside it (docs/packaging.md "Capabilities").
+ */
+const MAX_EXPOSURE = 2.7;
 
 void describe('packaging: the .deb', () => {
   let deb = '';

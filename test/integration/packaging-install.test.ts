@@ -64,8 +64,10 @@ void describe('packaging: install on a fresh Debian 12', { skip: typeof base ===
     assert.match(check.stderr, /config OK \(\/etc\/mesh-node-agent\/config\.yaml\)/);
     assert.match(check.stdout, /enabled: false # \/etc\/mesh-node-agent\/config\.yaml:\d+:\d+/);
 
-    // What postinst and debhelper set up: the proxy user, certDir, state, the enabled (not started) unit.
+    // What postinst and debhelper set up: the proxy user, the agent's capture bypass group, certDir,
+    // state, the enabled (not started) unit.
     assert.match(await r().must('id', '-un', 'istio-proxy'), /istio-proxy/);
+    assert.match(await r().must('getent', 'group', 'mesh-node-agent'), /^mesh-node-agent:x:\d+:$/m);
     assert.ok(existsSync(r().hostPath('/etc/certs')));
     assert.ok(existsSync(r().hostPath('/var/lib/mesh-node-agent')));
     const wants = lstatSync(r().hostPath('/etc/systemd/system/multi-user.target.wants/mesh-node-agent.service'), { throwIfNoEntry: false });

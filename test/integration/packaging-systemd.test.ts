@@ -12,8 +12,8 @@ import { BootedRoot, buildDeb, debianRoot, InstallRoot } from '../helpers/packag
 
 const base = await debianRoot();
 const UNIT = 'mesh-node-agent.service';
-/** CAP_CHOWN (0), CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_NET_RAW (13). */
-const EXPECTED_CAPS = (1n << 0n) | (1n << 10n) | (1n << 12n) | (1n << 13n);
+/** CAP_CHOWN (0), CAP_SETGID (6), CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_NET_RAW (13). */
+const EXPECTED_CAPS = (1n << 0n) | (1n << 6n) | (1n << 10n) | (1n << 12n) | (1n << 13n);
 
 void describe('packaging: the unit under systemd', { skip: typeof base === 'string' ? false : base.skip }, () => {
   let ns: Netns | undefined;
@@ -59,6 +59,12 @@ void describe('packaging: the unit under systemd', { skip: typeof base === 'stri
     assert.equal(BigInt(`0x${field('CapEff')}`), EXPECTED_CAPS);
     assert.equal(field('NoNewPrivs'), '1');
     assert.equal(field('Seccomp'), '2');
+    // It joined the package's mesh-node-agent group (capture's bypass) under the sandbox, as a
+    // supplementary group: root stays its primary group.
+    const gid = (await c().must('getent', 'group', 'mesh-node-agent')).split(':')[2] ?? '';
+    assert.match(gid, /^\d+$/);
+    assert.ok(/^Groups:\s*(.*)$/m.exec(proc)?.[1]?.trim().split(/\s+/).includes(gid), proc);
+    assert.equal(field('Gid'), '0');
     assert.match(await c().must('cat', `/proc/${pid}/cmdline`), /^\/usr\/lib\/mesh-node-agent\/node\0--max-semi-space-size=4\0--optimize-for-size\0\/usr\/lib\/mesh-node-agent\/main\.mjs\0run/);
   });
 

@@ -121,7 +121,7 @@ describe('status endpoints', () => {
     const metrics = new Registry();
     const sup = new Supervisor(await config({ identity: true, overlay: true }), { modules: modules(identity, overlay), log: silent, metrics });
     await sup.start();
-    const app = buildStatusApp({ source: { readiness: () => sup.readiness(), status: () => ({ ready: sup.isReady(), controllers: sup.status() }) }, metrics });
+    const app = buildStatusApp({ source: { readiness: () => sup.readiness(), status: () => ({ ready: sup.isReady(), controllers: sup.status() }) }, metrics, allowRemote: false });
     try {
       assert.equal((await app.inject('/readyz')).statusCode, 200);
       overlay.readiness = { ready: false, reason: 'device missing' };

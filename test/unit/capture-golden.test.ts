@@ -193,19 +193,22 @@ COMMIT`;
       assert.deepEqual(sortedChains(fromBuilt(buildFamily(dnsInput, 6))), sortedChains(fromGolden(dnsGolden('::1/128', '::6/128', '::127.0.0.53/128'))));
     });
 
-    test('the agent uid gets the proxy bypass for DNS (no loop): RETURN in nat, CT zones in raw', () => {
-      const tables = buildFamily({ ...dnsInput, proxyUids: [1337], proxyGids: [1337], agentUid: 0 }, 4);
+    test("the agent's group gets the proxy bypass for DNS (no loop): RETURN in nat, CT zones in raw; root gets nothing", () => {
+      const tables = buildFamily({ ...dnsInput, proxyUids: [1337], proxyGids: [1337], agentGid: 998 }, 4);
       const nat = tables.find((t) => t.table === 'nat')?.rules ?? [];
       const raw = tables.find((t) => t.table === 'raw')?.rules ?? [];
-      assert.ok(nat.includes('-A ISTIO_OUTPUT -m owner --uid-owner 0 -j RETURN'));
-      assert.ok(nat.includes('-A ISTIO_OUTPUT_DNS -p udp --dport 53 -m owner --uid-owner 0 -j RETURN'));
-      assert.ok(raw.includes('-A ISTIO_OUTPUT_DNS -p udp --dport 53 -m owner --uid-owner 0 -j CT --zone 1'));
-      assert.ok(raw.includes('-A ISTIO_OUTPUT_DNS -p udp --sport 15053 -m owner --uid-owner 0 -j CT --zone 2'));
-      // The bypass comes before the redirect of the resolver's traffic.
-      const bypass = nat.indexOf('-A ISTIO_OUTPUT -m owner --uid-owner 0 -j RETURN');
+      const agent = '-m owner --gid-owner 998 --suppl-groups';
+      assert.ok(nat.includes(`-A ISTIO_OUTPUT ${agent} -j RETURN`));
+      assert.ok(nat.includes(`-A ISTIO_OUTPUT_DNS -p udp --dport 53 ${agent} -j RETURN`));
+      assert.ok(raw.includes(`-A ISTIO_OUTPUT_DNS -p udp --dport 53 ${agent} -j CT --zone 1`));
+      assert.ok(raw.includes(`-A ISTIO_OUTPUT_DNS -p udp --sport 15053 ${agent} -j CT --zone 2`));
+      // After the proxy's owner rules (Istio's order untouched), before the redirects.
+      const bypass = nat.indexOf(`-A ISTIO_OUTPUT ${agent} -j RETURN`);
+      assert.ok(bypass > nat.indexOf('-A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN'));
       assert.ok(bypass < nat.indexOf('-A ISTIO_OUTPUT -j ISTIO_OUTPUT_DNS'));
-      // No hairpin into the inbound port for the agent (it is not a proxy).
-      assert.ok(!nat.some((r) => r.includes('--uid-owner 0 -j ISTIO_IN_REDIRECT')));
+      // No hairpin into the inbound port for the agent (it is not a proxy), and no owner 0 anywhere.
+      assert.ok(!nat.some((r) => r.includes('--gid-owner 998') && r.includes('ISTIO_IN_REDIRECT')));
+      assert.ok(![...nat, ...raw].some((r) => /-owner 0\b/.test(r)), 'root never bypasses');
     });
 
     test('a listener on another address is reached by DNAT to exactly that address', () => {

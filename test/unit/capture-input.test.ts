@@ -5,6 +5,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { defaultConfig } from '../../src/config/defaults.js';
 import { captureInput } from '../../src/capture/input.js';
 import { resolveOwner } from '../../src/capture/owner.js';
+import { parseGroupId } from '../../src/agent/agent-group.js';
 import { parseNameservers } from '../../src/config/resolv-conf.js';
 import { AgentError } from '../../src/errors.js';
 
@@ -13,7 +14,7 @@ function config(capture: Record<string, unknown>, extra: Record<string, unknown>
   return configSchema.parse({ ...raw, ...extra, capture: { ...(raw.capture as object), enabled: true, ...capture } });
 }
 
-const facts = { owner: { uid: 1337, gid: 1337 }, agentUid: 0, nameservers: ['127.0.0.53', '10.0.0.2', 'fd00::53'] };
+const facts = { owner: { uid: 1337, gid: 1337 }, agentGid: 1500, nameservers: ['127.0.0.53', '10.0.0.2', 'fd00::53'] };
 
 describe('capture input', () => {
   test('inbound "*": 22 and the status port are excluded even when the user lists neither', () => {
@@ -72,6 +73,32 @@ describe('proxy owner', () => {
       () => resolveOwner('envoy', passwd, group),
       (err: unknown) => AgentError.is(err) && err.message.includes('capture.proxyUser') && err.message.includes('envoy'),
     );
+  });
+  test('root, by name, number or primary group, never bypasses capture', () => {
+    const withRootGroup = `${passwd}wheelish:x:1400:0::/:/bin/false\n`;
+    for (const user of ['root', '0', 'wheelish']) {
+      assert.throws(
+        () => resolveOwner(user, withRootGroup, group),
+        (err: unknown) => AgentError.is(err) && /root never bypasses capture/.test(err.message),
+        user,
+      );
+    }
+  });
+});
+
+describe('agent group', () => {
+  test('a name resolves through /etc/group, a number as is; an unknown name is undefined', () => {
+    const group = 'root:x:0:\nmesh-node-agent:x:997:\n';
+    assert.equal(parseGroupId('mesh-node-agent', group), 997);
+    assert.equal(parseGroupId('20001', group), 20001);
+    assert.equal(parseGroupId('no-such-group', group), undefined);
+  });
+  test('the config refuses root as the agent group and as the proxy user, before any lookup', () => {
+    for (const [key, value] of [['agentGroup', 'root'], ['agentGroup', '0'], ['proxyUser', '00'], ['proxyUser', 'bad name\n-A']] as const) {
+      const raw = defaultConfig();
+      const result = configSchema.safeParse({ ...raw, capture: { ...(raw.capture as object), [key]: value } });
+      assert.equal(result.success, false, `${key}: ${JSON.stringify(value)}`);
+    }
   });
 });
 

@@ -71,7 +71,8 @@ void describe('packaging: systemd unit', () => {
     for (const path of ['/var/lib/mesh-node-agent', '/etc/certs', '-/run/xtables.lock']) assert.ok(rw.includes(path), `ReadWritePaths has ${path}`);
     assert.deepEqual(values('ProtectSystem'), ['strict']);
     assert.ok(values('LimitNOFILE').length === 1);
-    assert.deepEqual(values('CapabilityBoundingSet')[0]?.split(' ').sort(), ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW']);
+    assert.deepEqual(values('CapabilityBoundingSet')[0]?.split(' ').sort(), ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETGID']);
+    assert.ok(values('SystemCallFilter').join(' ').split(' ').includes('setgroups'), 'the agent joins its capture bypass group; hooks leave it');
     assert.deepEqual(values('MemoryDenyWriteExecute'), [], 'V8 aborts without W+X memory');
   });
 });
