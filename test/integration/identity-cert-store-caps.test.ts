@@ -25,7 +25,8 @@ test('install, prune and read back with only CAP_CHOWN, files owned by the proxy
     assert.equal(key.uid, 65534);
     assert.equal(key.gid, 0);
     assert.equal(key.mode & 0o777, 0o640);
-    assert.equal((await stat(join(certs, 'cert-chain.pem'))).uid, 65534);
+    assert.equal((await stat(join(certs, 'cert-chain.pem'))).uid, 0, 'only the key is handed to the proxy');
+    assert.equal((await stat(join(certs, 'root-cert.pem'))).uid, 0);
     assert.ok((await lstat(join(certs, 'key.pem'))).isSymbolicLink());
     assert.equal((await readdir(certs)).filter((n) => n.startsWith('..gen-')).length, 1, 'old generations pruned');
     // A second process (the agent after a restart) under the same restriction reads the pair.
