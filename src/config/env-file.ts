@@ -16,6 +16,13 @@ export interface EnvEntry {
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function parseEnvFile(text: string, file: string): Map<string, EnvEntry> {
+  const { entries, issues } = parseEnvText(text, file);
+  if (issues.length > 0) throw new ConfigError(issues, ErrorCode.EnvFileInvalid);
+  return entries;
+}
+
+/** Every well-formed assignment, and a problem for each other line (the caller decides what they weigh). */
+export function parseEnvText(text: string, file: string): { entries: Map<string, EnvEntry>; issues: ConfigIssue[] } {
   const entries = new Map<string, EnvEntry>();
   const issues: ConfigIssue[] = [];
   const lines = text.split(/\r?\n/);
@@ -49,8 +56,7 @@ export function parseEnvFile(text: string, file: string): Map<string, EnvEntry> 
     }
     entries.set(key, { key, value: parsed, file, line });
   });
-  if (issues.length > 0) throw new ConfigError(issues, ErrorCode.EnvFileInvalid);
-  return entries;
+  return { entries, issues };
 }
 
 interface ValueError {
