@@ -46,7 +46,7 @@ void describe('identity.certDir planted by the proxy user', () => {
     await chmod(dir, 0o755);
     certDir = join(dir, 'certs');
     good = await TestCa.create({ protocol: 'istiod' });
-    evil = await TestCa.create({ protocol: 'istiod' });
+    evil = await TestCa.create({ protocol: 'istiod', name: 'Proxy' });
     good.addToken('token-one', ID);
     evil.addToken('token-one', ID);
     // A root-only file, like /etc/shadow, and a root-only directory of "certificates".
