@@ -16,7 +16,7 @@ export interface FileFacts {
 }
 
 export function modeText(mode: number): string {
-  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
+  return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
 /**
