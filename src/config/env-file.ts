@@ -1,8 +1,9 @@
 /**
  * Strict reader for Istio's cluster.env / sidecar.env. istio-start.sh sources them with bash,
  * so quotes, `export` and comments are legal; anything bash would treat differently from a plain
- * assignment (expansions, stray words, unterminated quotes) is an error naming file and line,
- * never silently skipped (util.parseEnv merges such lines into the next key).
+ * assignment (expansions, stray words, unterminated quotes) is a problem naming file and line,
+ * never silently skipped (util.parseEnv merges such lines into the next key): an error, or a
+ * warning in a file root does not own (env-files.ts).
  */
 import { ConfigError, ErrorCode, type ConfigIssue } from '../errors.js';
 

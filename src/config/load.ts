@@ -1,6 +1,8 @@
 /**
  * Loads the effective config: built-in defaults < Istio env files < YAML. Records where every
  * leaf value came from (for `check-config`) and reports problems as file:line:col: key: problem.
+ * Env files someone other than root can write give only their non-steering values, and their
+ * problems are warnings (env-files.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, ErrorCode, errorMessage, formatIssue, type ConfigIssue } from '../errors.js';
