@@ -55,11 +55,17 @@ void describe('identity refuses what it cannot trust', () => {
     return agent;
   };
 
+  /** Polls the identity status; an agent that exited fails at once, with its output. */
+  const poll = <T>(agent: AgentHandle, what: string, check: (s: Record<string, unknown>) => T | undefined): Promise<T> =>
+    waitFor(what, async () => {
+      if (agent.proc.exitCode !== null) throw new Error(`agent exited ${agent.proc.exitCode}:\n${agent.logs().slice(-2000)}`);
+      return check(await identityStatus(agent));
+    }, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nagent logs:\n${agent.logs().slice(-2000)}`, { cause: err });
+    });
+
   const failedStart = (agent: AgentHandle): Promise<string> =>
-    waitFor('the identity controller to fail', async () => {
-      const s = await identityStatus(agent);
-      return s.state === 'failed' ? String((s.lastError as { message?: string } | undefined)?.message) : undefined;
-    }, 20_000);
+    poll(agent, 'the identity controller to fail', (s) => (s.state === 'failed' ? String((s.lastError as { message?: string } | undefined)?.message) : undefined));
 
   void test('a proxy-owned certDir the agent cannot chown (no CAP_CHOWN) is refused, naming path and fix', async () => {
     await writeFile(join(dir, 'root-a.pem'), ca.rootPem, { mode: 0o644 });
@@ -95,10 +101,10 @@ void describe('identity refuses what it cannot trust', () => {
     const certDir = join(dir, 'certs-c');
     const agent = await start('c', certDir, root);
     const lastError = (pattern: RegExp): Promise<string> =>
-      waitFor(`lastError matching ${pattern}`, async () => {
-        const message = String((((await identityStatus(agent)).lastError ?? {}) as { message?: string }).message);
+      poll(agent, `lastError matching ${pattern}`, (s) => {
+        const message = String(((s.lastError ?? {}) as { message?: string }).message);
         return pattern.test(message) ? message : undefined;
-      }, 20_000);
+      });
     const owned = await lastError(/owned by uid 65534/);
     assert.ok(owned.includes(`identity.ca.rootCert ${root} is owned by uid ${PROXY_UID}: not trusted for the CA connection`), owned);
     assert.ok(owned.includes(`Fix: check that it holds the mesh root, then: chown root:root ${root} && chmod 644 ${root}`), owned);
