@@ -68,7 +68,7 @@ Istio's env files; their values fill in what config.yaml leaves unset.
 State: the VTEP MAC address, the overlay lease, the saved resolv.conf.
 .TP
 .I /etc/certs/
-The issued identity (cert-chain.pem, key.pem, root-cert.pem), owned by istio-proxy.
+The issued identity (cert-chain.pem, key.pem, root-cert.pem): root's, except key.pem, which istio-proxy owns.
 .TP
 .I /usr/lib/mesh-node-agent/
 The program: main.mjs, the Node.js runtime it runs on (node) and the netlink addon.

@@ -11,6 +11,8 @@ export const ErrorCode = {
   ControllerFailed: 'MNA_CONTROLLER_FAILED',
   CaUnavailable: 'MNA_CA_UNAVAILABLE',
   CaAnswerRejected: 'MNA_CA_ANSWER_REJECTED',
+  CaRootUnsafe: 'MNA_CA_ROOT_UNSAFE',
+  CertDirUnsafe: 'MNA_CERT_DIR_UNSAFE',
   NetlinkFailed: 'MNA_NETLINK_FAILED',
   IptablesFailed: 'MNA_IPTABLES_FAILED',
   EtcdUnavailable: 'MNA_ETCD_UNAVAILABLE',

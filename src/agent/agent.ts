@@ -108,6 +108,7 @@ export class Agent {
       config: {
         path: this.loaded.path,
         envFiles: this.loaded.envFiles,
+        ...(this.loaded.warnings.length === 0 ? {} : { warnings: this.loaded.warnings }),
         generation: this.generation,
         ...(this.lastReload === undefined ? {} : { lastReload: this.lastReload }),
       },
@@ -133,6 +134,7 @@ export class Agent {
       if (next.config.status.listen !== this.loaded.config.status.listen) {
         this.log.warn('status.listen changed; it takes effect on restart');
       }
+      for (const warning of next.warnings) this.log.warn(warning);
       this.loaded = next;
       await this.supervisor.apply(next.config);
       this.generation += 1;

@@ -21,10 +21,11 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     return 1;
   }
   if (args.json === true) {
-    process.stdout.write(`${JSON.stringify({ config: loaded.raw, sources: Object.fromEntries(loaded.sources) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ config: loaded.raw, sources: Object.fromEntries(loaded.sources), warnings: loaded.warnings }, null, 2)}\n`);
   } else {
     process.stdout.write(renderWithSources(loaded));
   }
+  for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
   process.stderr.write(`config OK (${loaded.path}${loaded.envFiles.length > 0 ? ` + ${loaded.envFiles.join(', ')}` : ''})\n`);
   return 0;
 }

@@ -59,9 +59,12 @@ where each value came from: the YAML file (file:line:col), an Istio env file
 (file:line and the variable), or the built-in default.
 
   --config PATH     config file (default /etc/mesh-node-agent/config.yaml)
-  --json            print {"config": ..., "sources": ...} as JSON
+  --json            print {"config": ..., "sources": ..., "warnings": [...]} as JSON
 
-Errors are printed one per line as file:line:col: key: problem.
+Errors are printed one per line as file:line:col: key: problem. An env file that
+root does not own, or that group or others can write, gives only the values that
+name the workload; the CA address, capture and proxy-user variables in it are
+ignored, and a "warning:" line names the file and the fix.
 Exit codes: 0 valid; 1 invalid; 64 usage.
 `;
 

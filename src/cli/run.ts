@@ -29,6 +29,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger({ level: loaded.config.log.level });
+  for (const warning of loaded.warnings) log.warn(warning);
 
   if (args['cleanup-only'] === true) {
     let failed = false;

@@ -1,8 +1,9 @@
 /**
  * Strict reader for Istio's cluster.env / sidecar.env. istio-start.sh sources them with bash,
  * so quotes, `export` and comments are legal; anything bash would treat differently from a plain
- * assignment (expansions, stray words, unterminated quotes) is an error naming file and line,
- * never silently skipped (util.parseEnv merges such lines into the next key).
+ * assignment (expansions, stray words, unterminated quotes) is a problem naming file and line,
+ * never silently skipped (util.parseEnv merges such lines into the next key): an error, or a
+ * warning in a file root does not own (env-files.ts).
  */
 import { ConfigError, ErrorCode, type ConfigIssue } from '../errors.js';
 
@@ -18,6 +19,13 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
 export function parseEnvFile(text: string, file: string): Map<string, EnvEntry> {
+  const { entries, issues } = parseEnvText(text, file);
+  if (issues.length > 0) throw new ConfigError(issues, ErrorCode.EnvFileInvalid);
+  return entries;
+}
+
+/** Every well-formed assignment, and a problem for each other line (the caller decides what they weigh). */
+export function parseEnvText(text: string, file: string): { entries: Map<string, EnvEntry>; issues: ConfigIssue[] } {
   const entries = new Map<string, EnvEntry>();
   const issues: ConfigIssue[] = [];
   const lines = text.split(/\r?\n/);
@@ -57,8 +65,7 @@ export function parseEnvFile(text: string, file: string): Map<string, EnvEntry> 
     }
     entries.set(key, { key, value: parsed, file, line });
   });
-  if (issues.length > 0) throw new ConfigError(issues, ErrorCode.EnvFileInvalid);
-  return entries;
+  return { entries, issues };
 }
 
 interface ValueError {

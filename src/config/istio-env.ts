@@ -28,26 +28,41 @@ const intList: Convert = (raw) => {
   return items.every((s) => /^\d+$/.test(s)) ? items.map(Number) : new TypeError('expected a comma-separated list of ports');
 };
 
-const DIRECT: Record<string, { path: string[]; convert: Convert }> = {
-  CA_ADDR: { path: ['identity', 'ca', 'address'], convert: text },
-  TRUST_DOMAIN: { path: ['identity', 'spiffe', 'trustDomain'], convert: text },
-  POD_NAMESPACE: { path: ['identity', 'spiffe', 'namespace'], convert: text },
-  SERVICE_ACCOUNT: { path: ['identity', 'spiffe', 'serviceAccount'], convert: text },
-  ISTIO_META_CLUSTER_ID: { path: ['identity', 'ca', 'clusterId'], convert: text },
-  SECRET_TTL: { path: ['identity', 'ttl'], convert: text },
-  SECRET_GRACE_PERIOD_RATIO: { path: ['identity', 'graceRatio'], convert: float },
-  ISTIO_INBOUND_PORTS: { path: ['capture', 'inboundPorts'], convert: text },
-  ISTIO_LOCAL_EXCLUDE_PORTS: { path: ['capture', 'localExcludePorts'], convert: intList },
-  ISTIO_SERVICE_CIDR: { path: ['capture', 'serviceCIDRs'], convert: list },
-  ISTIO_SERVICE_EXCLUDE_CIDR: { path: ['capture', 'serviceExcludeCIDRs'], convert: list },
-  ENVOY_PORT: { path: ['capture', 'outboundPort'], convert: int },
-  INBOUND_CAPTURE_PORT: { path: ['capture', 'inboundPort'], convert: int },
-  ISTIO_META_DNS_CAPTURE: { path: ['capture', 'dns'], convert: bool },
-  PROXY_UID: { path: ['capture', 'proxyUser'], convert: text },
+/**
+ * steersTrust: the variable decides where the agent connects or what it trusts, or which traffic
+ * escapes capture. Such values are read only from an env file only root can write (env-files.ts);
+ * the others only name this workload or tune its certificate, so the proxy, which may own
+ * cluster.env (Istio's VM guide chowns it), can at worst break its own certificate with them.
+ */
+const DIRECT: Record<string, { path: string[]; convert: Convert; steersTrust: boolean }> = {
+  CA_ADDR: { path: ['identity', 'ca', 'address'], convert: text, steersTrust: true },
+  TRUST_DOMAIN: { path: ['identity', 'spiffe', 'trustDomain'], convert: text, steersTrust: false },
+  POD_NAMESPACE: { path: ['identity', 'spiffe', 'namespace'], convert: text, steersTrust: false },
+  SERVICE_ACCOUNT: { path: ['identity', 'spiffe', 'serviceAccount'], convert: text, steersTrust: false },
+  ISTIO_META_CLUSTER_ID: { path: ['identity', 'ca', 'clusterId'], convert: text, steersTrust: false },
+  SECRET_TTL: { path: ['identity', 'ttl'], convert: text, steersTrust: false },
+  SECRET_GRACE_PERIOD_RATIO: { path: ['identity', 'graceRatio'], convert: float, steersTrust: false },
+  ISTIO_INBOUND_PORTS: { path: ['capture', 'inboundPorts'], convert: text, steersTrust: true },
+  ISTIO_LOCAL_EXCLUDE_PORTS: { path: ['capture', 'localExcludePorts'], convert: intList, steersTrust: true },
+  ISTIO_SERVICE_CIDR: { path: ['capture', 'serviceCIDRs'], convert: list, steersTrust: true },
+  ISTIO_SERVICE_EXCLUDE_CIDR: { path: ['capture', 'serviceExcludeCIDRs'], convert: list, steersTrust: true },
+  ENVOY_PORT: { path: ['capture', 'outboundPort'], convert: int, steersTrust: true },
+  INBOUND_CAPTURE_PORT: { path: ['capture', 'inboundPort'], convert: int, steersTrust: true },
+  ISTIO_META_DNS_CAPTURE: { path: ['capture', 'dns'], convert: bool, steersTrust: true },
+  PROXY_UID: { path: ['capture', 'proxyUser'], convert: text, steersTrust: true },
 };
 
+/** Derive the CA address when CA_ADDR is unset. */
+const DERIVED_CA_KEYS = ['ISTIO_PILOT_PORT', 'ISTIO_SYSTEM_NAMESPACE'];
+
 /** The env variables this agent reads, for help text and check-config. */
-export const MAPPED_ENV_KEYS = [...Object.keys(DIRECT), 'ISTIO_PILOT_PORT', 'ISTIO_SYSTEM_NAMESPACE'];
+export const MAPPED_ENV_KEYS = [...Object.keys(DIRECT), ...DERIVED_CA_KEYS];
+
+/** Variables read only from env files only root can write. */
+export const TRUST_STEERING_KEYS: ReadonlySet<string> = new Set([
+  ...Object.entries(DIRECT).filter(([, spec]) => spec.steersTrust).map(([key]) => key),
+  ...DERIVED_CA_KEYS,
+]);
 
 /** `env` holds later files' entries over earlier ones (istio-start.sh sources sidecar.env, then cluster.env). */
 export function mapIstioEnv(env: ReadonlyMap<string, EnvEntry>): { settings: EnvSetting[]; issues: ConfigIssue[] } {

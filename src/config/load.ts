@@ -1,13 +1,15 @@
 /**
  * Loads the effective config: built-in defaults < Istio env files < YAML. Records where every
  * leaf value came from (for `check-config`) and reports problems as file:line:col: key: problem.
+ * Env files someone other than root can write give only their non-steering values, and their
+ * problems are warnings (env-files.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, ErrorCode, errorMessage, type ConfigIssue } from '../errors.js';
+import { ConfigError, ErrorCode, errorMessage, formatIssue, type ConfigIssue } from '../errors.js';
 import { defaultConfig } from './defaults.js';
 import { FORBIDDEN_KEYS } from './key-guard.js';
-import { parseEnvFile, type EnvEntry } from './env-file.js';
-import { mapIstioEnv } from './istio-env.js';
+import { loadEnvFiles } from './env-files.js';
+import { mapIstioEnv, type EnvSetting } from './istio-env.js';
 import { configSchema, type Config } from './schema.js';
 import { hasPath, locate, parseYaml, type YamlSource } from './yaml-source.js';
 
@@ -21,6 +23,8 @@ export interface LoadedConfig {
   sources: Map<string, string>;
   path: string;
   envFiles: string[];
+  /** Env file values ignored and why (check-config prints them, run logs them). */
+  warnings: string[];
 }
 
 export interface LoadOptions {
@@ -46,26 +50,18 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   // The env files' own location may be configured in YAML.
   const istio = { ...(raw.istio as Tree), ...asTree(yaml?.value.istio) };
   const envFiles = [istio.sidecarEnv, istio.clusterEnv].filter((f): f is string => typeof f === 'string' && f !== '');
-  const env = new Map<string, EnvEntry>();
-  const issues: ConfigIssue[] = [];
-  const loadedEnvFiles: string[] = [];
-  for (const file of envFiles) {
-    const content = await readOptional(file, false);
-    if (content === undefined) continue;
-    loadedEnvFiles.push(file);
-    try {
-      for (const [key, entry] of parseEnvFile(content, file)) env.set(key, entry);
-    } catch (err) {
-      if (err instanceof ConfigError) issues.push(...err.issues);
-      else throw err;
-    }
+  const envs = await loadEnvFiles(envFiles);
+  const issues: ConfigIssue[] = [...envs.issues];
+  const warnings = [...envs.warnings];
+  const mapped = mapIstioEnv(envs.env);
+  for (const issue of mapped.issues) {
+    if (envs.untrusted.has(issue.file)) warnings.push(`${formatIssue(issue)}; ignored`);
+    else issues.push(issue);
   }
-  const mapped = mapIstioEnv(env);
-  issues.push(...mapped.issues);
   if (issues.length > 0) throw new ConfigError(issues);
   for (const setting of mapped.settings) {
     setIn(raw, setting.path, setting.value);
-    sources.set(setting.path.join('.'), `${setting.entry.file}:${setting.entry.line} (${setting.entry.key})`);
+    sources.set(setting.path.join('.'), envLabel(setting));
   }
 
   if (yaml !== undefined) {
@@ -76,7 +72,15 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     });
   }
 
-  const result = configSchema.safeParse(raw);
+  let result = configSchema.safeParse(raw);
+  // A value from an env file someone else can write never makes the config invalid: it is
+  // dropped (the default stays) with a warning. Each pass drops at least one, so this ends.
+  while (!result.success) {
+    const dropped = dropUntrustedValues(result.error.issues, mapped.settings, envs.untrusted, raw, sources);
+    if (dropped.length === 0) break;
+    warnings.push(...dropped);
+    result = configSchema.safeParse(raw);
+  }
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.flatMap((issue) => {
@@ -85,7 +89,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       }),
     );
   }
-  return { config: result.data, raw, sources, path: options.path, envFiles: loadedEnvFiles };
+  return { config: result.data, raw, sources, path: options.path, envFiles: envs.loaded, warnings };
 }
 
 function toIssue(
@@ -109,6 +113,35 @@ function toIssue(
     if (m !== null) return { file: m[1] ?? '', line: Number(m[2]), col: 1, key: `${key} (${m[3]})`, message: text };
   }
   return { file: yaml === undefined ? configPath : yaml.file, line: 1, col: 1, key, message: text };
+}
+
+function envLabel(setting: EnvSetting): string {
+  return `${setting.entry.file}:${setting.entry.line} (${setting.entry.key})`;
+}
+
+function dropUntrustedValues(
+  problems: readonly { path: readonly PropertyKey[]; message: string }[],
+  settings: readonly EnvSetting[],
+  untrusted: ReadonlySet<string>,
+  raw: Tree,
+  sources: Map<string, string>,
+): string[] {
+  const dropped: string[] = [];
+  for (const problem of problems) {
+    const at = problem.path.map(String);
+    const setting = settings.find((s) => untrusted.has(s.entry.file) && s.path.every((key, i) => at[i] === key) && sources.get(s.path.join('.')) === envLabel(s));
+    if (setting === undefined) continue;
+    setIn(raw, setting.path, getIn(defaultConfig(), setting.path));
+    sources.set(setting.path.join('.'), 'default');
+    dropped.push(`${envLabel(setting)}: ${problem.message}; ignored, the default is kept`);
+  }
+  return dropped;
+}
+
+function getIn(tree: Tree, path: readonly string[]): unknown {
+  let node: unknown = tree;
+  for (const key of path) node = isTree(node) ? node[key] : undefined;
+  return node;
 }
 
 function envSourceFor(sources: Map<string, string>, path: readonly PropertyKey[]): string | undefined {

@@ -7,23 +7,38 @@
  * single atomic switch of both files. A kill at any moment leaves either the old pair or the new
  * pair visible, never one of each. root-cert.pem is a plain file replaced by temp file + rename.
  *
- * repair() (run on start and before each install) removes half-written generations and temp
- * files, and converts plain key.pem/cert-chain.pem files (provisioned by hand, or a torn pair from
- * another tool) into the layout by snapshotting what is visible, so the conversion itself never
- * changes what readers see.
+ * repair() (run on start and before each install) first makes certDir root's, then moves aside
+ * whatever under the agent's names it did not make (cert-dir-plan.ts), removes half-written
+ * generations and temp files, and converts plain key.pem/cert-chain.pem files (provisioned by hand)
+ * into the layout by snapshotting what is visible, so the conversion itself never changes what
+ * readers see. Nothing is read through a link: the pair is read from the generation `..data` names,
+ * with O_NOFOLLOW, after checking that generation is a root-only directory.
  */
 import { randomBytes } from 'node:crypto';
-import { lchown, lstat, mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writableByOthers } from '../safe-file/policy.js';
+import { errnoOf, factsOf, readNoFollow } from '../safe-file/read.js';
+import {
+  CHAIN_FILE,
+  DATA_LINK,
+  FOREIGN_PREFIX,
+  GEN_PREFIX,
+  KEY_FILE,
+  META_FILE,
+  PAIR,
+  ROOT_FILE,
+  isGenerationName,
+  judgeEntries,
+  type EntryFacts,
+} from './cert-dir-plan.js';
+import { secureCertDir } from './cert-dir-secure.js';
 import { atomicWriteFile, fsyncDir, writeNewFile, type Owner } from './durable-fs.js';
 
-export const KEY_FILE = 'key.pem';
-export const CHAIN_FILE = 'cert-chain.pem';
-export const ROOT_FILE = 'root-cert.pem';
-export const META_FILE = 'meta.json';
-export const DATA_LINK = '..data';
-const GEN_PREFIX = '..gen-';
-const PAIR = [KEY_FILE, CHAIN_FILE] as const;
+export { CHAIN_FILE, DATA_LINK, KEY_FILE, META_FILE, ROOT_FILE } from './cert-dir-plan.js';
+
+/** Far above any PEM bundle; a bigger file in certDir is not the agent's. */
+const MAX_FILE_BYTES = 1 << 20;
 
 export interface GenerationMeta {
   /** Local time the certificate was received; rotation timing runs from here. */
@@ -35,6 +50,7 @@ export interface GenerationMeta {
 export interface StoredFiles {
   keyPem?: string;
   chainPem?: string;
+  /** Only when root wrote it: a root-cert.pem someone else could change is never trusted. */
   rootPem?: string;
   meta?: GenerationMeta;
 }
@@ -52,37 +68,41 @@ export interface InstallResult {
   generation?: string;
 }
 
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+/** Something in certDir the agent did not make, or certDir itself not being root's, and what was done. */
+export interface CertDirFinding {
+  entry: string;
+  problem: string;
+  action: string;
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
+export interface CertStoreOptions {
+  /** Who gets key.pem (nobody else gets anything). */
+  owner?: () => Owner | undefined;
+  report?: (finding: CertDirFinding) => void;
+  euid?: number;
 }
-
-type Entry = 'link' | 'file' | 'absent';
 
 export class CertStore {
+  private readonly euid: number;
+
   constructor(
     readonly dir: string,
-    private readonly owner: () => Owner | undefined = () => undefined,
-  ) {}
+    private readonly options: CertStoreOptions = {},
+  ) {
+    this.euid = options.euid ?? process.geteuid?.() ?? 0;
+  }
 
   path(name: string): string {
     return join(this.dir, name);
   }
 
   async read(): Promise<StoredFiles> {
-    const [keyPem, chainPem, rootPem, metaText] = await Promise.all([
-      readOptional(this.path(KEY_FILE)),
-      readOptional(this.path(CHAIN_FILE)),
-      readOptional(this.path(ROOT_FILE)),
-      readOptional(join(this.dir, DATA_LINK, META_FILE)),
+    const generation = await this.currentGeneration();
+    const [keyPem, chainPem, metaText, rootPem] = await Promise.all([
+      this.readPair(KEY_FILE, generation),
+      this.readPair(CHAIN_FILE, generation),
+      generation === undefined ? undefined : this.readPlain(join(generation, META_FILE)),
+      this.readRoot(),
     ]);
     return { keyPem, chainPem, rootPem, meta: parseMeta(metaText) };
   }
@@ -90,25 +110,34 @@ export class CertStore {
   /** Brings the directory into the layout; returns what it had to fix (for the log). */
   async repair(): Promise<string[]> {
     const notes: string[] = [];
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    const names = await readdir(this.dir);
-    for (const name of names) {
-      if ((name.startsWith(GEN_PREFIX) && name.endsWith('.tmp')) || /\.tmp-[0-9a-f]{8}$/.test(name)) {
-        await rm(this.path(name), { recursive: true, force: true });
-        notes.push(`removed unfinished ${name}`);
+    const change = await secureCertDir(this.dir, this.euid);
+    if (change?.problem !== undefined) this.report({ entry: '.', problem: change.problem, action: change.action });
+    else if (change !== undefined) notes.push(`${this.dir} ${change.action}`);
+    const verdicts = judgeEntries(await this.scan(), this.euid);
+    for (const verdict of verdicts) {
+      if (verdict.action === 'remove') {
+        await rm(this.path(verdict.name), { recursive: true, force: true });
+        notes.push(`removed unfinished ${verdict.name}`);
+      } else if (verdict.action === 'move-aside') {
+        const to = `${FOREIGN_PREFIX}${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(2).toString('hex')}-${verdict.name}`;
+        await rename(this.path(verdict.name), this.path(to));
+        this.report({ entry: verdict.name, problem: verdict.problem, action: `moved aside to ${to}, not read` });
+      } else if (verdict.action === 'distrust') {
+        this.report({ entry: verdict.name, problem: verdict.problem, action: 'not trusted; replaced at the next install' });
       }
     }
-    const kinds = await Promise.all(PAIR.map((name) => this.entry(name)));
-    if (kinds.includes('file')) {
+    const adopt = PAIR.filter((name) => verdicts.some((v) => v.name === name && v.action === 'adopt'));
+    if (adopt.length > 0) {
       // Plain files: snapshot exactly what is visible into a generation, switch to it, then replace
       // each plain file with its link. Both files show the same bytes throughout.
-      const [keyPem, chainPem] = await Promise.all(PAIR.map((name) => readOptional(this.path(name))));
+      const current = await this.currentGeneration();
+      const [keyPem, chainPem] = await Promise.all(PAIR.map((name) => (adopt.includes(name) ? this.readPlain(name) : this.readPair(name, current))));
       const generation = await this.writeGeneration({ keyPem, chainPem, meta: undefined });
       await this.switchData(generation);
-      notes.push(`adopted plain ${PAIR.filter((_, i) => kinds[i] === 'file').join(' and ')} into ${generation}`);
+      notes.push(`adopted plain ${adopt.join(' and ')} into ${generation}`);
     }
     for (const name of PAIR) {
-      if ((await this.entry(name)) !== 'link') await this.replaceWithLink(name);
+      if (!(await this.isAgentLink(name))) await this.replaceWithLink(name);
     }
     await fsyncDir(this.dir);
     const removed = await this.removeStaleGenerations();
@@ -124,7 +153,7 @@ export class CertStore {
     // The root goes first: peers verifying our new chain need it, and the old chain still verifies
     // until the switch during an ordinary rotation (same root).
     if (current.rootPem !== input.rootPem) {
-      await atomicWriteFile(this.path(ROOT_FILE), input.rootPem, 0o644, this.owner());
+      await atomicWriteFile(this.path(ROOT_FILE), input.rootPem, 0o644, undefined);
       result.rootWritten = true;
     }
     if (current.keyPem !== input.keyPem || current.chainPem !== input.chainPem) {
@@ -137,32 +166,89 @@ export class CertStore {
     return result;
   }
 
-  private async entry(name: string): Promise<Entry> {
+  private report(finding: CertDirFinding): void {
+    this.options.report?.(finding);
+  }
+
+  private async scan(): Promise<Map<string, EntryFacts>> {
+    const entries = new Map<string, EntryFacts>();
+    for (const name of await readdir(this.dir)) {
+      if (name.startsWith(FOREIGN_PREFIX)) continue;
+      try {
+        const facts: EntryFacts = factsOf(await lstat(this.path(name)));
+        if (facts.kind === 'link') facts.target = await readlink(this.path(name));
+        entries.set(name, facts);
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+      }
+    }
+    return entries;
+  }
+
+  /** The generation `..data` names, when it is one the agent wrote (a root-only directory). */
+  private async currentGeneration(): Promise<string | undefined> {
+    let target: string;
     try {
-      const stat = await lstat(this.path(name));
-      if (stat.isSymbolicLink() && (await readlink(this.path(name))) === `${DATA_LINK}/${name}`) return 'link';
-      return 'file';
+      target = await readlink(this.path(DATA_LINK));
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return 'absent';
+      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EINVAL') return undefined;
+      throw err;
+    }
+    if (!isGenerationName(target)) return undefined;
+    try {
+      const facts = factsOf(await lstat(this.path(target)));
+      return facts.kind === 'dir' && writableByOthers(facts, this.euid) === undefined ? target : undefined;
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return undefined;
       throw err;
     }
   }
 
+  private async isAgentLink(name: string): Promise<boolean> {
+    try {
+      return (await readlink(this.path(name))) === `${DATA_LINK}/${name}`;
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EINVAL') return false;
+      throw err;
+    }
+  }
+
+  /** A file of the pair as readers see it: only through the agent's own link, read from the generation itself. */
+  private async readPair(name: string, generation: string | undefined): Promise<string | undefined> {
+    if (generation === undefined || !(await this.isAgentLink(name))) return undefined;
+    return this.readPlain(join(generation, name));
+  }
+
+  private async readPlain(relative: string): Promise<string | undefined> {
+    const result = await readNoFollow(this.path(relative), MAX_FILE_BYTES);
+    return result.kind === 'ok' ? result.text : undefined;
+  }
+
+  private async readRoot(): Promise<string | undefined> {
+    const result = await readNoFollow(this.path(ROOT_FILE), MAX_FILE_BYTES);
+    if (result.kind !== 'ok' || result.facts.nlink !== 1 || writableByOthers(result.facts, this.euid) !== undefined) return undefined;
+    return result.text;
+  }
+
   private async writeGeneration(files: { keyPem?: string; chainPem?: string; meta: GenerationMeta | undefined }): Promise<string> {
-    const owner = this.owner();
+    const owner = this.options.owner?.();
     const name = `${GEN_PREFIX}${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const temp = this.path(`${name}.tmp`);
     // The generation directory stays root's: under systemd the agent has CAP_CHOWN but no
     // CAP_DAC_OVERRIDE, so it could neither write into nor prune a directory owned by the proxy.
+    // The mode is set explicitly: under the unit's UMask=0077 mkdir alone gives 0700, and the
+    // proxy could not reach its key.
     await mkdir(temp, { mode: 0o755 });
+    await chmod(temp, 0o755);
     if (files.keyPem !== undefined) {
       // With an owner the key is owner:root 0640: the proxy reads it as owner and the agent, for
       // its own renewals after a restart, through group root (no CAP_DAC_READ_SEARCH either).
       const keyOwner = owner === undefined ? undefined : { uid: owner.uid, gid: 0 };
       await writeNewFile(join(temp, KEY_FILE), files.keyPem, owner === undefined ? 0o600 : 0o640, keyOwner);
     }
-    if (files.chainPem !== undefined) await writeNewFile(join(temp, CHAIN_FILE), files.chainPem, 0o644, owner);
-    if (files.meta !== undefined) await writeNewFile(join(temp, META_FILE), `${JSON.stringify(files.meta)}\n`, 0o644, owner);
+    // Everything but the key stays root's: the proxy reads it and cannot change it.
+    if (files.chainPem !== undefined) await writeNewFile(join(temp, CHAIN_FILE), files.chainPem, 0o644, undefined);
+    if (files.meta !== undefined) await writeNewFile(join(temp, META_FILE), `${JSON.stringify(files.meta)}\n`, 0o644, undefined);
     await fsyncDir(temp);
     await rename(temp, this.path(name));
     await fsyncDir(this.dir);
@@ -179,22 +265,17 @@ export class CertStore {
     await this.atomicSymlink(`${DATA_LINK}/${name}`, name);
   }
 
+  /** Links stay root's: only the key file is handed to the proxy. */
   private async atomicSymlink(target: string, name: string): Promise<void> {
     const temp = this.path(`.${name.replace(/^\.+/, '')}.tmp-${randomBytes(4).toString('hex')}`);
     await symlink(target, temp);
-    const owner = this.owner();
-    if (owner !== undefined) await lchown(temp, owner.uid, owner.gid);
     await rename(temp, this.path(name));
   }
 
+  /** Every generation but the current one; foreign ones were moved aside by repair, so all left are the agent's. */
   private async removeStaleGenerations(): Promise<string[]> {
-    let current: string | undefined;
-    try {
-      current = await readlink(this.path(DATA_LINK));
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-    }
-    const stale = (await readdir(this.dir)).filter((name) => name.startsWith(GEN_PREFIX) && !name.endsWith('.tmp') && name !== current);
+    const current = await this.currentGeneration();
+    const stale = (await readdir(this.dir)).filter((name) => isGenerationName(name) && name !== current);
     for (const name of stale) await rm(this.path(name), { recursive: true, force: true });
     return stale;
   }

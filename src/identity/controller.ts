@@ -8,7 +8,7 @@ import type { Config, IdentityConfig } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Owner } from './durable-fs.js';
 import { createCaClient } from './ca-factory.js';
-import { CertStore } from './cert-store.js';
+import { CertStore, type CertDirFinding } from './cert-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { createIdentityMetrics, type IdentityMetrics } from './metrics.js';
 import { runOnRotate } from './on-rotate.js';
@@ -18,9 +18,12 @@ import { rotateOnce } from './rotate.js';
 import { RotationLoop } from './rotation-loop.js';
 import type { Assessment } from './schedule.js';
 import { spiffeId } from './spiffe.js';
+import { readConfiguredRoot } from './trust.js';
 
 /** Longest sleep between looks at the installed files. */
 export const MAX_SLEEP_MS = 60_000;
+/** How many certDir findings /status keeps (the log has all). */
+const MAX_FINDINGS = 20;
 
 function iso(ms: number | undefined): string | undefined {
   return ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString();
@@ -30,6 +33,8 @@ function failureReason(err: unknown): string {
   if (AgentError.is(err)) {
     if (err.code === ErrorCode.CaUnavailable) return 'ca_unavailable';
     if (err.code === ErrorCode.CaAnswerRejected) return 'answer_rejected';
+    if (err.code === ErrorCode.CaRootUnsafe) return 'ca_root_unsafe';
+    if (err.code === ErrorCode.CertDirUnsafe) return 'install';
   }
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('E') ? 'install' : 'other';
@@ -45,6 +50,7 @@ export class IdentityController implements Controller {
   private inspection: Inspection | undefined;
   private lastError: { message: string; at: string } | undefined;
   private lastRotation: { at: string; serial: string; auth: string } | undefined;
+  private readonly findings: (CertDirFinding & { at: string })[] = [];
   private reason = 'starting';
 
   constructor(
@@ -80,6 +86,13 @@ export class IdentityController implements Controller {
     const notes = await this.store.repair();
     if (notes.length > 0) this.ctx.log.warn({ repaired: notes }, 'certificate directory repaired');
     await this.inspect();
+    // Said at start, not only when a rotation is due (which may be hours away).
+    await readConfiguredRoot(this.config.ca.rootCert).catch((err: unknown) => {
+      if (AgentError.is(err) && err.code === ErrorCode.CaRootUnsafe) {
+        this.lastError = { message: err.message, at: new Date(this.clock.now()).toISOString() };
+        this.ctx.log.error({ err }, 'identity.ca.rootCert is refused; no certificate can be requested until it is fixed');
+      }
+    });
     this.loop.start();
   }
 
@@ -124,6 +137,7 @@ export class IdentityController implements Controller {
       consecutiveFailures: state.consecutiveFailures,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       ...(this.lastRotation === undefined ? {} : { lastRotation: this.lastRotation }),
+      ...(this.findings.length === 0 ? {} : { certDirFindings: this.findings }),
     };
   }
 
@@ -135,7 +149,14 @@ export class IdentityController implements Controller {
   }
 
   private newStore(): CertStore {
-    return new CertStore(this.config.certDir, () => this.owner);
+    return new CertStore(this.config.certDir, { owner: () => this.owner, report: (finding) => this.noteFinding(finding) });
+  }
+
+  private noteFinding(finding: CertDirFinding): void {
+    this.findings.push({ ...finding, at: new Date(this.clock.now()).toISOString() });
+    if (this.findings.length > MAX_FINDINGS) this.findings.shift();
+    const what = finding.entry === '.' ? `identity.certDir ${this.config.certDir} was` : `identity.certDir: ${finding.entry} is`;
+    this.ctx.log.warn({ certDir: this.config.certDir, ...finding }, `${what} ${finding.problem}; ${finding.action}`);
   }
 
   private async resolveOwner(): Promise<void> {

@@ -43,6 +43,10 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Directory to use (and keep); a fresh temp dir otherwise. */
   dir?: string;
+  /** File-creation mask for the agent, e.g. '077' as the systemd unit sets (UMask=0077). */
+  umask?: string;
+  /** A command the agent runs under, e.g. setpriv with a smaller capability set. */
+  wrap?: string[];
 }
 
 export async function startAgent(options: StartOptions): Promise<AgentHandle> {
@@ -57,7 +61,9 @@ export async function startAgent(options: StartOptions): Promise<AgentHandle> {
   };
   const write = (config: Record<string, unknown>): Promise<void> => writeFile(configPath, stringify(deepMerge(base, config)));
   await write(options.config);
-  const [cmd = '', ...args] = cliArgv('run', '--config', configPath);
+  const agentArgv = [...(options.wrap ?? []), ...cliArgv('run', '--config', configPath)];
+  // sh sets the mask and execs the agent: same pid, so signals and exit codes are the agent's.
+  const [cmd = '', ...args] = options.umask === undefined ? agentArgv : ['/bin/sh', '-c', `umask ${options.umask} && exec "$@"`, 'sh', ...agentArgv];
   const spawnOptions = { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] as StdioOptions, env: { ...process.env, ...options.env } };
   const proc = options.ns === undefined ? spawn(cmd, args, spawnOptions) : options.ns.spawn(cmd, args, spawnOptions);
   // Never outlive the test process, whatever way it ends.

@@ -39,6 +39,8 @@ export interface TestCaOptions {
   /** Listening address (default 127.0.0.1, a random port). */
   host?: string;
   port?: number;
+  /** Prefix of the CA certificates' names (default "Test"); two CAs in one test need distinct names. */
+  name?: string;
 }
 
 export const OTHER_IDENTITY = 'spiffe://cluster.local/ns/intruder/sa/mallory';
@@ -85,8 +87,9 @@ export class TestCa {
 
   static async create(options: TestCaOptions): Promise<TestCa> {
     const ca = new TestCa(options);
-    const root = await createRootCa('Test Root CA');
-    const intermediate = await createIntermediateCa(root, 'Test Intermediate CA');
+    const name = options.name ?? 'Test';
+    const root = await createRootCa(`${name} Root CA`);
+    const intermediate = await createIntermediateCa(root, `${name} Intermediate CA`);
     ca.roots = [root];
     ca.issuers = [intermediate];
     ca.servingIntermediate = intermediate;

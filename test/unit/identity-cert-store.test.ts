@@ -1,10 +1,11 @@
 /** The generation-switch layout on a real filesystem (a temp directory), including crash leftovers. */
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chown, link, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertStore, DATA_LINK } from '../../src/identity/cert-store.js';
+import { CertStore, DATA_LINK, type CertDirFinding } from '../../src/identity/cert-store.js';
 import { parsePasswd } from '../../src/identity/owner.js';
 
 const meta = (serial: string) => ({ issuedAt: 1, spiffeId: 'spiffe://x/ns/a/sa/b', serial });
@@ -87,6 +88,80 @@ void describe('CertStore', () => {
     await rm(join(store.dir, 'key.pem'));
     await store.repair();
     assert.equal((await store.read()).keyPem, 'K1');
+  });
+});
+
+void describe('CertStore and files it did not write', () => {
+  let dir = '';
+  let findings: CertDirFinding[] = [];
+  let store: CertStore;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mna-store-'));
+    findings = [];
+    store = new CertStore(join(dir, 'certs'), { report: (f) => findings.push(f), owner: () => ({ uid: 65534, gid: 65534 }) });
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  void test('a proxy-owned certDir is taken back and reported; only the key is handed over', async () => {
+    await mkdir(store.dir, { mode: 0o775 });
+    await chown(store.dir, 65534, 65534);
+    await store.install({ keyPem: 'K1', chainPem: 'C1', rootPem: 'R1', meta: meta('1') });
+    const st = await stat(store.dir);
+    assert.deepEqual({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }, { uid: 0, gid: 65534, mode: 0o755 });
+    assert.deepEqual(findings.map((f) => [f.entry, f.problem]), [['.', 'owned by uid 65534']]);
+    assert.equal((await stat(join(store.dir, 'key.pem'))).uid, 65534);
+    for (const name of ['cert-chain.pem', 'root-cert.pem', `${DATA_LINK}/meta.json`]) assert.equal((await stat(join(store.dir, name))).uid, 0, name);
+  });
+
+  void test('a FIFO, a hard link and a link to a file are moved aside without being opened', async () => {
+    await mkdir(store.dir);
+    execFileSync('mkfifo', [join(store.dir, 'cert-chain.pem')]);
+    await writeFile(join(dir, 'secret'), 'S', { mode: 0o600 });
+    await link(join(dir, 'secret'), join(store.dir, 'root-cert.pem'));
+    await symlink(join(dir, 'secret'), join(store.dir, 'key.pem'));
+    await store.repair(); // a FIFO opened for reading would block here for ever
+    assert.deepEqual(findings.map((f) => f.entry).sort(), ['cert-chain.pem', 'key.pem', 'root-cert.pem']);
+    assert.ok(findings.every((f) => f.action.startsWith('moved aside to ..foreign-')));
+    assert.deepEqual(await store.read(), { keyPem: undefined, chainPem: undefined, rootPem: undefined, meta: undefined });
+    assert.equal((await readdir(store.dir)).filter((n) => n.startsWith('..foreign-')).length, 3);
+  });
+
+  void test('a root-cert.pem root did not write is never read as trusted, and the next install replaces it', async () => {
+    await store.install({ keyPem: 'K1', chainPem: 'C1', rootPem: 'R1', meta: meta('1') });
+    await chown(join(store.dir, 'root-cert.pem'), 65534, 65534);
+    await writeFile(join(store.dir, 'root-cert.pem'), 'PROXY ROOT');
+    assert.equal((await store.read()).rootPem, undefined);
+    await store.install({ keyPem: 'K2', chainPem: 'C2', rootPem: 'R1', meta: meta('2') });
+    assert.match(findings.map((f) => `${f.entry}: ${f.action}`).join('\n'), /root-cert.pem: not trusted/);
+    const st = await stat(join(store.dir, 'root-cert.pem'));
+    assert.deepEqual({ uid: st.uid, mode: st.mode & 0o777, text: (await store.read()).rootPem }, { uid: 0, mode: 0o644, text: 'R1' });
+  });
+
+  void test('under umask 077 the directory and generations are still 0755, the key 0640', async () => {
+    const old = process.umask(0o077);
+    try {
+      await store.install({ keyPem: 'K1', chainPem: 'C1', rootPem: 'R1', meta: meta('1') });
+    } finally {
+      process.umask(old);
+    }
+    const gen = await readlink(join(store.dir, DATA_LINK));
+    assert.equal((await stat(store.dir)).mode & 0o777, 0o755);
+    assert.equal((await stat(join(store.dir, gen))).mode & 0o777, 0o755);
+    assert.equal((await stat(join(store.dir, gen, 'key.pem'))).mode & 0o777, 0o640);
+    assert.equal((await stat(join(store.dir, gen, 'meta.json'))).mode & 0o777, 0o644);
+  });
+
+  void test('a certDir that is a link is refused with the fix', async () => {
+    await mkdir(join(dir, 'real'));
+    await symlink(join(dir, 'real'), store.dir);
+    await assert.rejects(store.repair(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'MNA_CERT_DIR_UNSAFE');
+      assert.match(err.message, /identity.certDir \S+ is a symbolic link; refusing to use it. Fix: set identity.certDir to the directory itself/);
+      return true;
+    });
   });
 });
 
