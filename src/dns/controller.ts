@@ -151,7 +151,7 @@ class DnsController implements Controller {
     const s = this.foldedStats();
     const lookups = this.cache.hits + this.cache.misses;
     return {
-      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, memo: l.memo, memoAnswered: l.memoAnswered, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected })),
+      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, memo: l.memo, memoAnswered: l.memoAnswered, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected, tcpExpired: l.tcpExpired })),
       queries: s.queries,
       bySource: { ...s.bySource },
       byRcode: Object.fromEntries(s.byRcode.map((n, rcode) => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),
