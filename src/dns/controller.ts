@@ -158,6 +158,7 @@ class DnsController implements Controller {
       dropped: s.dropped,
       truncated: s.truncated,
       refusedOverload: s.refusedOverload,
+      coalesced: s.coalesced,
       inFlight: this.resolver.inFlight,
       cache: { size: this.cache.size, capacity: this.config.dns.cache.size, hits: this.cache.hits, misses: this.cache.misses, hitRate: lookups === 0 ? 0 : Math.round((this.cache.hits / lookups) * 1000) / 1000 },
       upstreams: { source: this.upstreamSource, servers: this.defaultUpstreams, health: [...this.upstreamPool.values()].map((u) => u.health()) },
