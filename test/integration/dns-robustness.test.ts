@@ -9,6 +9,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { launcherNodeFlags } from '../../bench/_shipped.js';
 import { REPO_ROOT, startAgent, type AgentHandle } from '../helpers/agent-process.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { dig, dnsStatus, startDnsmasq } from './dns-fixture.js';
@@ -25,8 +26,12 @@ void describe('dns robustness under hostile packets', () => {
   before(async () => {
     ns = await createNetns('tdnrobust');
     await startDnsmasq(ns, '127.0.0.3', ['--address=/#/', '--address=/example.com/93.184.215.14']);
+    // The young generation as the packaged launcher sizes it (the one launcher flag NODE_OPTIONS takes):
+    // Node's default lets it grow to 32 MB under a flood's allocation rate, which is not what runs.
+    const semiSpace = (await launcherNodeFlags()).filter((f) => f.startsWith('--max-semi-space-size'));
     agent = await startAgent({
       ns,
+      env: { NODE_OPTIONS: semiSpace.join(' ') },
       config: { dns: { enabled: true, listen: ['127.0.0.1:53'], upstreams: ['127.0.0.3'], hosts: [{ name: 'istio-pilot', addresses: ['192.168.0.62'] }] } },
     });
     await agent.waitReady();
