@@ -54,9 +54,13 @@ export class UdpLane {
       ex.upper = randomizeCase(q.wire, q.questionEnd - 4);
     }
     this.pending.add(ex);
-    // With an IP literal both complete at once; a bind error (EMFILE...) arrives through onError.
-    ex.socket.connect(this.port, this.host);
-    if (!ex.done) ex.socket.send(q.wire);
+    try {
+      // With an IP literal both complete at once; a bind error (EMFILE...) arrives through onError.
+      ex.socket.connect(this.port, this.host);
+      if (!ex.done) ex.socket.send(q.wire);
+    } catch (err) {
+      this.onError(ex, err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   onReply(ex: Exchange, reply: Buffer): void {
