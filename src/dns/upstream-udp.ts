@@ -28,8 +28,7 @@ class Exchange {
     readonly lane: UdpLane,
     readonly q: UpstreamQuery,
   ) {
-    const v6 = net.isIPv6(lane.host);
-    this.socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: (a, _o, cb) => cb(null, a, v6 ? 6 : 4) });
+    this.socket = dgram.createSocket(lane.socketOptions);
     this.socket.on('message', (msg) => lane.onReply(this, msg));
     this.socket.on('error', (err) => lane.onError(this, err));
   }
@@ -37,13 +36,18 @@ class Exchange {
 
 export class UdpLane {
   readonly pending = new Set<Exchange>();
+  /** The host is an IP literal: dgram's per-socket lookup answers at once. */
+  readonly socketOptions: dgram.SocketOptions;
 
   constructor(
     readonly host: string,
     readonly port: number,
     private readonly hook: SettleHook,
     private readonly cases: CaseLearner,
-  ) {}
+  ) {
+    const v6 = net.isIPv6(host);
+    this.socketOptions = { type: v6 ? 'udp6' : 'udp4', lookup: (a, _o, cb) => cb(null, a, v6 ? 6 : 4) };
+  }
 
   send(q: UpstreamQuery, now: number, confirming = false): void {
     const ex = new Exchange(this, q);
