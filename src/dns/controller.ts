@@ -151,13 +151,14 @@ class DnsController implements Controller {
     const s = this.foldedStats();
     const lookups = this.cache.hits + this.cache.misses;
     return {
-      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, memo: l.memo, memoAnswered: l.memoAnswered, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected })),
+      listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, memo: l.memo, memoAnswered: l.memoAnswered, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected, tcpExpired: l.tcpExpired })),
       queries: s.queries,
       bySource: { ...s.bySource },
       byRcode: Object.fromEntries(s.byRcode.map((n, rcode) => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),
       dropped: s.dropped,
       truncated: s.truncated,
       refusedOverload: s.refusedOverload,
+      coalesced: s.coalesced,
       inFlight: this.resolver.inFlight,
       cache: { size: this.cache.size, capacity: this.config.dns.cache.size, hits: this.cache.hits, misses: this.cache.misses, hitRate: lookups === 0 ? 0 : Math.round((this.cache.hits / lookups) * 1000) / 1000 },
       upstreams: { source: this.upstreamSource, servers: this.defaultUpstreams, health: [...this.upstreamPool.values()].map((u) => u.health()) },

@@ -6,7 +6,7 @@
  * server fails the caller gets undefined and answers SERVFAIL — never NXDOMAIN (Istio #29673).
  */
 import type { Upstream } from './upstream.js';
-import type { UpstreamQuery } from './upstream-lanes.js';
+import type { UpstreamQuery } from './upstream-query.js';
 import { Rcode, TC, rcodeOf, u16 } from './wire.js';
 
 /**
@@ -16,6 +16,7 @@ import { Rcode, TC, rcodeOf, u16 } from './wire.js';
 export const QUERY_BUDGET_MS = 4500;
 
 const NONE: readonly Upstream[] = [];
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * One query on its way through a forwarder's servers, and its own pending record on whichever
@@ -23,7 +24,8 @@ const NONE: readonly Upstream[] = [];
  * subclasses it with what it needs to answer the client, in finish().
  */
 export abstract class ForwardJob implements UpstreamQuery {
-  readonly clientId: number;
+  /** The bytes sent upstream (our ID and letter case, written per attempt); allocated when started. */
+  wire: Buffer = NO_BYTES;
   deadline = 0;
   sentAt = 0;
   private forwarder: Forwarder | undefined;
@@ -35,27 +37,21 @@ export abstract class ForwardJob implements UpstreamQuery {
   /** A SERVFAIL or REFUSED kept in case no server does better. */
   private fallback: Buffer | undefined;
 
-  /** `packet` becomes the job's: our IDs are written into it while it is in flight. */
+  /** `packet` becomes the job's (it is not changed). */
   constructor(
     readonly packet: Buffer,
     readonly questionEnd: number,
     /** The client came over TCP (then we ask over TCP too: the reply may be large). */
     readonly tcp: boolean,
   ) {
-    this.clientId = u16(packet, 0);
   }
 
   /** The answer, or undefined when every server failed (the caller answers SERVFAIL); called once. */
   protected abstract finish(reply: Buffer | undefined): void;
 
-  /** The query bytes with the client's ID back in place, once the job is finished. */
-  protected clientPacket(): Buffer {
-    this.packet.writeUInt16BE(this.clientId, 0);
-    return this.packet;
-  }
-
   start(forwarder: Forwarder, now: number): void {
     this.forwarder = forwarder;
+    this.wire = Buffer.allocUnsafe(this.packet.length);
     this.order = forwarder.order(now);
     this.startedAt = now;
     this.attempt(0);

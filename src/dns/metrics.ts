@@ -28,6 +28,8 @@ const NAMES = [
   'upstream_healthy',
   'upstream_queries_total',
   'upstream_failures_total',
+  'upstream_case_mismatches_total',
+  'coalesced_total',
   'inflight',
   'mesh_hosts',
   'manifest_errors_total',
@@ -155,6 +157,24 @@ export function registerDnsMetrics(registry: Registry, src: MetricsSource): void
     collect() {
       this.reset();
       for (const u of src.upstreams()) this.inc({ server: u.server }, u.failures);
+    },
+  });
+  new Counter({
+    name: 'mesh_node_agent_dns_upstream_case_mismatches_total',
+    help: 'Upstream replies whose name differed from the question only in letter case (0x20: dropped, or asked again).',
+    labelNames: ['server'],
+    registers,
+    collect() {
+      this.reset();
+      for (const u of src.upstreams()) this.inc({ server: u.server }, u.caseMismatches);
+    },
+  });
+  new Counter({
+    name: 'mesh_node_agent_dns_coalesced_total',
+    help: 'Forwarded queries that joined an identical query already out upstream.',
+    registers,
+    collect() {
+      setCounter(this, src.stats().coalesced);
     },
   });
   new Gauge({

@@ -16,12 +16,14 @@ import { MAX_CACHED_REPLY, type CacheKey, type DnsCache } from './cache.js';
 import { elapsedMicros, performanceClock, type DnsClock } from './clock.js';
 import { ForwardJob, type Forwarder } from './forwarder.js';
 import type { HostsTable } from './hosts-table.js';
+import { InFlightQueries, type Coalescable } from './in-flight.js';
 import type { MeshTable } from './mesh-table.js';
 import type { DomainTable } from './names.js';
 import { blockFor, localReply, localReplyLength, writeLocalReply, type RecordSet } from './records.js';
 import { MEMO_TTLS_OVERFLOW, memoWord, sourceIndex } from './reply-memo.js';
 import type { AnswerSource, DnsStats } from './stats.js';
 import { fitReply, truncateInPlace } from './truncate.js';
+import { restoreQuestion } from './name-case.js';
 import { Rcode, blankQuery, copyBytes, emptyReply, isQuery, parseQuery, writeEmptyReply, type Query } from './wire.js';
 
 export interface Routes {
@@ -65,6 +67,8 @@ export class Resolver {
   memoTtlBase = 0;
   /** Parsed into for every query; forwarded queries copy the fields they need. */
   private readonly query: Query = blankQuery();
+  /** Forwarded queries out upstream; identical ones join them (in-flight.ts). */
+  private readonly waiting = new InFlightQueries<ResolverJob>();
   private current: Routes;
 
   constructor(
@@ -136,19 +140,44 @@ export class Resolver {
     // `packet` may be the listener's receive arena, reused by the next batch; `q` is reused too.
     const copy = Buffer.allocUnsafe(end - start);
     copyBytes(packet, start, end, copy, 0);
-    forwarder.forward(new ResolverJob(this, copy, q, tcp, limit, source, started, respond));
+    const job = new ResolverJob(this, copy, q, tcp, limit, source, started, respond, forwarder);
+    const leader = this.waiting.find(job);
+    if (leader !== undefined) {
+      stats.coalesced += 1;
+      (leader.followers ??= []).push(job);
+      return ANSWER_LATER;
+    }
+    this.waiting.add(job);
+    forwarder.forward(job);
     return ANSWER_LATER;
   }
 
-  /** A forwarded query's answer (undefined: every server failed). */
-  answerForwarded(job: ResolverJob, reply: Buffer | undefined, query: Buffer): void {
-    this.inFlight -= 1;
-    if (reply === undefined) {
-      this.later(emptyReply(query, job.questionEnd, Rcode.ServFail, job.edns), job.source, job.started, job.respond);
-      return;
+  /** A forwarded query's answer (undefined: every server failed), and the same for the queries that joined it. */
+  answerForwarded(job: ResolverJob, reply: Buffer | undefined): void {
+    this.waiting.remove(job);
+    const followers = job.followers;
+    job.followers = undefined;
+    if (reply !== undefined) this.cache.put(job, reply);
+    if (followers !== undefined) {
+      for (const f of followers) {
+        let own: Buffer | undefined;
+        if (reply !== undefined) {
+          // Its own copy: its ID and spelling of the name (the same length: the same name).
+          own = Buffer.from(reply);
+          restoreQuestion(f.packet, own, f.questionEnd);
+          own[0] = f.packet[0]!;
+          own[1] = f.packet[1]!;
+        }
+        this.answerOne(f, own);
+      }
     }
-    this.cache.put(job, reply);
-    this.later(this.fit(reply, job.limit), job.source, job.started, job.respond);
+    this.answerOne(job, reply);
+  }
+
+  private answerOne(job: ResolverJob, reply: Buffer | undefined): void {
+    this.inFlight -= 1;
+    if (reply === undefined) this.later(emptyReply(job.packet, job.questionEnd, Rcode.ServFail, job.edns), job.source, job.started, job.respond);
+    else this.later(this.fit(reply, job.limit), job.source, job.started, job.respond);
   }
 
   /** A hosts or mesh answer: written in place when it fits the room, else built and sent through `respond`. */
@@ -190,13 +219,18 @@ export class Resolver {
   }
 }
 
-/** What the resolver needs to answer a forwarded query (and cache its reply), carried by the forwarding job itself. */
-class ResolverJob extends ForwardJob implements CacheKey {
+/**
+ * What the resolver needs to answer a forwarded query (and cache its reply), carried by the forwarding
+ * job itself; a query that joined an identical one out upstream waits as one of its `followers`.
+ */
+class ResolverJob extends ForwardJob implements CacheKey, Coalescable<ResolverJob> {
   readonly edns: boolean;
   readonly name: string;
   readonly qtype: number;
   readonly qclass: number;
   readonly cacheFlags: number;
+  sameName: ResolverJob | undefined = undefined;
+  followers: ResolverJob[] | undefined = undefined;
 
   constructor(
     private readonly resolver: Resolver,
@@ -207,6 +241,7 @@ class ResolverJob extends ForwardJob implements CacheKey {
     readonly source: AnswerSource,
     readonly started: number,
     readonly respond: Respond,
+    readonly forwardTo: Forwarder,
   ) {
     super(packet, q.questionEnd, tcp);
     // `q` is reused by the next query: keep what is needed of it.
@@ -218,6 +253,6 @@ class ResolverJob extends ForwardJob implements CacheKey {
   }
 
   protected finish(reply: Buffer | undefined): void {
-    this.resolver.answerForwarded(this, reply, this.clientPacket());
+    this.resolver.answerForwarded(this, reply);
   }
 }

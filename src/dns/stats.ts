@@ -13,6 +13,8 @@ export class DnsStats {
   dropped = 0;
   truncated = 0;
   refusedOverload = 0;
+  /** Forwarded queries that joined an identical one already out upstream (in-flight.ts). */
+  coalesced = 0;
   readonly bySource: Record<AnswerSource, number> = { hosts: 0, mesh: 0, forward: 0, cache: 0, upstream: 0, error: 0 };
   /** Index = rcode (0-15). */
   readonly byRcode = new Array<number>(16).fill(0);

@@ -1,14 +1,15 @@
 /**
- * One upstream server: a few long-lived connected UDP sockets (each on its own random source
- * port, chosen by the kernel) and one pipelined TCP connection, opened on demand. Queries are
- * forwarded as raw bytes with a fresh random ID; a reply is accepted only from the server's
- * address (the sockets are connected), for a pending ID, with the same question. Health is
- * tracked from outcomes.
+ * One upstream server: UDP with a fresh socket (and so a fresh random source port) per attempt
+ * (upstream-udp.ts), and one pipelined TCP connection opened on demand (upstream-tcp.ts). Queries are
+ * forwarded as raw bytes under a fresh random ID and, over UDP, a random letter case while the server
+ * echoes it (name-case.ts); a reply is accepted only from the server's address, as a response to that
+ * ID with the same question. Health is tracked from outcomes.
  */
 import { formatHostPort } from '../config/net-types.js';
-import { TcpLane, UdpLane, UpstreamTimeout, fail, freeId, type SettleHook, type UpstreamQuery } from './upstream-lanes.js';
-
-const UDP_LANES = 4;
+import { CaseLearner, type CaseEcho } from './name-case.js';
+import { TcpLane } from './upstream-tcp.js';
+import { UpstreamTimeout, type SettleHook, type UpstreamQuery } from './upstream-query.js';
+import { UdpLane } from './upstream-udp.js';
 
 export interface UpstreamHealth {
   server: string;
@@ -19,18 +20,22 @@ export interface UpstreamHealth {
   lastError?: string;
   /** Smoothed round-trip time of successful queries, ms. */
   rttMs?: number;
+  /** Whether the server echoes the question's letter case (0x20 on while unknown or yes). */
+  caseEcho: CaseEcho;
+  /** Replies whose name differed from the question only in letter case. */
+  caseMismatches: number;
 }
 
 export class Upstream {
   readonly server: string;
-  private readonly lanes: UdpLane[] = [];
+  private readonly udp: UdpLane;
   private readonly tcp: TcpLane;
+  private readonly cases = new CaseLearner();
   /** Health and round-trip time from every attempt's outcome, before the query hears of it. */
   private readonly hook: SettleHook = (q, err) => {
     if (err === undefined) this.succeeded(Date.now() - q.sentAt);
     else this.failed(err);
   };
-  private next = 0;
   healthy = true;
   consecutiveFailures = 0;
   queries = 0;
@@ -45,10 +50,7 @@ export class Upstream {
     readonly port: number,
   ) {
     this.server = Upstream.keyOf(host, port);
-    const onError = (err: Error): void => {
-      this.lastError = err.message;
-    };
-    for (let i = 0; i < UDP_LANES; i++) this.lanes.push(new UdpLane(host, port, this.hook, onError));
+    this.udp = new UdpLane(host, port, this.hook, this.cases);
     this.tcp = new TcpLane(host, port, this.hook);
   }
 
@@ -57,37 +59,26 @@ export class Upstream {
   }
 
   /**
-   * Sends `q.packet` under a fresh random ID (written into it) and tells `q.onUpstream` the outcome
-   * once: the reply (client's ID restored) or an error.
+   * Sends `q.packet` under a fresh random ID (in `q.wire`) and tells `q.onUpstream` the outcome
+   * once: the reply (client's ID and question restored) or an error.
    */
   query(q: UpstreamQuery, tcp: boolean, timeoutMs: number, now: number): void {
-    const lane = tcp ? this.tcp : this.lanes[(this.next = (this.next + 1) % this.lanes.length)]!;
-    const id = freeId(lane.pending);
-    q.packet.writeUInt16BE(id, 0);
     q.deadline = now + timeoutMs;
     q.sentAt = now;
     this.queries += 1;
-    lane.send(q, id);
+    if (tcp) this.tcp.send(q);
+    else this.udp.send(q, now);
   }
 
   /** Times out overdue queries (called by the forwarder's sweeper). */
   sweep(now: number): void {
-    this.sweepLane(this.tcp, now);
-    for (const lane of this.lanes) this.sweepLane(lane, now);
-  }
-
-  private sweepLane(lane: UdpLane | TcpLane, now: number): void {
-    for (const [id, q] of lane.pending) {
-      if (q.deadline > now) continue;
-      lane.pending.delete(id);
-      fail(q, new UpstreamTimeout(this.server), this.hook);
-    }
+    const timeout = (): Error => new UpstreamTimeout(this.server);
+    this.tcp.sweep(now, timeout);
+    this.udp.sweep(now, timeout);
   }
 
   get inFlight(): number {
-    let n = this.tcp.pending.size;
-    for (const lane of this.lanes) n += lane.pending.size;
-    return n;
+    return this.tcp.pending.size + this.udp.pending.size;
   }
 
   private succeeded(rtt: number): void {
@@ -114,11 +105,13 @@ export class Upstream {
       failures: this.failures,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       ...(this.rttMs === undefined ? {} : { rttMs: Math.round(this.rttMs * 100) / 100 }),
+      caseEcho: this.cases.echo,
+      caseMismatches: this.cases.mismatches,
     };
   }
 
   close(): void {
-    for (const lane of this.lanes) lane.close();
+    this.udp.close();
     this.tcp.close();
   }
 }

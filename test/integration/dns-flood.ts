@@ -20,6 +20,10 @@ const seeds = [
   buildQuery(4, 'www.example.com', QType.MX, { ednsSize: 4096 }),
 ];
 
+function validQuery(id: number): Buffer {
+  return buildQuery(id, 'istio-pilot', QType.A);
+}
+
 /** One hostile packet: random bytes, a mutated valid query, or a crafted pathological one. */
 function hostile(i: number): Buffer {
   const kind = i % 10;
@@ -69,28 +73,41 @@ async function probe(socket: dgram.Socket, id: number): Promise<boolean> {
   return false;
 }
 
-async function tcpFlood(frames: number): Promise<{ frames: number; validAnswered: number; validSent: number }> {
+/**
+ * Connections of 50 frames each (every tenth a valid query), 20 at a time, each from its own loopback
+ * address. Each waits for the answers to its valid frames (those before any zero-length frame, where
+ * the agent ends the connection), or for the agent to close it, within a deadline, and notes how
+ * long the last answer took from the write (reported, not judged).
+ */
+async function tcpFlood(frames: number): Promise<{ frames: number; validAnswered: number; validSent: number; answerMs: { p50: number; p99: number; max: number } }> {
   let sent = 0;
   let validSent = 0;
   let validAnswered = 0;
+  const waits: number[] = [];
   while (sent < frames) {
-    const batch = Array.from({ length: 20 }, async () => {
-      const socket = net.connect({ host, port });
+    const batch = Array.from({ length: 20 }, async (_, slot) => {
+      const socket = net.connect({ host, port, localAddress: `127.0.1.${slot + 1}` });
       socket.on('error', () => undefined);
       let received = Buffer.alloc(0);
       socket.on('data', (c: Buffer) => {
         received = Buffer.concat([received, c]);
       });
+      let closed = false;
+      socket.on('close', () => (closed = true));
       try {
         await once(socket, 'connect');
       } catch {
         return;
       }
       const chunks: Buffer[] = [];
+      // Valid frames the agent owes an answer: those before a zero-length frame (it closes there).
       let valid = 0;
+      let ended = false;
       for (let k = 0; k < 50; k++, sent++) {
-        const payload = k % 10 === 0 ? seeds[0]! : hostile(sent);
-        if (k % 10 === 0) valid++;
+        // A valid frame: istio-pilot under its own ID (0x8000 + its number), answered at most once.
+        const payload = k % 10 === 0 ? validQuery(0x8000 + k / 10) : hostile(sent);
+        if (k % 10 === 0 && !ended) valid++;
+        ended ||= payload.length === 0;
         const frame = Buffer.alloc(2 + payload.length);
         frame.writeUInt16BE(payload.length, 0);
         payload.copy(frame, 2);
@@ -101,24 +118,36 @@ async function tcpFlood(frames: number): Promise<{ frames: number; validAnswered
       if (ending === 1) chunks.push(Buffer.from([0xff, 0xff, 1, 2, 3]));
       const all = Buffer.concat(chunks);
       // Dribble part of it in small pieces (a slow sender), the rest at once.
+      const written = Date.now();
       socket.write(all.subarray(0, 37));
       socket.write(all.subarray(37));
       if (ending === 0) socket.write(Buffer.from([0, 0]));
+      else if (ending === 2) socket.end();
       validSent += valid;
-      await new Promise((r) => setTimeout(r, 150));
+      // Answers to the valid frames owed: replies with ANCOUNT 1 under their IDs.
+      const answered = (): number => {
+        const ids = new Set<number>();
+        let off = 0;
+        while (off + 2 <= received.length) {
+          const len = received.readUInt16BE(off);
+          const msg = received.subarray(off + 2, off + 2 + len);
+          const n = msg.length === len && len > 12 && msg.readUInt16BE(6) === 1 ? msg.readUInt16BE(0) - 0x8000 : -1;
+          if (n >= 0 && n < valid) ids.add(n);
+          off += 2 + len;
+        }
+        return ids.size;
+      };
+      const deadline = written + 20_000;
+      while (answered() < valid && !closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      waits.push(Date.now() - written);
       socket.destroy();
-      // Count answers to the valid frames: replies with ANCOUNT 1 for istio-pilot.
-      let off = 0;
-      while (off + 2 <= received.length) {
-        const len = received.readUInt16BE(off);
-        const msg = received.subarray(off + 2, off + 2 + len);
-        if (msg.length === len && len > 12 && msg.readUInt16BE(6) === 1 && msg.readUInt16BE(0) === 1) validAnswered++;
-        off += 2 + len;
-      }
+      validAnswered += answered();
     });
     await Promise.all(batch);
   }
-  return { frames: sent, validAnswered, validSent };
+  waits.sort((a, b) => a - b);
+  const at = (p: number): number => waits[Math.min(waits.length - 1, Math.floor(waits.length * p))] ?? 0;
+  return { frames: sent, validAnswered, validSent, answerMs: { p50: at(0.5), p99: at(0.99), max: at(1) } };
 }
 
 async function main(): Promise<void> {
