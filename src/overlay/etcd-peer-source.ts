@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import { readNetworkConfig } from './etcd-config-reader.js';
 import { decodeLease, leaseToPeer, subnetFromKey, subnetsPrefix } from './etcd-lease-format.js';
 import type { NetworkConfig, OverlayExpectations } from './etcd-network-config.js';
-import { PrefixFollower } from './etcd-prefix-follower.js';
+import { PrefixFollower, type KeyValue } from './etcd-prefix-follower.js';
 import type { Peer, PeerSource } from './peer-source.js';
 
 export interface EtcdPeerSourceOptions {
@@ -31,33 +31,35 @@ export interface EtcdPeerSourceOptions {
   onApplied?: (cause: 'list' | 'watch') => void;
 }
 
-type Decoded = { value: string; peer?: Peer; invalid?: string };
+type Decoded = { value: string; peer?: Peer };
 
 /**
- * Peers from the registry's entries, sorted by subnet; own leases and non-vxlan leases skipped.
- * `cache` (key → last decoded value) spares re-parsing unchanged leases on every event.
+ * Peers from the registry's entries, sorted by subnet: every lease key with its create revision
+ * (claim order) and mod revision. Our own lease (by subnet; by public IP while our subnet is not
+ * known, flannel's rule) and non-vxlan leases are skipped; a lease that cannot be read is
+ * delivered as invalid, for the gate to refuse and report. `cache` (key → last decoded value)
+ * spares re-parsing unchanged leases on every event.
  */
 export function peersFromEntries(
   prefix: string,
-  entries: ReadonlyMap<string, string>,
+  entries: ReadonlyMap<string, KeyValue>,
   own: { subnet?: string | undefined; publicIP?: string | undefined },
-  onInvalid?: (key: string, reason: string) => void,
   cache: Map<string, Decoded> = new Map(),
 ): Peer[] {
   const peers: Peer[] = [];
-  for (const [key, value] of entries) {
+  for (const [key, kv] of entries) {
     let decoded = cache.get(key);
-    if (decoded === undefined || decoded.value !== value) {
-      decoded = decode(prefix, key, value);
+    if (decoded === undefined || decoded.value !== kv.value) {
+      decoded = decode(prefix, key, kv.value);
       cache.set(key, decoded);
     }
-    if (decoded.invalid !== undefined) onInvalid?.(key, decoded.invalid);
     const peer = decoded.peer;
-    if (peer === undefined || peer.subnet === own.subnet || peer.publicIP === own.publicIP) continue;
-    peers.push(peer);
+    if (peer === undefined || peer.subnet === own.subnet) continue;
+    if (own.subnet === undefined && peer.publicIP === own.publicIP) continue;
+    peers.push({ ...peer, order: Number(kv.createRevision), revision: kv.modRevision });
   }
   if (cache.size > entries.size) for (const key of cache.keys()) if (!entries.has(key)) cache.delete(key);
-  return peers.sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : 0));
+  return peers.sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : (a.key ?? '') < (b.key ?? '') ? -1 : 1));
 }
 
 function decode(prefix: string, key: string, value: string): Decoded {
@@ -65,9 +67,9 @@ function decode(prefix: string, key: string, value: string): Decoded {
   if (subnet === undefined) return { value };
   try {
     const peer = leaseToPeer(subnet, decodeLease(value));
-    return peer === undefined ? { value } : { value, peer };
+    return peer === undefined ? { value } : { value, peer: { ...peer, key } };
   } catch (err) {
-    return { value, invalid: errorMessage(err) };
+    return { value, peer: { subnet, publicIP: '', vtepMAC: '', source: 'etcd', key, invalid: errorMessage(err) } };
   }
 }
 
@@ -80,7 +82,7 @@ export class EtcdPeerSource implements PeerSource {
   private connected = false;
   private listed = false;
   private reason = 'not started';
-  private invalid = new Map<string, string>();
+  private net: NetworkConfig | undefined;
   private readonly decoded = new Map<string, Decoded>();
   private firstOutcome: ((err?: unknown) => void) | undefined;
   private lastChangeAt: string | undefined;
@@ -92,6 +94,7 @@ export class EtcdPeerSource implements PeerSource {
       {
         beforeList: async () => {
           const net = await readNetworkConfig(options.client, options.prefix, options.overlay);
+          this.net = net;
           options.onNetworkConfig?.(net);
         },
         onChange: (entries, cause) => {
@@ -139,6 +142,11 @@ export class EtcdPeerSource implements PeerSource {
     return this.peers;
   }
 
+  /** The registry's network config, once read: every lease must fit it (the peer gate checks). */
+  network(): NetworkConfig | undefined {
+    return this.net;
+  }
+
   ready(): Readiness {
     if (this.listed && this.connected) return { ready: true };
     return { ready: false, reason: this.reason };
@@ -156,19 +164,13 @@ export class EtcdPeerSource implements PeerSource {
       compactions: f.compactions,
       reconnects: f.reconnects,
       ...(this.lastChangeAt === undefined ? {} : { lastChange: this.lastChangeAt }),
-      ...(this.invalid.size === 0 ? {} : { invalidLeases: Object.fromEntries(this.invalid) }),
       ...(this.connected ? {} : { reason: this.reason }),
     };
   }
 
-  private recompute(entries: ReadonlyMap<string, string>): void {
+  private recompute(entries: ReadonlyMap<string, KeyValue>): void {
     const ownSubnet = this.options.ownSubnet?.();
-    const invalid = new Map<string, string>();
-    const peers = peersFromEntries(this.options.prefix, entries, { subnet: ownSubnet, publicIP: this.options.ownPublicIP?.() }, (key, why) => invalid.set(key, why), this.decoded);
-    for (const [key, why] of invalid) {
-      if (this.invalid.get(key) !== why) this.options.log.warn({ key, reason: why }, 'skipping a lease flanneld could not use either');
-    }
-    this.invalid = invalid;
+    const peers = peersFromEntries(this.options.prefix, entries, { subnet: ownSubnet, publicIP: this.options.ownPublicIP?.() }, this.decoded);
     if (ownSubnet !== undefined) {
       this.options.onOwnLease?.([...entries.keys()].some((key) => subnetFromKey(this.options.prefix, key) === ownSubnet));
     }
@@ -193,6 +195,6 @@ function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((p, i) => {
     const q = b[i];
-    return q !== undefined && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC;
+    return q !== undefined && p.key === q.key && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC && p.order === q.order && p.invalid === q.invalid;
   });
 }

@@ -49,23 +49,26 @@ export interface LocalFacts {
   foreignRoutes: readonly string[];
 }
 
-export type RefusalReason =
-  | 'malformed'
-  | 'not-network-address'
-  | 'outside-network'
-  | 'subnet-length'
-  | 'outside-subnet-range'
-  | 'own-subnet'
-  | 'connected-network'
-  | 'foreign-route'
-  | 'public-ip-class'
-  | 'public-ip-own'
-  | 'public-ip-overlay'
-  | 'mac-class'
-  | 'mac-own'
-  | 'subnet-claimed'
-  | 'mac-claimed'
-  | 'public-ip-claimed';
+export const REFUSAL_REASONS = [
+  'malformed',
+  'not-network-address',
+  'outside-network',
+  'subnet-length',
+  'outside-subnet-range',
+  'own-subnet',
+  'connected-network',
+  'foreign-route',
+  'public-ip-class',
+  'public-ip-own',
+  'public-ip-overlay',
+  'mac-class',
+  'mac-own',
+  'subnet-claimed',
+  'mac-claimed',
+  'public-ip-claimed',
+] as const;
+
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export interface Refusal {
   source: string;
@@ -134,7 +137,7 @@ export function prepareFacts(facts: LocalFacts): PreparedFacts {
   };
 }
 
-type Verdict = { ok: true; peer: GatedPeer; range: Subnet; ip: number } | { ok: false; refusal: Refusal };
+export type Verdict = { ok: true; peer: GatedPeer; range: Subnet; ip: number } | { ok: false; refusal: Refusal };
 
 function refuse(c: Candidate, reason: RefusalReason, field: Refusal['field'], message: string): Verdict {
   return { ok: false, refusal: { source: c.source, key: c.key, subnet: c.subnet, publicIP: c.publicIP, vtepMAC: c.vtepMAC, ...(c.revision === undefined ? {} : { revision: c.revision }), reason, field, message } };
@@ -193,12 +196,24 @@ export function gatePeers(candidates: readonly Candidate[], facts: LocalFacts, s
   return gatePrepared(candidates, prepareFacts(facts), sources);
 }
 
-/** The same with facts prepared once for many calls (a registry delivering every change). */
-export function gatePrepared(candidates: readonly Candidate[], facts: PreparedFacts, sources: readonly string[] = []): GateResult {
+/**
+ * The same with facts prepared once for many calls (a registry delivering every change).
+ * `memo` keeps per-candidate verdicts between calls; the caller clears it when the facts change.
+ */
+export function gatePrepared(candidates: readonly Candidate[], facts: PreparedFacts, sources: readonly string[] = [], memo?: Map<string, Verdict>): GateResult {
   const refused: Refusal[] = [];
   const passed: (Verdict & { ok: true })[] = [];
   for (const c of candidates) {
-    const v = checkCandidate(c, facts);
+    let v: Verdict | undefined;
+    if (memo === undefined) v = checkCandidate(c, facts);
+    else {
+      const id = `${c.source}\0${c.key}\0${c.subnet}\0${c.publicIP}\0${c.vtepMAC}\0${c.order}\0${c.revision ?? ''}\0${c.invalid ?? ''}`;
+      v = memo.get(id);
+      if (v === undefined) {
+        v = checkCandidate(c, facts);
+        memo.set(id, v);
+      }
+    }
     if (v.ok) passed.push(v);
     else refused.push(v.refusal);
   }

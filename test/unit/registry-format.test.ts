@@ -37,20 +37,27 @@ describe('flannel lease records', () => {
     assert.equal(leaseToPeer('10.234.1.0/24', upper), undefined);
   });
 
-  test('peers exclude our own subnet and any lease carrying our address, sorted', () => {
+  test('peers carry key and revisions; our own lease is skipped; a lease with our address elsewhere is left to the gate', () => {
     const v = (ip: string, mac: string): string => encodeLease({ publicIP: ip, vni: 1, vtepMAC: mac });
+    let rev = 10;
+    const kv = (value: string): { value: string; createRevision: string; modRevision: string } => {
+      rev += 1;
+      return { value, createRevision: String(rev), modRevision: String(rev + 100) };
+    };
     const entries = new Map([
-      [subnetKey(P, '10.234.9.0/24'), v('192.168.0.9', '02:00:00:00:00:09')],
-      [subnetKey(P, '10.234.2.0/24'), v('192.168.0.2', '02:00:00:00:00:02')],
-      [subnetKey(P, '10.234.3.0/24'), v('192.168.0.3', '02:00:00:00:00:03')],
-      [subnetKey(P, '10.234.4.0/24'), v('192.168.0.99', '02:00:00:00:00:04')],
-      [subnetKey(P, '10.234.5.0/24'), 'broken'],
+      [subnetKey(P, '10.234.9.0/24'), kv(v('192.168.0.9', '02:00:00:00:00:09'))],
+      [subnetKey(P, '10.234.2.0/24'), kv(v('192.168.0.2', '02:00:00:00:00:02'))],
+      [subnetKey(P, '10.234.3.0/24'), kv(v('192.168.0.3', '02:00:00:00:00:03'))],
+      [subnetKey(P, '10.234.4.0/24'), kv(v('192.168.0.99', '02:00:00:00:00:04'))],
+      [subnetKey(P, '10.234.5.0/24'), kv('broken')],
     ]);
-    const invalid: string[] = [];
-    const peers = peersFromEntries(P, entries, { subnet: '10.234.3.0/24', publicIP: '192.168.0.99' }, (k) => invalid.push(k));
-    assert.deepEqual(peers.map((p) => p.subnet), ['10.234.2.0/24', '10.234.9.0/24']);
-    assert.deepEqual(peers[0], { subnet: '10.234.2.0/24', publicIP: '192.168.0.2', vtepMAC: '02:00:00:00:00:02', source: 'etcd' });
-    assert.deepEqual(invalid, [subnetKey(P, '10.234.5.0/24')]);
+    const peers = peersFromEntries(P, entries, { subnet: '10.234.3.0/24', publicIP: '192.168.0.99' });
+    assert.deepEqual(peers.map((p) => p.subnet), ['10.234.2.0/24', '10.234.4.0/24', '10.234.5.0/24', '10.234.9.0/24']);
+    assert.deepEqual(peers[0], { subnet: '10.234.2.0/24', publicIP: '192.168.0.2', vtepMAC: '02:00:00:00:00:02', source: 'etcd', key: subnetKey(P, '10.234.2.0/24'), order: 12, revision: '112' });
+    assert.equal(peers[2]?.invalid, 'lease value is not JSON');
+    // Before our subnet is known, a lease carrying our address is ours (flannel's rule).
+    const early = peersFromEntries(P, entries, { publicIP: '192.168.0.99' });
+    assert.deepEqual(early.map((p) => p.subnet), ['10.234.2.0/24', '10.234.3.0/24', '10.234.5.0/24', '10.234.9.0/24']);
   });
 });
 
