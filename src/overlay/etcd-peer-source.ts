@@ -75,6 +75,7 @@ function decode(prefix: string, key: string, value: string): Decoded {
 
 export class EtcdPeerSource implements PeerSource {
   readonly name = 'etcd';
+  readonly remote = true;
   private readonly follower: PrefixFollower;
   private onChange: ((peers: readonly Peer[]) => void) | undefined;
   private delivered = false;

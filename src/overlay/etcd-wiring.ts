@@ -9,6 +9,7 @@ import type { Readiness } from '../agent/controller.js';
 import type { OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { NetworkConfig } from './etcd-network-config.js';
 import { EtcdRegistry } from './etcd-registry.js';
 import type { Peer, PeerSource } from './peer-source.js';
 
@@ -85,6 +86,7 @@ export function etcdSubnetAcquirer(config: OverlayConfig, ctx: WiringContext): (
 /** The etcd PeerSource for the controller; owns the registry's lifetime. */
 export class EtcdSourceAdapter implements PeerSource {
   readonly name = 'etcd';
+  readonly remote = true;
   private registry: EtcdRegistry | undefined;
   private entry: Entry | undefined;
 
@@ -105,6 +107,10 @@ export class EtcdSourceAdapter implements PeerSource {
   async stop(): Promise<void> {
     if (this.entry !== undefined) await dispose(this.entry);
     this.entry = undefined;
+  }
+
+  network(): NetworkConfig | undefined {
+    return this.registry?.source.network();
   }
 
   status(): Record<string, unknown> {

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay } from '../../src/overlay/etcd-backoff.js';
+import { ETCD_BACKOFF, backoffDelay } from '../../src/overlay/etcd-backoff.js';
 import { decodeLease, encodeLease, leaseToPeer, subnetFromKey, subnetKey } from '../../src/overlay/etcd-lease-format.js';
 import { checkAgainstOverlay, parseNetworkConfig, subnetProblem } from '../../src/overlay/etcd-network-config.js';
 import { prefixRangeEnd } from '../../src/overlay/etcd-prefix-follower.js';
@@ -125,9 +125,10 @@ describe('subnet choice (flannel tryAcquireLease order)', () => {
   });
 });
 
-test('backoff doubles from 100 ms to a 5 s cap', () => {
+test('backoff doubles from 100 ms; the default cap keeps a retry within a second of etcd returning', () => {
   const mid = (): number => 0.5;
   assert.deepEqual([0, 1, 2, 3, 10].map((a) => backoffDelay(a, { initialMs: 100, maxMs: 5000, random: mid })), [100, 200, 400, 800, 5000]);
+  for (const r of [0, 0.5, 0.999]) assert.ok(backoffDelay(50, { ...ETCD_BACKOFF, random: () => r }) <= 800);
 });
 
 test('prefix range end increments the last byte', () => {
