@@ -236,7 +236,7 @@ function claim(passed: readonly (Verdict & { ok: true })[], refused: Refusal[]):
   const byMac = new Map<string, GatedPeer>();
   const byIp = new Map<string, GatedPeer>();
   const sameHost = (a: GatedPeer, b: GatedPeer): boolean => a.subnet === b.subnet && a.publicIP === b.publicIP && a.vtepMAC === b.vtepMAC;
-  const of = (p: GatedPeer): string => `${p.key} (${p.source})`;
+  const of = (p: GatedPeer): string => p.key;
   for (const v of passed) {
     const p = v.peer;
     const holder = subnetHolder(byLength, v.range);
