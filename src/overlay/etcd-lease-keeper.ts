@@ -39,6 +39,8 @@ export interface LeaseKeeperOptions {
   onSubnetChange?: (subnet: string, previous: string) => void;
   /** Counts etcd write transactions, for metrics. */
   onWrite?: (kind: 'create' | 'takeover' | 'lost-race') => void;
+  /** Our lease was written: etcd answers again. */
+  onAcquired?: () => void;
 }
 
 export function isLocalAddress(address: string): boolean {
@@ -116,6 +118,7 @@ export class EtcdLeaseKeeper {
       // A kept etcd lease gets its full TTL back now; a fresh one has it already.
       this.scheduleKeepalive(reuse === undefined ? this.keepaliveMs : 0);
       if (previous !== '' && previous !== choice.subnet) this.options.onSubnetChange?.(choice.subnet, previous);
+      this.options.onAcquired?.();
       return choice.subnet;
     }
     throw new AgentError(ErrorCode.EtcdUnavailable, `could not acquire a lease after ${RACE_RETRIES} lost races under ${subnetsPrefix(prefix)}; retrying later`);
@@ -139,6 +142,11 @@ export class EtcdLeaseKeeper {
   noteOwnLease(present: boolean): void {
     if (present || this.subnet === '' || this.stopped || this.reacquiring !== undefined) return;
     this.reacquiring = this.reacquireIfGone().finally(() => (this.reacquiring = undefined));
+  }
+
+  /** Cuts a retry delay short: etcd answered another request of this process. */
+  retryNow(): void {
+    if (!this.leased) this.wake?.();
   }
 
   async stop(): Promise<void> {

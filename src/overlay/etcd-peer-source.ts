@@ -21,6 +21,8 @@ export interface EtcdPeerSourceOptions {
   log: Logger;
   /** This VM's subnet once known (leases for it are ours, never peers). */
   ownSubnet?: () => string | undefined;
+  /** The watch is (re)connected: etcd answers again. */
+  onConnected?: () => void;
   /** This VM's underlay address: a lease carrying it is ours too (flannel's rule). */
   ownPublicIP?: () => string | undefined;
   /** After every list or change: whether our own lease (by ownSubnet) is present, for the lease keeper. */
@@ -106,6 +108,7 @@ export class EtcdPeerSource implements PeerSource {
         onState: (connected, reason, error) => {
           this.connected = connected;
           if (reason !== undefined) this.reason = reason;
+          if (connected) options.onConnected?.();
           if (connected) this.firstOutcome?.();
           else this.firstOutcome?.(new FirstFailure(reason ?? 'etcd unreachable', AgentError.is(error) ? error : undefined));
         },
@@ -132,6 +135,11 @@ export class EtcdPeerSource implements PeerSource {
   async stop(): Promise<void> {
     this.onChange = undefined;
     await this.follower.stop();
+  }
+
+  /** Cuts a reconnect delay short: etcd answered another request of this process. */
+  retryNow(): void {
+    if (!this.connected) this.follower.retryNow();
   }
 
   /** Re-evaluates own-lease exclusion (e.g. after this VM's subnet became known) without etcd I/O. */

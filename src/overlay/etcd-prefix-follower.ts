@@ -88,6 +88,11 @@ export class PrefixFollower {
     await this.loop;
   }
 
+  /** Cuts a reconnect delay short (etcd answered someone else in this process). */
+  retryNow(): void {
+    this.wake?.();
+  }
+
   snapshot(): ReadonlyMap<string, KeyValue> {
     return this.entries;
   }
