@@ -88,7 +88,7 @@ export async function startAgent(options: StartOptions): Promise<AgentHandle> {
     logs: () => output,
     writeConfig: write,
     get,
-    async waitReady(timeoutMs = 20_000) {
+    async waitReady(timeoutMs = 60_000) {
       try {
         await waitFor(
           'agent ready',
