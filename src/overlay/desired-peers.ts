@@ -2,8 +2,7 @@
  * The peers the kernel should have (pure, no I/O): what the gate accepted, by subnet. The gate
  * already decided every claim, so no two entries share a subnet, a VTEP address, a MAC or a
  * public IP, and no two desired objects can fight over one kernel object. Updates return only
- * the subnets whose peer changed, so a source delivering its full set costs a comparison per
- * peer and a plan per change.
+ * the subnets whose peer changed, so a change costs a plan of that change, not of the table.
  */
 import type { GatedPeer } from './peer-gate.js';
 import type { DesiredPeer } from './plan.js';
@@ -20,7 +19,8 @@ export interface PeerChange {
 const sameHost = (a: DesiredPeer, b: DesiredPeer): boolean => a.publicIP === b.publicIP && a.vtepMAC === b.vtepMAC && a.vtep === b.vtep;
 
 export class DesiredPeers {
-  private readonly bySubnet = new Map<string, DesiredEntry>();
+  private readonly bySubnet = new Map<string, DesiredEntry & { id: string }>();
+  private readonly subnetOf = new Map<string, string>();
   /** Desired neighbour MAC by VTEP address, desired FDB dst by MAC: for event checks and plans. */
   readonly neighbourMac = new Map<string, string>();
   readonly fdbDst = new Map<string, string>();
@@ -29,36 +29,60 @@ export class DesiredPeers {
     return this.bySubnet;
   }
 
-  /** The gate's full accepted set; returns the subnets whose peer changed. */
-  replace(accepted: readonly GatedPeer[]): PeerChange[] {
-    const next = new Map<string, DesiredEntry>();
-    for (const p of accepted) next.set(p.subnet, { subnet: p.subnet, vtep: p.vtep, publicIP: p.publicIP, vtepMAC: p.vtepMAC, source: p.source, key: p.key });
+  /** New acceptance states by candidate id (undefined: no longer accepted); returns changed subnets. */
+  update(outcomes: Iterable<{ id: string; accepted?: GatedPeer }>): PeerChange[] {
+    const before = new Map<string, DesiredEntry>();
+    const added: (DesiredEntry & { id: string })[] = [];
+    // Forget first: a subnet or a MAC may pass from one candidate to another in one update.
+    for (const o of outcomes) {
+      const subnet = this.subnetOf.get(o.id);
+      const old = subnet === undefined ? undefined : this.bySubnet.get(subnet);
+      if (old !== undefined && old.id === o.id) {
+        this.forget(old);
+        if (!before.has(old.subnet)) before.set(old.subnet, old);
+      }
+      const p = o.accepted;
+      if (p !== undefined) added.push({ id: o.id, subnet: p.subnet, vtep: p.vtep, publicIP: p.publicIP, vtepMAC: p.vtepMAC, source: p.source, key: p.key });
+    }
+    for (const e of added) {
+      // Never two entries for one subnet, whatever the caller sent.
+      const clash = this.bySubnet.get(e.subnet);
+      if (clash !== undefined) {
+        this.forget(clash);
+        if (!before.has(clash.subnet)) before.set(clash.subnet, clash);
+      }
+      this.bySubnet.set(e.subnet, e);
+      this.subnetOf.set(e.id, e.subnet);
+      this.neighbourMac.set(e.vtep, e.vtepMAC);
+      this.fdbDst.set(e.vtepMAC, e.publicIP);
+    }
     const changes: PeerChange[] = [];
-    const replaced = new Set<string>();
-    for (const [subnet, prev] of this.bySubnet) {
-      const now = next.get(subnet);
-      if (now !== undefined && sameHost(prev, now)) {
-        // Same host, maybe reported by another source now: nothing for the kernel.
-        if (prev.source !== now.source || prev.key !== now.key) this.bySubnet.set(subnet, now);
-        next.delete(subnet);
-        continue;
-      }
-      // Forget the old objects first: a MAC may move to another subnet in the same update.
-      if (this.neighbourMac.get(prev.vtep) === prev.vtepMAC) this.neighbourMac.delete(prev.vtep);
-      if (this.fdbDst.get(prev.vtepMAC) === prev.publicIP) this.fdbDst.delete(prev.vtepMAC);
-      this.bySubnet.delete(subnet);
-      if (now === undefined) changes.push({ subnet, before: prev });
-      else {
-        changes.push({ subnet, before: prev, after: now });
-        replaced.add(subnet);
-      }
+    for (const [subnet, prev] of before) {
+      const now = this.bySubnet.get(subnet);
+      if (now !== undefined && sameHost(prev, now)) continue;
+      changes.push(now === undefined ? { subnet, before: prev } : { subnet, before: prev, after: now });
     }
-    for (const [subnet, p] of next) {
-      this.bySubnet.set(subnet, p);
-      this.neighbourMac.set(p.vtep, p.vtepMAC);
-      this.fdbDst.set(p.vtepMAC, p.publicIP);
-      if (!replaced.has(subnet)) changes.push({ subnet, after: p });
-    }
+    for (const e of added) if (!before.has(e.subnet)) changes.push({ subnet: e.subnet, after: e });
     return changes;
+  }
+
+  /** The full accepted set (after the facts changed): only differences become changes. */
+  replace(accepted: ReadonlyMap<string, GatedPeer>): PeerChange[] {
+    const outcomes: { id: string; accepted?: GatedPeer }[] = [];
+    for (const [id, p] of accepted) if (this.bySubnet.get(this.subnetOf.get(id) ?? '')?.id !== id || !this.same(id, p)) outcomes.push({ id, accepted: p });
+    for (const id of this.subnetOf.keys()) if (!accepted.has(id)) outcomes.push({ id });
+    return this.update(outcomes);
+  }
+
+  private same(id: string, p: GatedPeer): boolean {
+    const e = this.bySubnet.get(this.subnetOf.get(id) ?? '');
+    return e !== undefined && e.subnet === p.subnet && sameHost(e, p) && e.source === p.source && e.key === p.key;
+  }
+
+  private forget(e: DesiredEntry & { id: string }): void {
+    this.bySubnet.delete(e.subnet);
+    this.subnetOf.delete(e.id);
+    if (this.neighbourMac.get(e.vtep) === e.vtepMAC) this.neighbourMac.delete(e.vtep);
+    if (this.fdbDst.get(e.vtepMAC) === e.publicIP) this.fdbDst.delete(e.vtepMAC);
   }
 }

@@ -137,7 +137,8 @@ export function prepareFacts(facts: LocalFacts): PreparedFacts {
   };
 }
 
-export type Verdict = { ok: true; peer: GatedPeer; range: Subnet; ip: number } | { ok: false; refusal: Refusal };
+export type Passed = { ok: true; peer: GatedPeer; range: Subnet; ip: number };
+export type Verdict = Passed | { ok: false; refusal: Refusal };
 
 function refuse(c: Candidate, reason: RefusalReason, field: Refusal['field'], message: string): Verdict {
   return { ok: false, refusal: { source: c.source, key: c.key, subnet: c.subnet, publicIP: c.publicIP, vtepMAC: c.vtepMAC, ...(c.revision === undefined ? {} : { revision: c.revision }), reason, field, message } };
@@ -196,24 +197,12 @@ export function gatePeers(candidates: readonly Candidate[], facts: LocalFacts, s
   return gatePrepared(candidates, prepareFacts(facts), sources);
 }
 
-/**
- * The same with facts prepared once for many calls (a registry delivering every change).
- * `memo` keeps per-candidate verdicts between calls; the caller clears it when the facts change.
- */
-export function gatePrepared(candidates: readonly Candidate[], facts: PreparedFacts, sources: readonly string[] = [], memo?: Map<string, Verdict>): GateResult {
+/** The same with facts prepared once for many calls. */
+export function gatePrepared(candidates: readonly Candidate[], facts: PreparedFacts, sources: readonly string[] = []): GateResult {
   const refused: Refusal[] = [];
-  const passed: (Verdict & { ok: true })[] = [];
+  const passed: Passed[] = [];
   for (const c of candidates) {
-    let v: Verdict | undefined;
-    if (memo === undefined) v = checkCandidate(c, facts);
-    else {
-      const id = `${c.source}\0${c.key}\0${c.subnet}\0${c.publicIP}\0${c.vtepMAC}\0${c.order}\0${c.revision ?? ''}\0${c.invalid ?? ''}`;
-      v = memo.get(id);
-      if (v === undefined) {
-        v = checkCandidate(c, facts);
-        memo.set(id, v);
-      }
-    }
+    const v = checkCandidate(c, facts);
     if (v.ok) passed.push(v);
     else refused.push(v.refusal);
   }
@@ -228,8 +217,13 @@ export function gatePrepared(candidates: readonly Candidate[], facts: PreparedFa
   return { accepted, refused };
 }
 
-/** Claims, earliest first: one host per subnet range, per VTEP MAC, per public IP. */
-function claim(passed: readonly (Verdict & { ok: true })[], refused: Refusal[]): GatedPeer[] {
+/**
+ * Claims, earliest first (`passed` sorted with compareCandidates): one host per subnet range, per
+ * VTEP MAC, per public IP. The same host reported twice is one peer (the later copy is dropped,
+ * not refused). Claims never cross a set of candidates that shares no subnet, MAC or IP with the
+ * rest, so this may run on such a set alone (peer-claims.ts does, to stay incremental).
+ */
+export function claim(passed: readonly Passed[], refused: Refusal[]): GatedPeer[] {
   const accepted: GatedPeer[] = [];
   // Subnets by prefix length, then network address: every overlap is a look-up per length present.
   const byLength = new Map<number, Map<number, GatedPeer>>();

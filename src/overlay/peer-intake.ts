@@ -11,8 +11,10 @@ import type { Logger } from '../log.js';
 import { DesiredPeers, type PeerChange } from './desired-peers.js';
 import { factsFingerprint } from './host-facts.js';
 import { readLastPeers, writeLastPeers } from './last-peers-store.js';
-import { REFUSAL_REASONS, gatePrepared, prepareFacts, type Candidate, type LocalFacts, type NetworkBounds, type PreparedFacts, type Refusal, type Verdict } from './peer-gate.js';
+import { ClaimBook, candidateId, type ClaimOutcome } from './peer-claims.js';
+import { REFUSAL_REASONS, checkCandidate, prepareFacts, type Candidate, type LocalFacts, type NetworkBounds, type Passed, type PreparedFacts, type Refusal } from './peer-gate.js';
 import type { Peer, PeerSource } from './peer-source.js';
+import { SourceSet } from './source-set.js';
 
 export interface IntakeOptions {
   log: Logger;
@@ -29,7 +31,8 @@ interface SourceState {
   name: string;
   remote: boolean;
   source: PeerSource | undefined;
-  peers: readonly Peer[];
+  /** The delivered set by key, as candidates: what the next delivery is compared with. */
+  set: SourceSet;
   /** Delivered a full set since this start (a source that is not remote always has). */
   delivered: boolean;
   network: NetworkBounds | undefined;
@@ -43,11 +46,13 @@ export class PeerIntake {
   readonly desired = new DesiredPeers();
   private states: SourceState[] = [];
   private host: HostSide = { addresses: [], connected: [], foreignRoutes: [] };
+  private hostKey = '';
   private configNetwork: NetworkBounds | undefined;
   private prepared: PreparedFacts | undefined;
   private factsKey = '';
-  private readonly memo = new Map<string, Verdict>();
-  private refused: Refusal[] = [];
+  private book = new ClaimBook(() => 0);
+  /** Refusals of the per-candidate checks (claims are in the book), by candidate id. */
+  private readonly checkRefused = new Map<string, Refusal>();
   private readonly logged = new Map<string, string>();
   private readonly saveTimers = new Map<string, NodeJS.Timeout>();
   private readonly saving = new Set<Promise<void>>();
@@ -59,8 +64,11 @@ export class PeerIntake {
     return this.states.some((s) => s.remote && !s.delivered);
   }
 
-  get refusals(): readonly Refusal[] {
-    return this.refused;
+  /** Every current refusal, in source precedence then key order. */
+  get refusals(): Refusal[] {
+    const rank = this.rank();
+    const all = [...this.checkRefused.values(), ...this.book.refusals.values()];
+    return all.sort((a, b) => rank(a.source) - rank(b.source) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /**
@@ -74,19 +82,21 @@ export class PeerIntake {
     for (const source of sources) {
       const remote = source.remote === true;
       const prev = previous.get(source.name);
-      let peers = prev?.peers ?? [];
+      const set = prev?.set ?? new SourceSet(source.name);
       let network = prev?.network;
       if (remote && prev === undefined) {
         const last = await readLastPeers(this.options.stateDir, source.name, (why) => this.options.log.warn({ source: source.name, why }, 'last peer set in stateDir not used'));
         if (last !== undefined) {
-          peers = last.peers;
+          set.deliver(last.peers);
           network = last.network;
-          this.options.log.info({ source: source.name, peers: peers.length }, 'last known peers loaded from stateDir until the source has listed');
+          this.options.log.info({ source: source.name, peers: set.size }, 'last known peers loaded from stateDir until the source has listed');
         }
       }
-      states.push({ name: source.name, remote, source, peers, delivered: !remote, network });
+      states.push({ name: source.name, remote, source, set, delivered: !remote, network });
     }
     this.states = states;
+    // Source precedence may have changed: decide everything again.
+    this.prepared = undefined;
   }
 
   /** A source's full current set. `synced` is true when this delivery ended the hold. */
@@ -94,39 +104,90 @@ export class PeerIntake {
     const state = this.states.find((s) => s.name === name);
     if (state === undefined) return { changes: [], synced: false };
     const wasHolding = this.holding;
-    state.peers = peers;
+    const touched = state.set.deliver(peers);
     state.delivered = true;
     state.network = state.source?.network?.() ?? state.network;
-    const changes = this.regate();
+    // Many changes at once (a first listing) are decided faster all together than one component at a time.
+    const bulk = touched.size > 64 && touched.size * 4 > this.candidateCount();
+    const changes = this.refreshFacts() || bulk ? this.rebuild() : this.apply(name, touched);
     if (state.remote) this.scheduleSave(state);
     return { changes, synced: wasHolding && !this.holding };
   }
 
-  /** This host's addresses, networks, foreign routes, own subnet and MAC; regates only on a change. */
+  /** This host's addresses, networks, foreign routes, own subnet and MAC; decides again only on a change. */
   setHost(host: HostSide): PeerChange[] {
     this.host = host;
-    return this.regate();
+    this.hostKey = factsFingerprint(host);
+    return this.refreshFacts() ? this.rebuild() : [];
   }
 
-  /** Gates every source's candidates again and updates the desired set. */
-  regate(): PeerChange[] {
-    const facts: LocalFacts = { ...this.host, ...(this.network() === undefined ? {} : { network: this.network() }) };
-    const key = factsFingerprint(facts);
-    if (this.prepared === undefined || key !== this.factsKey) {
-      this.prepared = prepareFacts(facts);
-      this.factsKey = key;
-      this.memo.clear();
-    }
-    const candidates: Candidate[] = [];
+  /** Decides every candidate again (the facts or the sources changed). */
+  private rebuild(): PeerChange[] {
+    this.refreshFacts();
+    const rank = this.rank();
+    this.book = new ClaimBook(rank);
+    this.checkRefused.clear();
+    const passed = new Map<string, Passed>();
     for (const s of this.states) {
-      s.peers.forEach((p, i) => {
-        candidates.push({ source: s.name, key: p.key ?? `${s.name}:${p.subnet}`, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, order: p.order ?? i, ...(p.revision === undefined ? {} : { revision: p.revision }), ...(p.invalid === undefined ? {} : { invalid: p.invalid }) });
-      });
+      for (const c of s.set.values()) {
+        const v = checkCandidate(c, this.facts());
+        if (v.ok) passed.set(candidateId(s.name, c.key), v);
+        else this.checkRefused.set(candidateId(s.name, c.key), v.refusal);
+      }
     }
-    if (this.memo.size > 2 * candidates.length + 1024) this.memo.clear();
-    const result = gatePrepared(candidates, this.prepared, this.states.map((s) => s.name), this.memo);
-    this.report(result.refused);
-    return this.desired.replace(result.accepted);
+    this.book.load(passed);
+    this.report([...this.checkRefused.values(), ...this.book.refusals.values()]);
+    return this.desired.replace(this.book.acceptedPeers);
+  }
+
+  /** Decides the candidates of one source that changed (and whoever shares a claim with them). */
+  private apply(source: string, touched: ReadonlyMap<string, Candidate | undefined>): PeerChange[] {
+    if (touched.size === 0) return [];
+    const changes = new Map<string, Passed | undefined>();
+    const fresh: Refusal[] = [];
+    for (const [key, c] of touched) {
+      const id = candidateId(source, key);
+      this.checkRefused.delete(id);
+      const v = c === undefined ? undefined : checkCandidate(c, this.facts());
+      if (v !== undefined && !v.ok) {
+        this.checkRefused.set(id, v.refusal);
+        fresh.push(v.refusal);
+      }
+      changes.set(id, v?.ok === true ? v : undefined);
+    }
+    const outcomes: ClaimOutcome[] = this.book.update(changes);
+    for (const o of outcomes) if (o.refused !== undefined) fresh.push(o.refused);
+    this.report(fresh);
+    return this.desired.update(outcomes);
+  }
+
+  /** Prepares the gate's facts when they changed; true when everything must be decided again. */
+  private refreshFacts(): boolean {
+    const network = this.network();
+    // The host side is fingerprinted once per kernel dump, the network (small) each time.
+    const key = `${this.hostKey}\0${JSON.stringify(network ?? null)}`;
+    if (this.prepared !== undefined && key === this.factsKey) return false;
+    const facts: LocalFacts = { ...this.host, ...(network === undefined ? {} : { network }) };
+    this.prepared = prepareFacts(facts);
+    this.factsKey = key;
+    return true;
+  }
+
+  private candidateCount(): number {
+    return this.states.reduce((n, s) => n + s.set.size, 0);
+  }
+
+  private facts(): PreparedFacts {
+    if (this.prepared === undefined) throw new Error('facts not prepared');
+    return this.prepared;
+  }
+
+  private rank(): (source: string) => number {
+    const names = this.states.map((s) => s.name);
+    return (source) => {
+      const i = names.indexOf(source);
+      return i < 0 ? names.length : i;
+    };
   }
 
   /** The overlay's address plan: the first source that knows it, else overlay.network. */
@@ -139,9 +200,10 @@ export class PeerIntake {
   }
 
   status(): Record<string, unknown> {
+    const refused = this.refusals;
     return {
-      refused: this.refused.slice(0, STATUS_REFUSED).map((r) => ({ source: r.source, key: r.key, subnet: r.subnet, publicIP: r.publicIP, vtepMAC: r.vtepMAC, reason: r.reason, message: r.message, ...(r.revision === undefined ? {} : { revision: r.revision }) })),
-      refusedCount: this.refused.length,
+      refused: refused.slice(0, STATUS_REFUSED).map((r) => ({ source: r.source, key: r.key, subnet: r.subnet, publicIP: r.publicIP, vtepMAC: r.vtepMAC, reason: r.reason, message: r.message, ...(r.revision === undefined ? {} : { revision: r.revision }) })),
+      refusedCount: refused.length,
       ...(this.holding ? { holding: this.states.filter((s) => s.remote && !s.delivered).map((s) => s.name) } : {}),
     };
   }
@@ -157,27 +219,30 @@ export class PeerIntake {
     await Promise.all([...this.saving]);
   }
 
-  private report(refused: Refusal[]): void {
-    this.refused = refused;
-    const counts = new Map<string, number>();
-    const now = new Set<string>();
+  /** Logs refusals not logged for this revision yet; recounts the gauge. */
+  private report(candidatesToLog: readonly Refusal[]): void {
     const fresh: Refusal[] = [];
-    for (const r of refused) {
-      counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
-      const id = `${r.source}\0${r.key}`;
-      now.add(id);
+    for (const r of candidatesToLog) {
+      const id = candidateId(r.source, r.key);
       const sig = `${r.revision ?? ''}\0${r.reason}`;
-      if (this.logged.get(id) !== sig) {
-        this.logged.set(id, sig);
-        fresh.push(r);
+      if (this.logged.get(id) === sig) continue;
+      this.logged.set(id, sig);
+      fresh.push(r);
+    }
+    const counts = new Map<string, number>();
+    const current = new Set<string>();
+    for (const map of [this.checkRefused, this.book.refusals]) {
+      for (const [id, r] of map) {
+        current.add(id);
+        counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
       }
     }
-    for (const id of this.logged.keys()) if (!now.has(id)) this.logged.delete(id);
+    for (const id of this.logged.keys()) if (!current.has(id)) this.logged.delete(id);
     for (const reason of REFUSAL_REASONS) this.options.refusedGauge.set({ reason }, counts.get(reason) ?? 0);
     for (const r of fresh.slice(0, LOG_EACH)) {
       this.options.log.warn({ source: r.source, key: r.key, subnet: r.subnet, publicIP: r.publicIP, vtepMAC: r.vtepMAC, revision: r.revision, reason: r.reason }, `peer refused: ${r.message}`);
     }
-    if (fresh.length > LOG_EACH) this.options.log.warn({ more: fresh.length - LOG_EACH, total: refused.length }, 'more peers refused (see /status)');
+    if (fresh.length > LOG_EACH) this.options.log.warn({ more: fresh.length - LOG_EACH, total: current.size }, 'more peers refused (see /status)');
   }
 
   private scheduleSave(state: SourceState): void {
@@ -192,11 +257,10 @@ export class PeerIntake {
 
   private save(state: SourceState): void {
     // What was programmed from this source: its accepted peers.
-    const byKey = new Map(state.peers.map((p) => [p.key ?? `${state.name}:${p.subnet}`, p]));
     const peers: Peer[] = [];
     for (const d of this.desired.peers.values()) {
-      const p = d.source === state.name ? byKey.get(d.key) : undefined;
-      if (p !== undefined) peers.push(p);
+      const c = d.source === state.name ? state.set.get(d.key) : undefined;
+      if (c !== undefined) peers.push({ subnet: c.subnet, publicIP: c.publicIP, vtepMAC: c.vtepMAC, source: c.source, key: c.key, order: c.order, ...(c.revision === undefined ? {} : { revision: c.revision }) });
     }
     const network = state.source?.network?.() ?? state.network;
     const job = writeLastPeers(this.options.stateDir, state.name, { peers, ...(network === undefined ? {} : { network }) })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DesiredPeers } from '../../src/overlay/desired-peers.js';
 import { ObservedCache } from '../../src/overlay/observed-cache.js';
-import { gatePeers, type Candidate, type LocalFacts } from '../../src/overlay/peer-gate.js';
+import { gatePeers, type Candidate, type GatedPeer, type LocalFacts } from '../../src/overlay/peer-gate.js';
 import { plan, planChanges, planSize } from '../../src/overlay/plan.js';
 
 const facts: LocalFacts = { network: { network: '10.234.0.0/16' }, ownSubnet: '10.234.3.0/24', addresses: ['192.168.0.81'], connected: ['192.168.0.0/24'], foreignRoutes: [] };
@@ -15,7 +15,7 @@ const c = (i: number, extra: Partial<Candidate> = {}): Candidate => ({
   order: i,
   ...extra,
 });
-const accepted = (list: Candidate[]): ReturnType<typeof gatePeers>['accepted'] => gatePeers(list, facts, ['config', 'etcd']).accepted;
+const accepted = (list: Candidate[]): Map<string, GatedPeer> => new Map(gatePeers(list, facts, ['config', 'etcd']).accepted.map((p) => [`${p.source}|${p.key}`, p]));
 
 void describe('desired peers', () => {
   void test('only changed subnets are reported; the same host from another source changes nothing', () => {
@@ -54,7 +54,7 @@ void describe('desired peers', () => {
     const next = peers.slice(1).map((p, i) => (i === 0 ? { ...p, vtepMAC: '02:00:00:00:02:01' } : i === 1 ? { ...p, publicIP: '192.168.2.2' } : p));
     next.push({ ...c(99), subnet: '10.234.99.0/24' });
     const changes = set.replace(accepted(next));
-    assert.equal(changes.length, 4);
+    assert.equal(changes.length, 4, JSON.stringify(changes));
     apply(changes);
     assert.deepEqual(cache.size, { neighbours: 20, fdb: 20, routes: 20 });
   });

@@ -1,0 +1,74 @@
+/**
+ * One source's candidates by key, updated in place from each full delivery (pure): a registry
+ * delivers its whole set on every change, so finding the one lease that changed among thousands
+ * must cost a look-up per peer, with no allocation for the unchanged ones.
+ */
+import type { Candidate } from './peer-gate.js';
+import type { Peer } from './peer-source.js';
+
+interface Slot {
+  c: Candidate;
+  /** The delivery that last reported it. */
+  seen: number;
+}
+
+export class SourceSet {
+  private readonly slots = new Map<string, Slot>();
+  private generation = 0;
+
+  constructor(private readonly source: string) {}
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  get(key: string): Candidate | undefined {
+    return this.slots.get(key)?.c;
+  }
+
+  *values(): IterableIterator<Candidate> {
+    for (const slot of this.slots.values()) yield slot.c;
+  }
+
+  /**
+   * Replaces the set with `peers` (a missing key is the subnet; a repeated one gets `#<index>`).
+   * Returns the changed and new candidates by key, and vanished keys mapped to undefined.
+   */
+  deliver(peers: readonly Peer[]): Map<string, Candidate | undefined> {
+    const gen = ++this.generation;
+    const touched = new Map<string, Candidate | undefined>();
+    let seen = 0;
+    for (let i = 0; i < peers.length; i += 1) {
+      const p = peers[i] as Peer;
+      let key = p.key ?? p.subnet;
+      let slot = this.slots.get(key);
+      if (slot?.seen === gen) {
+        key = `${key}#${i}`;
+        slot = this.slots.get(key);
+      }
+      const order = p.order ?? i;
+      if (slot === undefined || slot.seen !== gen) seen += 1;
+      const c = slot?.c;
+      if (c !== undefined && c.subnet === p.subnet && c.publicIP === p.publicIP && c.vtepMAC === p.vtepMAC && c.order === order && c.revision === p.revision && c.invalid === p.invalid) {
+        (slot as Slot).seen = gen;
+        continue;
+      }
+      // One object shape for every candidate (absent fields are undefined, not missing).
+      const fresh: Candidate = { source: this.source, key, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, order, revision: p.revision, invalid: p.invalid };
+      if (slot === undefined) this.slots.set(key, { c: fresh, seen: gen });
+      else {
+        slot.c = fresh;
+        slot.seen = gen;
+      }
+      touched.set(key, fresh);
+    }
+    if (seen !== this.slots.size) {
+      for (const [key, slot] of this.slots) {
+        if (slot.seen === gen) continue;
+        this.slots.delete(key);
+        touched.set(key, undefined);
+      }
+    }
+    return touched;
+  }
+}
