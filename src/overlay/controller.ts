@@ -14,6 +14,7 @@ import { NetlinkEvents, monitorScript } from '../netlink/events.js';
 import { deleteLink, getLinkByName, listLinks, type Link } from '../netlink/links.js';
 import { listRoutes } from '../netlink/routes.js';
 import { RtSocket } from '../netlink/socket.js';
+import { hostFacts } from './host-facts.js';
 import { createOverlayMetrics, type OverlayMetrics } from './metrics.js';
 import { PeerIntake } from './peer-intake.js';
 import type { Peer, PeerSource } from './peer-source.js';
@@ -228,6 +229,10 @@ export class OverlayController implements Controller {
     const mtu = this.config.mtu > 0 ? this.config.mtu : this.underlay.mtu - 50;
     this.spec = { name, vni: this.config.vni, port: this.config.port, local: this.underlay.address, underlayIndex: this.underlay.index, mtu, mac, vtep: own.network };
     await this.ensure();
+    // The gate knows the host before the first peers arrive (the start pass finds the same facts).
+    const overlayIndexes = [existing?.index ?? -1, this.link?.index ?? -1];
+    const { network: _network, ...host } = hostFacts({ addresses, routes, overlayIndexes }, { ownSubnet: own.cidr, ownMAC: mac });
+    this.intake.setHost(host);
   }
 
   private async ensure(): Promise<boolean> {

@@ -41,7 +41,7 @@ export interface LocalFacts {
   ownSubnet?: string;
   /** This host's VTEP MAC. */
   ownMAC?: string;
-  /** Every IPv4 address of this host, the VTEP address included. */
+  /** This host's IPv4 addresses (the overlay device's may be left out: it lies in ownSubnet). */
   addresses: readonly string[];
   /** Networks of this host's interface addresses (CIDR), the overlay device excluded. */
   connected: readonly string[];

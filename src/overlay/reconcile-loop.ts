@@ -285,7 +285,7 @@ export class ReconcileLoop {
       .map((r) => ({ dst: r.dst, onlink: r.onlink, protocol: r.protocol, ...(r.gateway === undefined ? {} : { gateway: r.gateway }) }));
     this.cache.replace({ neighbours, fdb, routes: ours });
     const own = this.host.own();
-    const { network: _network, ...host } = hostFacts({ addresses, routes, overlayIndex: link.index }, { ownSubnet: own.subnet, ownMAC: own.mac });
+    const { network: _network, ...host } = hostFacts({ addresses, routes, overlayIndexes: [link.index] }, { ownSubnet: own.subnet, ownMAC: own.mac });
     // The facts may refuse (or admit) peers: a full pass plans the resulting set anyway.
     this.intake.setHost(host);
   }
