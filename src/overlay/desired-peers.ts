@@ -30,7 +30,7 @@ export class DesiredPeers {
   }
 
   /** New acceptance states by candidate id (undefined: no longer accepted); returns changed subnets. */
-  update(outcomes: Iterable<{ id: string; accepted?: GatedPeer }>): PeerChange[] {
+  update(outcomes: Iterable<{ id: string; accepted?: GatedPeer | undefined }>): PeerChange[] {
     const before = new Map<string, DesiredEntry>();
     const added: (DesiredEntry & { id: string })[] = [];
     // Forget first: a subnet or a MAC may pass from one candidate to another in one update.
@@ -68,10 +68,15 @@ export class DesiredPeers {
 
   /** The full accepted set (after the facts changed): only differences become changes. */
   replace(accepted: ReadonlyMap<string, GatedPeer>): PeerChange[] {
-    const outcomes: { id: string; accepted?: GatedPeer }[] = [];
-    for (const [id, p] of accepted) if (this.bySubnet.get(this.subnetOf.get(id) ?? '')?.id !== id || !this.same(id, p)) outcomes.push({ id, accepted: p });
-    for (const id of this.subnetOf.keys()) if (!accepted.has(id)) outcomes.push({ id });
+    const outcomes = this.outcomesOf(accepted);
+    for (const id of this.subnetOf.keys()) if (!accepted.has(id)) outcomes.push({ id, accepted: undefined });
     return this.update(outcomes);
+  }
+
+  private outcomesOf(accepted: ReadonlyMap<string, GatedPeer>): { id: string; accepted: GatedPeer | undefined }[] {
+    const out: { id: string; accepted: GatedPeer | undefined }[] = [];
+    for (const [id, p] of accepted) if (!this.same(id, p)) out.push({ id, accepted: p });
+    return out;
   }
 
   private same(id: string, p: GatedPeer): boolean {

@@ -85,7 +85,7 @@ export class ClaimBook {
     return this.refused;
   }
 
-  /** Decides a whole set at once (an empty book: start, or the facts changed): one sort, one pass. */
+  /** Decides a whole set into an empty book (start, or the facts changed): one sort, one pass. */
   load(all: ReadonlyMap<string, Passed>): void {
     const entries: Entry[] = [];
     for (const [id, v] of all) {
@@ -93,7 +93,11 @@ export class ClaimBook {
       this.index(e);
       entries.push(e);
     }
-    this.decideAll(entries);
+    const refused: Refusal[] = [];
+    const sorted = entries.sort((a, b) => this.cmp(a.v.peer, b.v.peer));
+    const ids = new Map(sorted.map((e) => [e.v.peer, e.id]));
+    for (const p of claim(sorted.map((e) => e.v), refused)) this.accepted.set(ids.get(p) ?? '', p);
+    for (const r of refused) this.refused.set(candidateId(r.source, r.key), r);
   }
 
   /**

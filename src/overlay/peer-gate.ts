@@ -141,7 +141,7 @@ export type Passed = { ok: true; peer: GatedPeer; range: Subnet; ip: number };
 export type Verdict = Passed | { ok: false; refusal: Refusal };
 
 function refuse(c: Candidate, reason: RefusalReason, field: Refusal['field'], message: string): Verdict {
-  return { ok: false, refusal: { source: c.source, key: c.key, subnet: c.subnet, publicIP: c.publicIP, vtepMAC: c.vtepMAC, ...(c.revision === undefined ? {} : { revision: c.revision }), reason, field, message } };
+  return { ok: false, refusal: { source: c.source, key: c.key, subnet: c.subnet, publicIP: c.publicIP, vtepMAC: c.vtepMAC, revision: c.revision, reason, field, message } };
 }
 
 /** The checks that need only the candidate and the facts. */
@@ -183,7 +183,8 @@ export function checkCandidate(c: Candidate, f: PreparedFacts): Verdict {
   const macWhy = macProblem(mac);
   if (macWhy !== undefined) return refuse(c, macWhy.startsWith('is not') ? 'malformed' : 'mac-class', 'vtepMAC', `vtepMAC ${c.vtepMAC} ${macWhy}`);
   if (mac === f.ownMAC) return refuse(c, 'mac-own', 'vtepMAC', `vtepMAC ${c.vtepMAC} is this host's own VTEP MAC`);
-  const peer: GatedPeer = { source: c.source, key: c.key, subnet: s.cidr, vtep: s.network, publicIP: c.publicIP, vtepMAC: mac, order: c.order, ...(c.revision === undefined ? {} : { revision: c.revision }) };
+  // One object shape whatever the source sent (absent fields are undefined, not missing).
+  const peer: GatedPeer = { source: c.source, key: c.key, subnet: s.cidr, vtep: s.network, publicIP: c.publicIP, vtepMAC: mac, order: c.order, revision: c.revision };
   return { ok: true, peer, range: s, ip };
 }
 
@@ -278,5 +279,5 @@ function subnetHolder(byLength: ReadonlyMap<number, ReadonlyMap<number, GatedPee
 }
 
 function toRefusal(p: GatedPeer, reason: RefusalReason, field: Refusal['field'], message: string): Refusal {
-  return { source: p.source, key: p.key, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, ...(p.revision === undefined ? {} : { revision: p.revision }), reason, field, message };
+  return { source: p.source, key: p.key, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, revision: p.revision, reason, field, message };
 }

@@ -109,7 +109,7 @@ export class PeerIntake {
     state.network = state.source?.network?.() ?? state.network;
     // Many changes at once (a first listing) are decided faster all together than one component at a time.
     const bulk = touched.size > 64 && touched.size * 4 > this.candidateCount();
-    const changes = this.refreshFacts() || bulk ? this.rebuild() : this.apply(name, touched);
+    const changes = this.refreshFacts() || bulk ? this.rebuild() : this.apply(touched);
     if (state.remote) this.scheduleSave(state);
     return { changes, synced: wasHolding && !this.holding };
   }
@@ -128,12 +128,13 @@ export class PeerIntake {
     this.book = new ClaimBook(rank);
     this.checkRefused.clear();
     const passed = new Map<string, Passed>();
+    const facts = this.facts();
     for (const s of this.states) {
-      for (const c of s.set.values()) {
-        const v = checkCandidate(c, this.facts());
-        if (v.ok) passed.set(candidateId(s.name, c.key), v);
-        else this.checkRefused.set(candidateId(s.name, c.key), v.refusal);
-      }
+      s.set.each((id, c) => {
+        const v = checkCandidate(c, facts);
+        if (v.ok) passed.set(id, v);
+        else this.checkRefused.set(id, v.refusal);
+      });
     }
     this.book.load(passed);
     this.report([...this.checkRefused.values(), ...this.book.refusals.values()]);
@@ -141,12 +142,11 @@ export class PeerIntake {
   }
 
   /** Decides the candidates of one source that changed (and whoever shares a claim with them). */
-  private apply(source: string, touched: ReadonlyMap<string, Candidate | undefined>): PeerChange[] {
+  private apply(touched: ReadonlyMap<string, Candidate | undefined>): PeerChange[] {
     if (touched.size === 0) return [];
     const changes = new Map<string, Passed | undefined>();
     const fresh: Refusal[] = [];
-    for (const [key, c] of touched) {
-      const id = candidateId(source, key);
+    for (const [id, c] of touched) {
       this.checkRefused.delete(id);
       const v = c === undefined ? undefined : checkCandidate(c, this.facts());
       if (v !== undefined && !v.ok) {

@@ -3,10 +3,13 @@
  * delivers its whole set on every change, so finding the one lease that changed among thousands
  * must cost a look-up per peer, with no allocation for the unchanged ones.
  */
+import { candidateId } from './peer-claims.js';
 import type { Candidate } from './peer-gate.js';
 import type { Peer } from './peer-source.js';
 
 interface Slot {
+  /** source + key, made once: every map downstream is keyed by it. */
+  id: string;
   c: Candidate;
   /** The delivery that last reported it. */
   seen: number;
@@ -26,13 +29,14 @@ export class SourceSet {
     return this.slots.get(key)?.c;
   }
 
-  *values(): IterableIterator<Candidate> {
-    for (const slot of this.slots.values()) yield slot.c;
+  /** Every candidate with its id. */
+  each(fn: (id: string, c: Candidate) => void): void {
+    for (const slot of this.slots.values()) fn(slot.id, slot.c);
   }
 
   /**
    * Replaces the set with `peers` (a missing key is the subnet; a repeated one gets `#<index>`).
-   * Returns the changed and new candidates by key, and vanished keys mapped to undefined.
+   * Returns the changed and new candidates by id, and vanished ids mapped to undefined.
    */
   deliver(peers: readonly Peer[]): Map<string, Candidate | undefined> {
     const gen = ++this.generation;
@@ -55,18 +59,20 @@ export class SourceSet {
       }
       // One object shape for every candidate (absent fields are undefined, not missing).
       const fresh: Candidate = { source: this.source, key, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, order, revision: p.revision, invalid: p.invalid };
-      if (slot === undefined) this.slots.set(key, { c: fresh, seen: gen });
-      else {
+      if (slot === undefined) {
+        slot = { id: candidateId(this.source, key), c: fresh, seen: gen };
+        this.slots.set(key, slot);
+      } else {
         slot.c = fresh;
         slot.seen = gen;
       }
-      touched.set(key, fresh);
+      touched.set(slot.id, fresh);
     }
     if (seen !== this.slots.size) {
       for (const [key, slot] of this.slots) {
         if (slot.seen === gen) continue;
         this.slots.delete(key);
-        touched.set(key, undefined);
+        touched.set(slot.id, undefined);
       }
     }
     return touched;
