@@ -19,7 +19,9 @@ export interface PeerChange {
 const sameHost = (a: DesiredPeer, b: DesiredPeer): boolean => a.publicIP === b.publicIP && a.vtepMAC === b.vtepMAC && a.vtep === b.vtep;
 
 export class DesiredPeers {
-  private readonly bySubnet = new Map<string, DesiredEntry & { id: string }>();
+  /** The gate's own objects (no copy per peer): a GatedPeer is a DesiredEntry. */
+  private readonly bySubnet = new Map<string, GatedPeer>();
+  private readonly idOf = new Map<string, string>();
   private readonly subnetOf = new Map<string, string>();
   /** Desired neighbour MAC by VTEP address, desired FDB dst by MAC: for event checks and plans. */
   readonly neighbourMac = new Map<string, string>();
@@ -32,29 +34,29 @@ export class DesiredPeers {
   /** New acceptance states by candidate id (undefined: no longer accepted); returns changed subnets. */
   update(outcomes: Iterable<{ id: string; accepted?: GatedPeer | undefined }>): PeerChange[] {
     const before = new Map<string, DesiredEntry>();
-    const added: (DesiredEntry & { id: string })[] = [];
+    const added: { id: string; p: GatedPeer }[] = [];
     // Forget first: a subnet or a MAC may pass from one candidate to another in one update.
     for (const o of outcomes) {
       const subnet = this.subnetOf.get(o.id);
       const old = subnet === undefined ? undefined : this.bySubnet.get(subnet);
-      if (old !== undefined && old.id === o.id) {
+      if (old !== undefined && subnet !== undefined && this.idOf.get(subnet) === o.id) {
         this.forget(old);
         if (!before.has(old.subnet)) before.set(old.subnet, old);
       }
-      const p = o.accepted;
-      if (p !== undefined) added.push({ id: o.id, subnet: p.subnet, vtep: p.vtep, publicIP: p.publicIP, vtepMAC: p.vtepMAC, source: p.source, key: p.key });
+      if (o.accepted !== undefined) added.push({ id: o.id, p: o.accepted });
     }
-    for (const e of added) {
+    for (const { id, p } of added) {
       // Never two entries for one subnet, whatever the caller sent.
-      const clash = this.bySubnet.get(e.subnet);
+      const clash = this.bySubnet.get(p.subnet);
       if (clash !== undefined) {
         this.forget(clash);
         if (!before.has(clash.subnet)) before.set(clash.subnet, clash);
       }
-      this.bySubnet.set(e.subnet, e);
-      this.subnetOf.set(e.id, e.subnet);
-      this.neighbourMac.set(e.vtep, e.vtepMAC);
-      this.fdbDst.set(e.vtepMAC, e.publicIP);
+      this.bySubnet.set(p.subnet, p);
+      this.idOf.set(p.subnet, id);
+      this.subnetOf.set(id, p.subnet);
+      this.neighbourMac.set(p.vtep, p.vtepMAC);
+      this.fdbDst.set(p.vtepMAC, p.publicIP);
     }
     const changes: PeerChange[] = [];
     for (const [subnet, prev] of before) {
@@ -62,7 +64,7 @@ export class DesiredPeers {
       if (now !== undefined && sameHost(prev, now)) continue;
       changes.push(now === undefined ? { subnet, before: prev } : { subnet, before: prev, after: now });
     }
-    for (const e of added) if (!before.has(e.subnet)) changes.push({ subnet: e.subnet, after: e });
+    for (const { p } of added) if (!before.has(p.subnet)) changes.push({ subnet: p.subnet, after: p });
     return changes;
   }
 
@@ -84,9 +86,11 @@ export class DesiredPeers {
     return e !== undefined && e.subnet === p.subnet && sameHost(e, p) && e.source === p.source && e.key === p.key;
   }
 
-  private forget(e: DesiredEntry & { id: string }): void {
+  private forget(e: GatedPeer): void {
+    const id = this.idOf.get(e.subnet);
     this.bySubnet.delete(e.subnet);
-    this.subnetOf.delete(e.id);
+    this.idOf.delete(e.subnet);
+    if (id !== undefined) this.subnetOf.delete(id);
     if (this.neighbourMac.get(e.vtep) === e.vtepMAC) this.neighbourMac.delete(e.vtep);
     if (this.fdbDst.get(e.vtepMAC) === e.publicIP) this.fdbDst.delete(e.vtepMAC);
   }
