@@ -10,7 +10,8 @@ import type { Readiness } from '../agent/controller.js';
 import type { Logger } from '../log.js';
 import { readNetworkConfig } from './etcd-config-reader.js';
 import { decodeLease, leaseToPeer, subnetFromKey, subnetsPrefix } from './etcd-lease-format.js';
-import type { NetworkConfig, OverlayExpectations } from './etcd-network-config.js';
+import { leaseBounds, type NetworkConfig, type OverlayExpectations } from './etcd-network-config.js';
+import type { NetworkBounds } from './peer-gate.js';
 import { PrefixFollower, type KeyValue } from './etcd-prefix-follower.js';
 import type { Peer, PeerSource } from './peer-source.js';
 
@@ -151,9 +152,9 @@ export class EtcdPeerSource implements PeerSource {
     return this.peers;
   }
 
-  /** The registry's network config, once read: every lease must fit it (the peer gate checks). */
-  network(): NetworkConfig | undefined {
-    return this.net;
+  /** What every lease must fit (the peer gate checks), once the network config was read. */
+  network(): NetworkBounds | undefined {
+    return this.net === undefined ? undefined : leaseBounds(this.net);
   }
 
   ready(): Readiness {

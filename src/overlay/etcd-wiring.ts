@@ -9,8 +9,8 @@ import type { Readiness } from '../agent/controller.js';
 import type { OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { NetworkConfig } from './etcd-network-config.js';
 import { EtcdRegistry } from './etcd-registry.js';
+import type { NetworkBounds } from './peer-gate.js';
 import type { Peer, PeerSource } from './peer-source.js';
 
 export interface WiringContext {
@@ -109,7 +109,7 @@ export class EtcdSourceAdapter implements PeerSource {
     this.entry = undefined;
   }
 
-  network(): NetworkConfig | undefined {
+  network(): NetworkBounds | undefined {
     return this.registry?.source.network();
   }
 

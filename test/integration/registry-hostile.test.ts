@@ -80,7 +80,8 @@ ip route add 10.234.80.0/24 via 192.168.100.1 dev eth0
 ip route add 10.234.81.0/24 dev eth0
 `);
     etcd = await startEtcd({ ns: vm, host: '127.0.0.1' });
-    await etcdctl('put', `${PREFIX}/config`, '{"Network":"10.234.0.0/16","Backend":{"Type":"vxlan"}}');
+    // SubnetMin/SubnetMax set: the gate holds leases to them (flannel's defaults only steer allocation).
+    await etcdctl('put', `${PREFIX}/config`, '{"Network":"10.234.0.0/16","SubnetMin":"10.234.1.0","SubnetMax":"10.234.254.0","Backend":{"Type":"vxlan"}}');
     await etcdctl('put', leaseKey(HONEST.subnet), flannelLeaseJson(HONEST.ip, HONEST.mac));
     agent = await startAgent({
       ns: vm,

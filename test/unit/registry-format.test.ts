@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ETCD_BACKOFF, backoffDelay } from '../../src/overlay/etcd-backoff.js';
 import { decodeLease, encodeLease, leaseToPeer, subnetFromKey, subnetKey } from '../../src/overlay/etcd-lease-format.js';
-import { checkAgainstOverlay, parseNetworkConfig, subnetProblem } from '../../src/overlay/etcd-network-config.js';
+import { checkAgainstOverlay, leaseBounds, parseNetworkConfig, subnetProblem } from '../../src/overlay/etcd-network-config.js';
 import { prefixRangeEnd } from '../../src/overlay/etcd-prefix-follower.js';
 import { peersFromEntries } from '../../src/overlay/etcd-peer-source.js';
 import { chooseSubnet, freeSubnets } from '../../src/overlay/etcd-subnet-choice.js';
@@ -64,7 +64,11 @@ describe('flannel lease records', () => {
 describe('flannel network config', () => {
   test('defaults as flannel computes them', () => {
     const net = parseNetworkConfig('{"Network":"10.234.0.0/16","Backend":{"Type":"vxlan"}}', 'cfg');
-    assert.deepEqual(net, { network: '10.234.0.0/16', subnetLen: 24, subnetMin: '10.234.1.0', subnetMax: '10.234.255.0', backendType: 'vxlan', vni: 1, port: 0 });
+    assert.deepEqual(net, { network: '10.234.0.0/16', subnetLen: 24, subnetMin: '10.234.1.0', subnetMax: '10.234.255.0', minSet: false, maxSet: false, backendType: 'vxlan', vni: 1, port: 0 });
+    // The gate holds leases to SubnetMin..SubnetMax only where the config sets them.
+    assert.deepEqual(leaseBounds(net), { network: '10.234.0.0/16', subnetLen: 24 });
+    const ranged = parseNetworkConfig('{"Network":"10.234.0.0/16","SubnetMin":"10.234.8.0","Backend":{"Type":"vxlan"}}', 'cfg');
+    assert.deepEqual(leaseBounds(ranged), { network: '10.234.0.0/16', subnetLen: 24, subnetMin: '10.234.8.0' });
     const small = parseNetworkConfig('{"Network":"10.9.0.0/24","Backend":{"Type":"vxlan","VNI":7,"Port":4789}}', 'cfg');
     assert.equal(small.subnetLen, 26);
     assert.equal(small.subnetMin, '10.9.0.64');
