@@ -103,6 +103,7 @@ export class ReconcileLoop {
   /** Peers currently desired and not held back after a kernel refusal. */
   programmedCount(): number {
     if (!this.lastPassOk) return 0;
+    if (this.backoff.size === 0) return this.intake.desired.peers.size;
     let failed = 0;
     for (const p of this.intake.desired.peers.values()) if (this.backoff.has(peerKey(p))) failed += 1;
     return this.intake.desired.peers.size - failed;
@@ -171,17 +172,19 @@ export class ReconcileLoop {
       const desired = this.intake.desired;
       // A full pass plans everything; a peer update only the subnets that changed.
       const base = req.full ? plan(desired.peers.values(), this.cache.view) : planChanges(changes, desired, this.cache.view);
-      if (req.full) {
+      // Nothing held back (the usual case): no key is built for thousands of peers.
+      const holdsAny = this.backoff.size > 0;
+      if (req.full && holdsAny) {
         const wanted = new Set([...base.removals.map(removalKey), ...[...desired.peers.values()].map(peerKey)]);
         this.backoff.retain((key) => wanted.has(key));
       }
       const todo = restrictPlan(base, {
         keepAll: this.intake.holding,
         heldPeer: (subnet) => {
-          const p = desired.peers.get(subnet);
+          const p = holdsAny ? desired.peers.get(subnet) : undefined;
           return p !== undefined && this.backoff.held(peerKey(p));
         },
-        heldRemoval: (op) => this.backoff.held(removalKey(op)),
+        heldRemoval: (op) => holdsAny && this.backoff.held(removalKey(op)),
       });
       this.driftFilter.expect(todo.removals);
       const size = planSize(todo);
@@ -235,11 +238,13 @@ export class ReconcileLoop {
   /** Backoff bookkeeping after an apply: refusals held, successes released, the next retry armed. */
   private noteOutcome(todo: ReturnType<typeof restrictPlan>, result: Awaited<ReturnType<typeof applyPlan>> | undefined): void {
     const desired = this.intake.desired.peers;
-    const failedRemovals = new Set((result?.failures ?? []).flatMap((f) => (f.op === undefined ? [] : [removalKey(f.op)])));
-    for (const op of todo.removals) if (!failedRemovals.has(removalKey(op))) this.backoff.succeeded(removalKey(op));
-    for (const p of todo.peers) {
-      const d = desired.get(p.subnet);
-      if (d !== undefined && !result?.failedSubnets.has(p.subnet)) this.backoff.succeeded(peerKey(d));
+    if (this.backoff.size > 0) {
+      const failedRemovals = new Set((result?.failures ?? []).flatMap((f) => (f.op === undefined ? [] : [removalKey(f.op)])));
+      for (const op of todo.removals) if (!failedRemovals.has(removalKey(op))) this.backoff.succeeded(removalKey(op));
+      for (const p of todo.peers) {
+        const d = desired.get(p.subnet);
+        if (d !== undefined && !result?.failedSubnets.has(p.subnet)) this.backoff.succeeded(peerKey(d));
+      }
     }
     const failures = result?.failures ?? [];
     for (const f of failures) {
