@@ -166,9 +166,12 @@ export class ReconcileLoop {
       }
       const link = this.host.link();
       if (link === undefined) throw new Error('no device');
+      if (req.full) await this.observe(s, link);
+      // Taken after the dump, right before planning: a full plan covers every change queued so
+      // far. (Taken before the dump, an addition queued meanwhile would stay queued although the
+      // full plan programmed it, and its removal would then merge with it into nothing.)
       const changes = [...this.changes.values()];
       this.changes.clear();
-      if (req.full) await this.observe(s, link);
       const desired = this.intake.desired;
       // A full pass plans everything; a peer update only the subnets that changed.
       const base = req.full ? plan(desired.peers.values(), this.cache.view) : planChanges(changes, desired, this.cache.view);
