@@ -34,14 +34,15 @@ export interface EtcdPeerSourceOptions {
   onApplied?: (cause: 'list' | 'watch') => void;
 }
 
-type Decoded = { value: string; peer?: Peer };
+/** A lease as last decoded: its value and revisions, and the peer made of them (reused while they hold). */
+type Decoded = { value: string; create: string; mod: string; peer?: Peer };
 
 /**
  * Peers from the registry's entries, sorted by subnet: every lease key with its create revision
  * (claim order) and mod revision. Our own lease (by subnet; by public IP while our subnet is not
  * known, flannel's rule) and non-vxlan leases are skipped; a lease that cannot be read is
- * delivered as invalid, for the gate to refuse and report. `cache` (key → last decoded value)
- * spares re-parsing unchanged leases on every event.
+ * delivered as invalid, for the gate to refuse and report. `cache` (key → last decoded lease)
+ * spares re-parsing, and re-allocating, unchanged leases on every event.
  */
 export function peersFromEntries(
   prefix: string,
@@ -52,27 +53,28 @@ export function peersFromEntries(
   const peers: Peer[] = [];
   for (const [key, kv] of entries) {
     let decoded = cache.get(key);
-    if (decoded === undefined || decoded.value !== kv.value) {
-      decoded = decode(prefix, key, kv.value);
+    if (decoded === undefined || decoded.value !== kv.value || decoded.create !== kv.createRevision || decoded.mod !== kv.modRevision) {
+      const peer = decoded !== undefined && decoded.value === kv.value ? decoded.peer : decode(prefix, key, kv.value);
+      decoded = { value: kv.value, create: kv.createRevision, mod: kv.modRevision, ...(peer === undefined ? {} : { peer: { ...peer, order: Number(kv.createRevision), revision: kv.modRevision } }) };
       cache.set(key, decoded);
     }
     const peer = decoded.peer;
     if (peer === undefined || peer.subnet === own.subnet) continue;
     if (own.subnet === undefined && peer.publicIP === own.publicIP) continue;
-    peers.push({ ...peer, order: Number(kv.createRevision), revision: kv.modRevision });
+    peers.push(peer);
   }
   if (cache.size > entries.size) for (const key of cache.keys()) if (!entries.has(key)) cache.delete(key);
   return peers.sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : (a.key ?? '') < (b.key ?? '') ? -1 : 1));
 }
 
-function decode(prefix: string, key: string, value: string): Decoded {
+function decode(prefix: string, key: string, value: string): Peer | undefined {
   const subnet = subnetFromKey(prefix, key);
-  if (subnet === undefined) return { value };
+  if (subnet === undefined) return undefined;
   try {
     const peer = leaseToPeer(subnet, decodeLease(value));
-    return peer === undefined ? { value } : { value, peer: { ...peer, key } };
+    return peer === undefined ? undefined : { ...peer, key };
   } catch (err) {
-    return { value, peer: { subnet, publicIP: '', vtepMAC: '', source: 'etcd', key, invalid: errorMessage(err) } };
+    return { subnet, publicIP: '', vtepMAC: '', source: 'etcd', key, invalid: errorMessage(err) };
   }
 }
 
@@ -205,6 +207,6 @@ function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((p, i) => {
     const q = b[i];
-    return q !== undefined && p.key === q.key && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC && p.order === q.order && p.invalid === q.invalid;
+    return p === q || (q !== undefined && p.key === q.key && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC && p.order === q.order && p.invalid === q.invalid);
   });
 }

@@ -36,7 +36,10 @@ export interface PeerSource {
   readonly remote?: boolean;
   /** The overlay's address plan as this source knows it (flannel's Network, SubnetLen, range). */
   network?(): NetworkBounds | undefined;
-  /** Starts delivering the full current peer set to `onChange` (initially and after every change). */
+  /**
+   * Starts delivering the full current peer set to `onChange` (initially and after every change).
+   * A delivered Peer object is never changed afterwards: the same object again means the same peer.
+   */
   start(onChange: (peers: readonly Peer[]) => void): Promise<void>;
   stop(): Promise<void>;
   status(): Record<string, unknown>;

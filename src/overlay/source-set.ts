@@ -11,6 +11,8 @@ interface Slot {
   /** source + key, made once: every map downstream is keyed by it. */
   id: string;
   c: Candidate;
+  /** The peer object it was made from: the same object again is unchanged (sources reuse them). */
+  from: Peer;
   /** The delivery that last reported it. */
   seen: number;
 }
@@ -53,17 +55,23 @@ export class SourceSet {
       const order = p.order ?? i;
       if (slot === undefined || slot.seen !== gen) seen += 1;
       const c = slot?.c;
+      if (slot !== undefined && slot.from === p && c?.order === order) {
+        slot.seen = gen;
+        continue;
+      }
       if (c !== undefined && c.subnet === p.subnet && c.publicIP === p.publicIP && c.vtepMAC === p.vtepMAC && c.order === order && c.revision === p.revision && c.invalid === p.invalid) {
         (slot as Slot).seen = gen;
+        (slot as Slot).from = p;
         continue;
       }
       // One object shape for every candidate (absent fields are undefined, not missing).
       const fresh: Candidate = { source: this.source, key, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, order, revision: p.revision, invalid: p.invalid };
       if (slot === undefined) {
-        slot = { id: candidateId(this.source, key), c: fresh, seen: gen };
+        slot = { id: candidateId(this.source, key), c: fresh, from: p, seen: gen };
         this.slots.set(key, slot);
       } else {
         slot.c = fresh;
+        slot.from = p;
         slot.seen = gen;
       }
       touched.set(slot.id, fresh);
