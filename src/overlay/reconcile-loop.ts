@@ -77,7 +77,6 @@ export class ReconcileLoop {
   start(): void {
     this.stopping = false;
   }
-
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.debounce);
@@ -167,9 +166,8 @@ export class ReconcileLoop {
       const link = this.host.link();
       if (link === undefined) throw new Error('no device');
       if (req.full) await this.observe(s, link);
-      // Taken after the dump, right before planning: a full plan covers every change queued so
-      // far. (Taken before the dump, an addition queued meanwhile would stay queued although the
-      // full plan programmed it, and its removal would then merge with it into nothing.)
+      // Taken right before planning: a full plan covers what was queued during its dump (left queued,
+      // such an addition would merge with its own removal into nothing, and the route would stay).
       const changes = [...this.changes.values()];
       this.changes.clear();
       const desired = this.intake.desired;
