@@ -44,9 +44,7 @@ export interface LoopHost {
   initialized(): boolean;
 }
 
-const EVENT_DEBOUNCE_MS = 20;
-const MUTE_ABOVE = 256;
-const RETRY_MS = 2000;
+const [EVENT_DEBOUNCE_MS, MUTE_ABOVE, RETRY_MS] = [20, 256, 2000];
 
 export class ReconcileLoop {
   readonly cache = new ObservedCache();
@@ -77,6 +75,7 @@ export class ReconcileLoop {
   start(): void {
     this.stopping = false;
   }
+
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.debounce);
