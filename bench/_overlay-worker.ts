@@ -15,9 +15,9 @@ const n = Number(process.argv[2] ?? '5000');
 const stateDir = process.argv[3] ?? '/tmp';
 
 export function peerAt(i: number, mac = i): Peer {
-  // 10.0.0.0/8 in /24s; public IPs in 172.16.0.0/12.
+  // 10.0.0.0/8 in /24s; public IPs in 172.16.0.0/12, one per peer (the gate refuses a second claim on one).
   const subnet = `10.${(i >> 8) & 255}.${i & 255}.0/24`;
-  const publicIP = `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${(i & 255) || 1}`;
+  const publicIP = `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${i & 255}`;
   const vtepMAC = `02:00:${[(mac >> 24) & 255, (mac >> 16) & 255, (mac >> 8) & 255, mac & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
   return { subnet, publicIP, vtepMAC, source: 'bench' };
 }

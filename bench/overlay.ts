@@ -19,7 +19,7 @@ import { median } from './_stats.js';
 
 function peer(i: number): { subnet: string; vtep: string; publicIP: string; vtepMAC: string } {
   const subnet = `10.${(i >> 8) & 255}.${i & 255}.0/24`;
-  const publicIP = `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${(i & 255) || 1}`;
+  const publicIP = `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${i & 255}`;
   const vtepMAC = `02:00:${[(i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
   return { subnet, vtep: subnet.replace(/\/24$/, ''), publicIP, vtepMAC };
 }

@@ -51,7 +51,7 @@ export async function main(args: string[]): Promise<void> {
       dir,
       config: { log: { level: 'warn' }, overlay: { enabled: true, underlay: { interface: 'eth0' }, etcd: { endpoints: [etcd.endpoint], register: true }, resync: '30s' } },
     });
-    await agent.waitReady(30_000);
+    await agent.waitReady(90_000);
 
     const driver = await run('ip', ['netns', 'exec', ns.name, process.execPath, '--import', 'tsx', join(REPO_ROOT, 'bench/_registry-driver.ts'), etcd.endpoint, PREFIX, String(leases), String(samples)], { cwd: REPO_ROOT, timeout: 600_000 });
     if (driver.code !== 0) throw new Error(`driver failed: ${driver.stderr}\n${agent.logs().slice(-2000)}`);

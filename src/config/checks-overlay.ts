@@ -1,9 +1,9 @@
 /**
- * Cross-field checks of the overlay section (pure): subnets that overlap, fall outside
- * `network` or equal this host's own; MACs the kernel would reject or that would collide.
+ * Cross-field checks of the overlay section (pure): this host's subnet against `network`, and
+ * the static peers through the overlay's peer gate (the same reasons it gives at run time).
  */
-import { isIPv4 } from 'node:net';
-import { intToIpv4, ipv4Range, parseCidr, type Cidr } from './net-types.js';
+import { gatePeers, type Candidate, type LocalFacts } from '../overlay/peer-gate.js';
+import { intToIpv4, ipv4Range, isIp, isMac, parseCidr, type Cidr } from './net-types.js';
 
 export interface CheckIssue {
   path: (string | number)[];
@@ -38,7 +38,6 @@ function ipv4Cidr(text: string, path: (string | number)[], issues: CheckIssue[])
   return { text, first, last };
 }
 
-const overlap = (a: Range, b: Range): boolean => a.first <= b.last && b.first <= a.last;
 const inside = (outer: Range, inner: Range): boolean => outer.first <= inner.first && inner.last <= outer.last;
 
 export function checkOverlay(o: OverlayShape): CheckIssue[] {
@@ -51,33 +50,30 @@ export function checkOverlay(o: OverlayShape): CheckIssue[] {
   if (network !== undefined && own !== undefined && !inside(network, own)) {
     issues.push({ path: ['overlay', 'subnet'], message: `${own.text} is outside overlay.network ${network.text}` });
   }
-  const seen: { range: Range; index: number }[] = [];
-  const macs = new Map<string, number>();
-  o.peers.forEach((peer, index) => {
-    const path = ['overlay', 'peers', index];
-    const range = ipv4Cidr(peer.subnet, [...path, 'subnet'], issues);
-    if (range !== undefined) {
-      if (network !== undefined && !inside(network, range)) issues.push({ path: [...path, 'subnet'], message: `${peer.subnet} is outside overlay.network ${network.text}` });
-      if (own !== undefined && range.first === own.first && range.last === own.last) {
-        issues.push({ path: [...path, 'subnet'], message: `${peer.subnet} is this host's own subnet (overlay.subnet); remove this peer` });
-      } else if (own !== undefined && overlap(own, range)) {
-        issues.push({ path: [...path, 'subnet'], message: `${peer.subnet} overlaps this host's subnet ${own.text}` });
-      }
-      for (const other of seen) {
-        if (overlap(other.range, range)) issues.push({ path: [...path, 'subnet'], message: `${peer.subnet} overlaps overlay.peers[${other.index}].subnet ${other.range.text}` });
-      }
-      seen.push({ range, index });
-    }
-    if (peer.publicIP !== '' && !isIPv4(peer.publicIP)) issues.push({ path: [...path, 'publicIP'], message: `${peer.publicIP}: only IPv4 underlay addresses are supported` });
-    const mac = peer.vtepMAC.toLowerCase();
-    if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) {
-      const first = parseInt(mac.slice(0, 2), 16);
-      if (mac === '00:00:00:00:00:00') issues.push({ path: [...path, 'vtepMAC'], message: 'the all-zero MAC is the flood entry, not a VTEP; use the peer\'s flannel.<vni> MAC' });
-      else if ((first & 1) === 1) issues.push({ path: [...path, 'vtepMAC'], message: `${peer.vtepMAC} is a multicast MAC; a VTEP MAC is unicast` });
-      const dup = macs.get(mac);
-      if (dup !== undefined) issues.push({ path: [...path, 'vtepMAC'], message: `${peer.vtepMAC} is also overlay.peers[${dup}].vtepMAC; every host has its own VTEP MAC` });
-      else macs.set(mac, index);
-    }
-  });
+  issues.push(...checkStaticPeers(o.peers, network === undefined ? '' : o.network, own === undefined ? '' : o.subnet));
   return issues;
+}
+
+/**
+ * The static table through the same gate as every peer at run time, with what is knowable
+ * without the kernel (the network, this host's subnet, address and MAC classes, claims). Formats
+ * the schema already rejected are not reported twice.
+ */
+function checkStaticPeers(peers: OverlayShape['peers'], network: string, ownSubnet: string): CheckIssue[] {
+  const candidates: Candidate[] = peers.map((p, i) => ({ source: 'config', key: `overlay.peers[${i}]`, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, order: i }));
+  const facts: LocalFacts = { ...(network === '' ? {} : { network: { network } }), ...(ownSubnet === '' ? {} : { ownSubnet }), addresses: [], connected: [], foreignRoutes: [] };
+  const issues: CheckIssue[] = [];
+  for (const r of gatePeers(candidates, facts, ['config']).refused) {
+    const index = Number(/\[(\d+)\]$/.exec(r.key)?.[1] ?? -1);
+    const peer = peers[index];
+    if (peer === undefined || schemaRejected(peer, r.field)) continue;
+    issues.push({ path: ['overlay', 'peers', index, r.field], message: r.message.replace(/^(publicIP|vtepMAC) /, '') });
+  }
+  return issues;
+}
+
+function schemaRejected(peer: OverlayShape['peers'][number], field: 'subnet' | 'publicIP' | 'vtepMAC'): boolean {
+  if (field === 'subnet') return parseCidr(peer.subnet) === undefined;
+  if (field === 'publicIP') return !isIp(peer.publicIP);
+  return !isMac(peer.vtepMAC);
 }

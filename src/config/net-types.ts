@@ -23,12 +23,24 @@ export function parseCidr(value: string): Cidr | undefined {
   return undefined;
 }
 
+/** A dotted quad (already validated) as an integer; a character loop, as it runs per peer. */
 export function ipv4ToInt(address: string): number {
-  return address.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  let acc = 0;
+  let octet = 0;
+  for (let i = 0; i < address.length; i += 1) {
+    const ch = address.charCodeAt(i);
+    if (ch === 46) {
+      acc = acc * 256 + octet;
+      octet = 0;
+    } else {
+      octet = octet * 10 + (ch - 48);
+    }
+  }
+  return acc * 256 + octet;
 }
 
 export function intToIpv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+  return `${Math.floor(value / 16777216) % 256}.${Math.floor(value / 65536) % 256}.${Math.floor(value / 256) % 256}.${value % 256}`;
 }
 
 /** IPv4 network as [first, last] integer addresses. */

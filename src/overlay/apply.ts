@@ -12,6 +12,8 @@ import { undo, type Op, type Plan } from './plan.js';
 
 export interface ApplyFailure {
   subnet?: string;
+  /** The removal that failed (peer failures name the subnet instead). */
+  op?: Op;
   message: string;
 }
 
@@ -41,7 +43,8 @@ export function toRequest(dev: Device, op: Op): WriteRequest {
   }
 }
 
-export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: ObservedCache): Promise<ApplyResult> {
+/** `beforeRollback` sees the undo operations before they are sent (their echoes are ours, not drift). */
+export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: ObservedCache, beforeRollback?: (ops: readonly Op[]) => void): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, failures: [], failedSubnets: new Set() };
 
   const removalErrors = await s.batchOf(plan.removals.length, (i) => toRequest(dev, plan.removals[i] as Op));
@@ -49,7 +52,7 @@ export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: Obs
   plan.removals.forEach((op, i) => {
     const err = removalErrors[i];
     if (err === undefined || GONE.has(err.errno)) cache.applied(op);
-    else result.failures.push({ message: err.message });
+    else result.failures.push({ op, message: err.message });
   });
 
   const ops = plan.peers.flatMap((p) => p.ops);
@@ -72,6 +75,7 @@ export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: Obs
     });
   }
   if (rollback.length > 0) {
+    beforeRollback?.(rollback);
     const undoErrors = await s.batch(rollback.map((op) => toRequest(dev, op)));
     result.writes += rollback.length;
     rollback.forEach((op, i) => {

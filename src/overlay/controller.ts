@@ -1,51 +1,34 @@
 /**
- * The overlay controller: sets up the VXLAN device, merges the peer sources and keeps the kernel
- * converged to the merged set. Reconcile passes run one at a time; requests made meanwhile are
- * merged into the next pass. Triggers: a peer change (planned against the cached kernel state,
- * no dump), a netlink event on our device (debounced; full dump, device repaired and all peers
- * replayed if it was re-created), the periodic `overlay.resync`, and a restart of the event
- * monitor (events may have been lost). Only objects on our device are ever touched.
+ * The overlay controller: sets up the VXLAN device, takes every peer source's set through the
+ * peer gate (peer-intake.ts) and keeps the kernel converged to what it accepts (reconcile-loop.ts).
+ * Triggers: a peer change (planned against the cached kernel state, no dump), a netlink event on
+ * our device (debounced; full dump, device repaired and all peers replayed if it was re-created),
+ * the periodic `overlay.resync`, a restart of the event monitor (events may have been lost), and
+ * the expiry of a kernel-refusal backoff. Only objects on our device are ever touched.
  */
-import { performance } from 'node:perf_hooks';
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import type { Config, OverlayConfig } from '../config/schema.js';
-import { AgentError, ErrorCode, errorMessage } from '../errors.js';
+import { AgentError, ErrorCode } from '../errors.js';
 import { listAddresses } from '../netlink/addresses.js';
-import type { KernelEvent } from '../netlink/event-types.js';
 import { NetlinkEvents, monitorScript } from '../netlink/events.js';
 import { deleteLink, getLinkByName, listLinks, type Link } from '../netlink/links.js';
-import { listFdb, listNeighbours } from '../netlink/neighbours.js';
-import { RT_TABLE_MAIN, listRoutes } from '../netlink/routes.js';
+import { listRoutes } from '../netlink/routes.js';
 import { RtSocket } from '../netlink/socket.js';
-import { applyPlan } from './apply.js';
-import { DriftFilter } from './drift-filter.js';
+import { hostFacts } from './host-facts.js';
 import { createOverlayMetrics, type OverlayMetrics } from './metrics.js';
-import { ObservedCache } from './observed-cache.js';
-import { PeerSet, type PeerChange } from './peer-merge.js';
+import { PeerIntake } from './peer-intake.js';
 import type { Peer, PeerSource } from './peer-source.js';
 import { buildPeerSources, ownSubnetAcquirer, type SourceContext } from './peer-sources.js';
-import { plan, planChanges, planSize, type Observed } from './plan.js';
+import { ReconcileLoop } from './reconcile-loop.js';
 import { parseSubnet, type Subnet } from './subnet.js';
 import { resolveUnderlay, type Underlay } from './underlay.js';
 import { loadOrCreateMac } from './vtep-mac.js';
 import { ensureDevice, type DeviceSpec } from './vxlan-device.js';
 
-type Trigger = 'start' | 'peers' | 'event' | 'resync' | 'reload' | 'monitor';
-
-interface Request {
-  full: boolean;
-  device: boolean;
-  trigger: Trigger;
-}
-
 export interface OverlayDeps {
   buildSources?: typeof buildPeerSources;
   acquirer?: typeof ownSubnetAcquirer;
 }
-
-const EVENT_DEBOUNCE_MS = 20;
-const MUTE_ABOVE = 256;
-const RETRY_MS = 2000;
 
 export function deviceName(config: OverlayConfig): string {
   return config.device !== '' ? config.device : `flannel.${config.vni}`;
@@ -58,6 +41,8 @@ export class OverlayController implements Controller {
   private readonly ctx: ControllerContext;
   private readonly deps: Required<OverlayDeps>;
   private readonly metrics: OverlayMetrics;
+  private readonly intake: PeerIntake;
+  private readonly loop: ReconcileLoop;
   private sock: RtSocket | undefined;
   private events: NetlinkEvents | undefined;
   private spec: DeviceSpec | undefined;
@@ -66,26 +51,9 @@ export class OverlayController implements Controller {
   private own: Subnet | undefined;
   private sources: PeerSource[] = [];
   private readonly sourceCounts = new Map<string, number>();
-  private peerSet = new PeerSet([], undefined);
-  /** Peer changes not yet planned (by subnet: first `before`, last `after`). */
-  private changes = new Map<string, PeerChange>();
-  private lastConflictCount = 0;
-  private readonly cache = new ObservedCache();
-  private readonly failed = new Set<string>();
-  private pending: Request | undefined;
-  private loop: Promise<void> | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private eventWants = { full: false, device: false };
-  private readonly driftFilter = new DriftFilter();
   private timer: NodeJS.Timeout | undefined;
-  private retry: NodeJS.Timeout | undefined;
   private stopping = false;
   private initialized = false;
-  private lastPassOk = false;
-  private lastResync: { at: string; ms: number; writes: number; trigger: Trigger } | undefined;
-  private driftRepairs = 0;
-  private errors = 0;
-  private lastError: { message: string; at: string } | undefined;
   private deviceActions: string[] = [];
   /** Work sources and acquirers deferred to stop (lease renewers). */
   private readonly cleanups: (() => Promise<void>)[] = [];
@@ -96,10 +64,25 @@ export class OverlayController implements Controller {
     this.ctx = ctx;
     this.deps = { buildSources: deps.buildSources ?? buildPeerSources, acquirer: deps.acquirer ?? ownSubnetAcquirer };
     this.metrics = createOverlayMetrics(ctx.metrics);
+    this.intake = new PeerIntake({ log: ctx.log, stateDir: this.stateDir, refusedGauge: this.metrics.refused });
+    this.loop = new ReconcileLoop(
+      {
+        socket: () => this.socket(),
+        link: () => this.link,
+        ensureDevice: () => this.ensure(),
+        events: () => this.events,
+        own: () => ({ ...(this.own === undefined ? {} : { subnet: this.own.cidr }), ...(this.spec === undefined ? {} : { mac: this.spec.mac }) }),
+        initialized: () => this.initialized,
+      },
+      this.intake,
+      ctx,
+      this.metrics,
+    );
   }
 
   async start(): Promise<void> {
     this.stopping = false;
+    this.loop.start();
     this.sock = new RtSocket();
     try {
       await this.startInner();
@@ -114,10 +97,10 @@ export class OverlayController implements Controller {
     await this.setupDevice();
     const events = new NetlinkEvents();
     this.events = events;
-    events.on('event', (e) => this.onKernelEvent(e));
+    events.on('event', (e) => this.loop.onKernelEvent(e));
     events.on('lost', (why) => this.ctx.log.warn({ why }, 'netlink event monitor lost; resyncing when it is back'));
     events.on('ready', () => {
-      if (this.initialized) void this.request({ full: true, device: true, trigger: 'monitor' });
+      if (this.initialized) void this.loop.request({ full: true, device: true, trigger: 'monitor' });
     });
     if (!events.start()) {
       this.ctx.log.error({ script: monitorScript() }, 'netlink event monitor script missing from this build; drift is repaired only by the periodic resync');
@@ -125,8 +108,8 @@ export class OverlayController implements Controller {
       this.ctx.log.warn('netlink event monitor not ready yet; periodic resync covers drift until it is');
     }
     await this.startSources();
-    await this.request({ full: true, device: false, trigger: 'start' });
-    if (!this.lastPassOk) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.lastError?.message ?? 'unknown error'}`);
+    await this.loop.request({ full: true, device: false, trigger: 'start' });
+    if (!this.loop.lastPassOk) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.loop.lastError?.message ?? 'unknown error'}`);
     this.initialized = true;
     this.armTimer();
   }
@@ -144,22 +127,23 @@ export class OverlayController implements Controller {
         if (old !== undefined) await deleteLink(this.sock, old);
       }
       await this.setupDevice();
-      this.cache.clear();
+      this.loop.cache.clear();
     }
     await this.stopSources();
+    // The operator changed something: entries the kernel refused get a fresh try.
+    this.loop.backoff.clear();
     await this.startSources();
     this.armTimer();
-    await this.request({ full: true, device: deviceChanged, trigger: 'reload' });
+    await this.loop.request({ full: true, device: deviceChanged, trigger: 'reload' });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.debounce);
     clearInterval(this.timer);
-    clearTimeout(this.retry);
     this.events?.stop();
     await this.stopSources();
-    await this.loop;
+    await this.loop.stop();
+    await this.intake.flush();
     for (const cleanup of this.cleanups.splice(0).reverse()) {
       try {
         await cleanup();
@@ -173,15 +157,17 @@ export class OverlayController implements Controller {
 
   /** Resolves when every queued reconcile pass has finished (tests, benchmarks). */
   settled(): Promise<void> {
-    return this.loop ?? Promise.resolve();
+    return this.loop.settled();
   }
 
   /** A full resync now (dump, plan, apply), as the periodic timer does. */
   resyncNow(): Promise<void> {
-    return this.request({ full: true, device: true, trigger: 'resync' });
+    return this.loop.request({ full: true, device: true, trigger: 'resync' });
   }
 
   status(): Record<string, unknown> {
+    const loop = this.loop;
+    const retrying = loop.backoff.list(20);
     return {
       device:
         this.spec === undefined
@@ -199,23 +185,28 @@ export class OverlayController implements Controller {
               underlay: this.underlay === undefined ? undefined : { name: this.underlay.name, address: this.underlay.address, mtu: this.underlay.mtu },
               lastActions: this.deviceActions,
             },
-      peers: { desired: this.peerSet.peers.size, programmed: this.programmedCount(), failed: [...this.failed].slice(0, 20) },
-      conflicts: this.peerSet.conflicts.slice(0, 50),
+      peers: {
+        desired: this.intake.desired.peers.size,
+        programmed: loop.programmedCount(),
+        failed: retrying.flatMap((r) => (r.key.startsWith('peer|') ? [r.key.split('|')[1] ?? ''] : [])),
+      },
+      ...this.intake.status(),
+      retrying: retrying.map((r) => ({ entry: r.key, attempts: r.attempts, lastError: r.lastError, retryInMs: r.retryInMs })),
       sources: Object.fromEntries(this.sources.map((s) => [s.name, { peers: this.sourceCounts.get(s.name) ?? 0, ...s.status() }])),
-      lastResync: this.lastResync ?? null,
-      driftRepairs: this.driftRepairs,
+      lastResync: loop.lastResync ?? null,
+      driftRepairs: loop.driftRepairs,
       eventMonitor: { running: this.events?.running ?? false, restarts: this.events?.restarts ?? 0 },
-      reconcileErrors: this.errors,
-      lastReconcileError: this.lastError ?? null,
+      reconcileErrors: loop.errors,
+      lastReconcileError: loop.lastError ?? null,
     };
   }
 
   ready(): Readiness {
     if (!this.initialized) return { ready: false, reason: 'starting' };
-    if (!this.lastPassOk) return { ready: false, reason: `last reconcile failed: ${this.lastError?.message ?? ''}` };
+    if (!this.loop.lastPassOk) return { ready: false, reason: `last reconcile failed: ${this.loop.lastError?.message ?? ''}` };
     const notReady = this.sources.find((s) => !s.ready().ready);
     if (notReady !== undefined) return { ready: false, reason: `peer source ${notReady.name}: ${notReady.ready().reason ?? 'not ready'}` };
-    return { ready: true, reason: `${this.programmedCount()}/${this.peerSet.peers.size} peers programmed` };
+    return { ready: true, reason: `${this.loop.programmedCount()}/${this.intake.desired.peers.size} peers programmed` };
   }
 
   private sourceContext(): SourceContext {
@@ -235,10 +226,13 @@ export class OverlayController implements Controller {
     const own = parseSubnet(subnetText);
     if (own === undefined) throw new AgentError(ErrorCode.ConfigInvalid, `overlay.subnet: "${subnetText}" is not an IPv4 CIDR`);
     this.own = own;
-    this.peerSet.setOwn(own);
     const mtu = this.config.mtu > 0 ? this.config.mtu : this.underlay.mtu - 50;
     this.spec = { name, vni: this.config.vni, port: this.config.port, local: this.underlay.address, underlayIndex: this.underlay.index, mtu, mac, vtep: own.network };
     await this.ensure();
+    // The gate knows the host before the first peers arrive (the start pass finds the same facts).
+    const overlayIndexes = [existing?.index ?? -1, this.link?.index ?? -1];
+    const { network: _network, ...host } = hostFacts({ addresses, routes, overlayIndexes }, { ownSubnet: own.cidr, ownMAC: mac });
+    this.intake.setHost(host);
   }
 
   private async ensure(): Promise<boolean> {
@@ -255,10 +249,7 @@ export class OverlayController implements Controller {
 
   private async startSources(): Promise<void> {
     this.sources = this.deps.buildSources(this.config, this.sourceContext());
-    const order = this.sources.map((s) => s.name);
-    // A fresh set keeps the chosen peers of the old one first in line (no flap on reload).
-    const previous = this.peerSet;
-    this.peerSet = new PeerSet(order, this.own, previous.peers);
+    await this.intake.setSources(this.sources, this.config.network);
     this.sourceCounts.clear();
     for (const source of this.sources) {
       await source.start((peers) => this.onPeers(source.name, peers));
@@ -268,19 +259,15 @@ export class OverlayController implements Controller {
   private onPeers(source: string, peers: readonly Peer[]): void {
     if (this.stopping) return;
     this.sourceCounts.set(source, peers.length);
-    const changes = this.peerSet.setSource(source, peers);
-    for (const c of changes) {
-      const queued = this.changes.get(c.subnet);
-      const before = queued === undefined ? c.before : queued.before;
-      this.changes.set(c.subnet, { subnet: c.subnet, ...(before === undefined ? {} : { before }), ...(c.after === undefined ? {} : { after: c.after }) });
+    const { changes, synced } = this.intake.deliver(source, peers);
+    this.metrics.peersDesired.set(this.intake.desired.peers.size);
+    if (!this.initialized) return;
+    // The last remote source has listed: a full pass removes what went stale meanwhile.
+    if (synced) void this.loop.request({ full: true, device: false, trigger: 'peers' });
+    else if (changes.length > 0) {
+      this.loop.queue(changes);
+      void this.loop.request({ full: false, device: false, trigger: 'peers' });
     }
-    for (const subnet of this.failed) if (!this.peerSet.peers.has(subnet)) this.failed.delete(subnet);
-    this.metrics.peersDesired.set(this.peerSet.peers.size);
-    const conflicts = this.peerSet.conflicts;
-    this.metrics.conflicts.set(conflicts.length);
-    if (conflicts.length > this.lastConflictCount) this.ctx.log.warn({ conflicts: conflicts.slice(0, 5), count: conflicts.length }, 'conflicting peers ignored');
-    this.lastConflictCount = conflicts.length;
-    if (this.initialized && changes.length > 0) void this.request({ full: false, device: false, trigger: 'peers' });
   }
 
   private async stopSources(): Promise<void> {
@@ -295,143 +282,10 @@ export class OverlayController implements Controller {
     }
   }
 
-  private programmedCount(): number {
-    if (!this.initialized && !this.lastPassOk) return 0;
-    let failed = 0;
-    for (const s of this.failed) if (this.peerSet.peers.has(s)) failed += 1;
-    return this.lastPassOk ? this.peerSet.peers.size - failed : 0;
-  }
-
   private armTimer(): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => void this.request({ full: true, device: true, trigger: 'resync' }), Math.max(this.config.resync, 1000));
+    this.timer = setInterval(() => void this.loop.request({ full: true, device: true, trigger: 'resync' }), Math.max(this.config.resync, 1000));
     this.timer.unref();
-  }
-
-  /** Queues a pass; resolves when the queue has drained. */
-  private request(req: Request): Promise<void> {
-    if (this.pending === undefined) this.pending = { ...req };
-    else {
-      this.pending.full ||= req.full;
-      this.pending.device ||= req.device;
-      // The weightiest reason names the pass (drift repairs are counted for event/resync ones).
-      if (req.trigger !== 'peers') this.pending.trigger = req.trigger;
-    }
-    this.loop ??= this.drain();
-    return this.loop;
-  }
-
-  private async drain(): Promise<void> {
-    // Never finish synchronously: `this.loop` is assigned after this returns.
-    await Promise.resolve();
-    try {
-      while (this.pending !== undefined && !this.stopping) {
-        const req = this.pending;
-        this.pending = undefined;
-        await this.pass(req);
-      }
-    } finally {
-      this.loop = undefined;
-    }
-  }
-
-  private async pass(req: Request): Promise<void> {
-    const started = performance.now();
-    const s = this.socket();
-    try {
-      if (req.device || this.link === undefined) {
-        if (await this.ensure()) {
-          // A re-created device lost every neighbour, FDB entry and route: replay all peers.
-          this.cache.clear();
-          req.full = true;
-        }
-      }
-      const link = this.link;
-      if (link === undefined) throw new Error('no device');
-      const changes = [...this.changes.values()];
-      this.changes.clear();
-      if (req.full) this.cache.replace(await this.observe(s, link));
-      // A full pass plans everything; a peer update only the subnets that changed.
-      const todo = req.full ? plan(this.peerSet.peers.values(), this.cache.view) : planChanges(changes, this.peerSet, this.cache.view);
-      this.driftFilter.expect(todo.removals);
-      const size = planSize(todo);
-      // Bulk writes: the monitor need not echo thousands of our own writes back to us (drift in
-      // that window is found by the next resync).
-      const mute = size > MUTE_ABOVE;
-      if (mute) this.events?.mute(true);
-      let result;
-      try {
-        result = size === 0 ? undefined : await applyPlan(s, { index: link.index, name: link.name }, todo, this.cache);
-      } finally {
-        if (mute) this.events?.mute(false);
-      }
-      const writes = result?.writes ?? 0;
-      for (const p of todo.peers) if (!result?.failedSubnets.has(p.subnet)) this.failed.delete(p.subnet);
-      for (const subnet of result?.failedSubnets ?? []) this.failed.add(subnet);
-      this.metrics.writes.inc(writes);
-      if (this.initialized && (req.trigger === 'event' || req.trigger === 'resync' || req.trigger === 'monitor')) {
-        this.driftRepairs += writes;
-        this.metrics.driftRepairs.inc(writes);
-        if (writes > 0) this.ctx.log.warn({ trigger: req.trigger, writes }, 'drift repaired');
-      }
-      if (result !== undefined && result.failures.length > 0) {
-        this.errors += result.failures.length;
-        this.metrics.errors.inc(result.failures.length);
-        this.lastError = { message: result.failures[0]?.message ?? '', at: new Date().toISOString() };
-        this.ctx.log.error({ failures: result.failures.slice(0, 5), count: result.failures.length }, 'some overlay entries could not be programmed; retrying on the next resync');
-      }
-      const ms = performance.now() - started;
-      if (req.full) {
-        this.lastResync = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, writes, trigger: req.trigger };
-        this.metrics.lastResync.set(Date.now() / 1000);
-      }
-      this.metrics.reconciles.inc({ trigger: req.trigger });
-      this.metrics.reconcileSeconds.observe(ms / 1000);
-      this.metrics.peersProgrammed.set(this.programmedCount());
-      this.lastPassOk = true;
-    } catch (err) {
-      this.lastPassOk = false;
-      this.errors += 1;
-      this.metrics.errors.inc();
-      this.lastError = { message: errorMessage(err), at: new Date().toISOString() };
-      if (this.initialized) {
-        this.ctx.reportError(err);
-        // Do not leave a failed pass (and the peer changes it carried) to the periodic resync.
-        this.retry ??= setTimeout(() => {
-          this.retry = undefined;
-          if (!this.stopping) void this.request({ full: true, device: true, trigger: 'resync' });
-        }, RETRY_MS);
-      } else {
-        this.ctx.log.error({ err }, 'overlay reconcile failed');
-      }
-    }
-  }
-
-  private async observe(s: RtSocket, link: Link): Promise<Observed> {
-    const dev = { index: link.index, name: link.name };
-    const neighbours = await listNeighbours(s, dev);
-    const fdb = await listFdb(s, dev);
-    const routes = (await listRoutes(s))
-      .filter((r) => r.oif === link.index && !r.kernel && r.table === RT_TABLE_MAIN)
-      .map((r) => ({ dst: r.dst, onlink: r.onlink, protocol: r.protocol, ...(r.gateway === undefined ? {} : { gateway: r.gateway }) }));
-    return { neighbours, fdb, routes };
-  }
-
-  /** Turns kernel changes that concern us (and are not ours) into a debounced pass. */
-  private onKernelEvent(e: KernelEvent): void {
-    const link = this.link;
-    if (link === undefined || this.stopping) return;
-    const { drift, device } = this.driftFilter.classify(e, link, this.peerSet);
-    if (!drift && !device) return;
-    this.eventWants.full ||= drift || device;
-    this.eventWants.device ||= device;
-    // A burst (a flushed device) becomes one pass.
-    this.debounce ??= setTimeout(() => {
-      this.debounce = undefined;
-      const wants = this.eventWants;
-      this.eventWants = { full: false, device: false };
-      void this.request({ ...wants, trigger: 'event' });
-    }, EVENT_DEBOUNCE_MS);
   }
 
   private socket(): RtSocket {

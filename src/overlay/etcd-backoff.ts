@@ -1,4 +1,8 @@
-/** Reconnect delays for etcd: exponential from 100 ms to 5 s (flannel's watch backoff), with jitter. Pure. */
+/**
+ * Reconnect delays for etcd (pure): exponential from 100 ms, capped at 500 ms, with jitter. The
+ * cap is what brings the agent back within a second of etcd answering again; while etcd is down
+ * an attempt is one refused connection, so the cap costs etcd nothing it would notice.
+ */
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -6,7 +10,7 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
-export const ETCD_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5000 };
+export const ETCD_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 500 };
 
 /** Delay before retry number `attempt` (0-based): doubles each time, capped, ±20 % jitter. */
 export function backoffDelay(attempt: number, options: BackoffOptions = ETCD_BACKOFF): number {

@@ -9,6 +9,24 @@ import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 
 export type EtcdSettings = OverlayConfig['etcd'];
 
+type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['host']>>;
+
+/**
+ * etcd3's default per-host policy is a circuit breaker that, after three failures, fails every
+ * call for 5 s without trying: the agent would stay not ready for up to 5 s after etcd is back.
+ * Our loops pace their own retries (etcd-backoff.ts), so calls go straight through.
+ */
+export function passThroughPolicy(): HostPolicy {
+  const noEvent = (): { dispose(): void } => ({ dispose: () => undefined });
+  const policy = {
+    onSuccess: noEvent,
+    onFailure: noEvent,
+    execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> => fn({ signal: signal ?? new AbortController().signal }),
+  };
+  // `_altReturn` exists only in cockatiel's types; nothing reads it at run time.
+  return policy as unknown as HostPolicy;
+}
+
 async function readTlsFile(path: string, key: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -31,6 +49,7 @@ export async function etcdClientOptions(settings: EtcdSettings): Promise<IOption
     grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
     // A short per-call deadline: when etcd is down we want a clear failure, not a hung reconcile.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + 5000 }),
+    faultHandling: { host: () => passThroughPolicy() },
   };
   if (ca !== '' || cert !== '' || usesHttps) {
     if (ca === '') throw new AgentError(ErrorCode.ConfigInvalid, 'overlay.etcd.tls.ca is empty but TLS is in use; set the CA that signed the etcd server certificate');

@@ -13,8 +13,8 @@ import type { Logger } from '../log.js';
 import { backoffDelay } from './etcd-backoff.js';
 import { readNetworkConfig } from './etcd-config-reader.js';
 import { encodeLease, subnetKey, subnetsPrefix } from './etcd-lease-format.js';
-import { persistSubnet, readPersistedSubnet } from './etcd-lease-store.js';
-import { listLeases, writeLease } from './etcd-lease-txn.js';
+import { persistLease, readPersistedLease } from './etcd-lease-store.js';
+import { listLeases, liveLease, revokeIfKeyless, writeLease } from './etcd-lease-txn.js';
 import type { OverlayExpectations } from './etcd-network-config.js';
 import { chooseSubnet } from './etcd-subnet-choice.js';
 
@@ -39,6 +39,8 @@ export interface LeaseKeeperOptions {
   onSubnetChange?: (subnet: string, previous: string) => void;
   /** Counts etcd write transactions, for metrics. */
   onWrite?: (kind: 'create' | 'takeover' | 'lost-race') => void;
+  /** Our lease was written: etcd answers again. */
+  onAcquired?: () => void;
 }
 
 export function isLocalAddress(address: string): boolean {
@@ -84,16 +86,14 @@ export class EtcdLeaseKeeper {
     for (let attempt = 0; attempt < RACE_RETRIES && !this.stopped; attempt += 1) {
       const net = await readNetworkConfig(client, prefix, this.options.overlay);
       const leases = await listLeases(client, prefix);
-      const choice = chooseSubnet({
-        net,
-        publicIP,
-        configured: this.options.overlay.subnet,
-        persisted: this.subnet !== '' ? this.subnet : await readPersistedSubnet(this.options.stateDir),
-        leases,
-      });
+      // What we held: in this process, else what the previous run persisted.
+      const before = this.leaseId !== '' ? { subnet: this.subnet, leaseId: this.leaseId } : await readPersistedLease(this.options.stateDir);
+      const choice = chooseSubnet({ net, publicIP, configured: this.options.overlay.subnet, persisted: before.subnet, leases });
       if (choice.kind === 'blocked') throw new AgentError(ErrorCode.ConfigInvalid, choice.reason);
       const key = subnetKey(prefix, choice.subnet);
-      const leaseId = await writeLease(client, prefix, choice, encodeLease({ publicIP, vni: net.vni, vtepMAC }), this.ttl);
+      // The same key again: keep its etcd lease while it lives (a restart leaves no orphan behind).
+      const reuse = choice.subnet === before.subnet && (await liveLease(client, before.leaseId, this.ttl)) ? before.leaseId : undefined;
+      const leaseId = await writeLease(client, prefix, choice, encodeLease({ publicIP, vni: net.vni, vtepMAC }), this.ttl, reuse);
       if (leaseId === undefined) {
         // Someone else got there first: choose again from a fresh listing.
         this.options.onWrite?.('lost-race');
@@ -102,18 +102,23 @@ export class EtcdLeaseKeeper {
       }
       this.options.onWrite?.(choice.kind);
       const previous = this.subnet;
-      const oldLease = this.leaseId;
       this.subnet = choice.subnet;
       this.leaseId = leaseId;
       this.acquisitions += 1;
       this.leased = true;
       this.acquiredAt = new Date().toISOString();
       this.lastError = undefined;
-      if (oldLease !== '' && oldLease !== leaseId) await client.leaseClient.leaseRevoke({ ID: oldLease }).catch(() => undefined);
-      await persistSubnet(this.options.stateDir, choice.subnet, key).catch((err: unknown) => this.options.log.warn({ err: errorMessage(err) }, 'could not persist the lease subnet in stateDir'));
-      this.options.log.info({ subnet: choice.subnet, how: choice.why, key }, 'holding overlay lease');
-      this.scheduleKeepalive(this.keepaliveMs);
+      // Our previous etcd lease now carries no key, or only our old subnet's: revoke it (deleting that key).
+      if (before.leaseId !== '' && before.leaseId !== leaseId) await client.leaseClient.leaseRevoke({ ID: before.leaseId }).catch(() => undefined);
+      // A key taken over from a run whose state was lost: its old etcd lease is keyless now.
+      const replaced = leases.find((l) => l.subnet === choice.subnet)?.leaseId;
+      if (replaced !== undefined && replaced !== leaseId && replaced !== before.leaseId) await revokeIfKeyless(client, replaced);
+      await persistLease(this.options.stateDir, choice.subnet, key, leaseId).catch((err: unknown) => this.options.log.warn({ err: errorMessage(err) }, 'could not persist the lease in stateDir'));
+      this.options.log.info({ subnet: choice.subnet, how: choice.why, key, etcdLease: reuse === undefined ? 'granted' : 'kept' }, 'holding overlay lease');
+      // A kept etcd lease gets its full TTL back now; a fresh one has it already.
+      this.scheduleKeepalive(reuse === undefined ? this.keepaliveMs : 0);
       if (previous !== '' && previous !== choice.subnet) this.options.onSubnetChange?.(choice.subnet, previous);
+      this.options.onAcquired?.();
       return choice.subnet;
     }
     throw new AgentError(ErrorCode.EtcdUnavailable, `could not acquire a lease after ${RACE_RETRIES} lost races under ${subnetsPrefix(prefix)}; retrying later`);
@@ -137,6 +142,11 @@ export class EtcdLeaseKeeper {
   noteOwnLease(present: boolean): void {
     if (present || this.subnet === '' || this.stopped || this.reacquiring !== undefined) return;
     this.reacquiring = this.reacquireIfGone().finally(() => (this.reacquiring = undefined));
+  }
+
+  /** Cuts a retry delay short: etcd answered another request of this process. */
+  retryNow(): void {
+    if (!this.leased) this.wake?.();
   }
 
   async stop(): Promise<void> {

@@ -18,23 +18,50 @@ export async function listLeases(client: Etcd3, prefix: string): Promise<Existin
     } catch {
       // An unreadable lease still occupies its subnet: never reuse it.
     }
-    leases.push({ subnet, publicIP: holder, modRevision: kv.mod_revision });
+    leases.push({ subnet, publicIP: holder, modRevision: kv.mod_revision, leaseId: kv.lease });
   }
   return leases;
 }
 
+/** Whether etcd lease `id` still lives with a granted TTL of `ttl` seconds (so it may carry our key again). */
+export async function liveLease(client: Etcd3, id: string, ttl: number): Promise<boolean> {
+  if (id === '' || id === '0') return false;
+  try {
+    const res = await client.leaseClient.leaseTimeToLive({ ID: id });
+    return Number(res.TTL) > 0 && Number(res.grantedTTL) === ttl;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Grants an etcd lease of `ttl` seconds and writes `value` under it: create-if-absent
- * (Version == 0) or, for our own lease, compare-and-swap on its mod revision. One key per
- * transaction. Resolves with the etcd lease ID, or undefined when another writer won (the unused
- * etcd lease is revoked).
+ * Revokes etcd lease `id` if it still lives but carries no key: the lease of a key we took over
+ * from an earlier run whose state was lost. A lease that still carries a key is left alone.
  */
-export async function writeLease(client: Etcd3, prefix: string, choice: Exclude<Choice, { kind: 'blocked' }>, value: string, ttl: number): Promise<string | undefined> {
+export async function revokeIfKeyless(client: Etcd3, id: string): Promise<boolean> {
+  if (id === '' || id === '0') return false;
+  try {
+    const res = await client.leaseClient.leaseTimeToLive({ ID: id, keys: true });
+    if (Number(res.TTL) <= 0 || res.keys.length > 0) return false;
+    await client.leaseClient.leaseRevoke({ ID: id });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes `value` under an etcd lease: `reuse` (a live lease of ours) or a fresh grant of `ttl`
+ * seconds; create-if-absent (Version == 0) or, for our own lease, compare-and-swap on its mod
+ * revision. One key per transaction. Resolves with the etcd lease ID, or undefined when another
+ * writer won (a fresh, unused etcd lease is revoked).
+ */
+export async function writeLease(client: Etcd3, prefix: string, choice: Exclude<Choice, { kind: 'blocked' }>, value: string, ttl: number, reuse?: string): Promise<string | undefined> {
   const key = subnetKey(prefix, choice.subnet);
-  const grant = await client.leaseClient.leaseGrant({ TTL: ttl });
+  const id = reuse ?? (await client.leaseClient.leaseGrant({ TTL: ttl })).ID;
   const guard = choice.kind === 'create' ? client.if(key, 'Version', '==', 0) : client.if(key, 'Mod', '==', choice.modRevision);
-  const res = await guard.then(client.put(key).value(value).lease(grant.ID)).commit();
-  if (res.succeeded) return grant.ID;
-  await client.leaseClient.leaseRevoke({ ID: grant.ID }).catch(() => undefined);
+  const res = await guard.then(client.put(key).value(value).lease(id)).commit();
+  if (res.succeeded) return id;
+  if (reuse === undefined) await client.leaseClient.leaseRevoke({ ID: id }).catch(() => undefined);
   return undefined;
 }

@@ -4,6 +4,7 @@
  * mismatch is an error the operator must fix, never something to guess around. Pure.
  */
 import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../config/net-types.js';
+import type { NetworkBounds } from './peer-gate.js';
 
 export interface NetworkConfig {
   /** e.g. 10.234.0.0/16 */
@@ -12,6 +13,9 @@ export interface NetworkConfig {
   /** First and last subnet network addresses leases may use (flannel skips the first subnet). */
   subnetMin: string;
   subnetMax: string;
+  /** Whether the config sets SubnetMin / SubnetMax itself (not flannel's defaults). */
+  minSet: boolean;
+  maxSet: boolean;
   backendType: string;
   vni: number;
   /** 0 means the kernel default, 8472. */
@@ -65,8 +69,10 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   const subnetLen = optionalInt(parsed, 'SubnetLen', where) ?? (cidr.prefix <= 22 ? 24 : cidr.prefix + 2);
   if (subnetLen <= cidr.prefix || subnetLen > 30) throw new Error(`${where}: SubnetLen ${subnetLen} must be longer than the Network prefix /${cidr.prefix} and at most 30`);
   const size = 2 ** (32 - subnetLen);
-  const min = parseBound(parsed, 'SubnetMin', where) ?? first + size;
-  const max = parseBound(parsed, 'SubnetMax', where) ?? last - size + 1;
+  const minSet = parseBound(parsed, 'SubnetMin', where);
+  const maxSet = parseBound(parsed, 'SubnetMax', where);
+  const min = minSet ?? first + size;
+  const max = maxSet ?? last - size + 1;
   if (min < first || max > last || min > max || min % size !== 0 || max % size !== 0) {
     throw new Error(`${where}: SubnetMin/SubnetMax must be /${subnetLen} network addresses inside ${network}, SubnetMin ≤ SubnetMax`);
   }
@@ -79,7 +85,7 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   if (backendType !== 'vxlan') throw new Error(`${where}: Backend.Type is "${backendType}"; this agent joins vxlan networks only`);
   const vni = optionalInt(backendRecord, 'VNI', where) ?? 1;
   const port = optionalInt(backendRecord, 'Port', where) ?? 0;
-  return { network, subnetLen, subnetMin: intToIpv4(min), subnetMax: intToIpv4(max), backendType, vni, port };
+  return { network, subnetLen, subnetMin: intToIpv4(min), subnetMax: intToIpv4(max), minSet: minSet !== undefined, maxSet: maxSet !== undefined, backendType, vni, port };
 }
 
 function parseBound(record: Record<string, unknown>, name: string, where: string): number | undefined {
@@ -126,4 +132,13 @@ export function subnetProblem(net: NetworkConfig, subnet: string): string | unde
   const [first, last] = ipv4Range(netCidr);
   if (start < first || start > last) return `is outside Network ${net.network}`;
   return undefined;
+}
+
+/**
+ * What every lease must fit, for the peer gate: Network and SubnetLen, and SubnetMin/SubnetMax
+ * where the config sets them. flannel's defaults (skip the first subnet) only steer its own
+ * choice of a free subnet; a Kubernetes node's podCIDR is often that first subnet.
+ */
+export function leaseBounds(net: NetworkConfig): NetworkBounds {
+  return { network: net.network, subnetLen: net.subnetLen, ...(net.minSet ? { subnetMin: net.subnetMin } : {}), ...(net.maxSet ? { subnetMax: net.subnetMax } : {}) };
 }

@@ -10,8 +10,9 @@ import type { Readiness } from '../agent/controller.js';
 import type { Logger } from '../log.js';
 import { readNetworkConfig } from './etcd-config-reader.js';
 import { decodeLease, leaseToPeer, subnetFromKey, subnetsPrefix } from './etcd-lease-format.js';
-import type { NetworkConfig, OverlayExpectations } from './etcd-network-config.js';
-import { PrefixFollower } from './etcd-prefix-follower.js';
+import { leaseBounds, type NetworkConfig, type OverlayExpectations } from './etcd-network-config.js';
+import type { NetworkBounds } from './peer-gate.js';
+import { PrefixFollower, type KeyValue } from './etcd-prefix-follower.js';
 import type { Peer, PeerSource } from './peer-source.js';
 
 export interface EtcdPeerSourceOptions {
@@ -21,6 +22,8 @@ export interface EtcdPeerSourceOptions {
   log: Logger;
   /** This VM's subnet once known (leases for it are ours, never peers). */
   ownSubnet?: () => string | undefined;
+  /** The watch is (re)connected: etcd answers again. */
+  onConnected?: () => void;
   /** This VM's underlay address: a lease carrying it is ours too (flannel's rule). */
   ownPublicIP?: () => string | undefined;
   /** After every list or change: whether our own lease (by ownSubnet) is present, for the lease keeper. */
@@ -31,48 +34,53 @@ export interface EtcdPeerSourceOptions {
   onApplied?: (cause: 'list' | 'watch') => void;
 }
 
-type Decoded = { value: string; peer?: Peer; invalid?: string };
+/** A lease as last decoded: its value and revisions, and the peer made of them (reused while they hold). */
+type Decoded = { value: string; create: string; mod: string; peer?: Peer };
 
 /**
- * Peers from the registry's entries, sorted by subnet; own leases and non-vxlan leases skipped.
- * `cache` (key → last decoded value) spares re-parsing unchanged leases on every event.
+ * Peers from the registry's entries, sorted by subnet: every lease key with its create revision
+ * (claim order) and mod revision. Our own lease (by subnet; by public IP while our subnet is not
+ * known, flannel's rule) and non-vxlan leases are skipped; a lease that cannot be read is
+ * delivered as invalid, for the gate to refuse and report. `cache` (key → last decoded lease)
+ * spares re-parsing, and re-allocating, unchanged leases on every event.
  */
 export function peersFromEntries(
   prefix: string,
-  entries: ReadonlyMap<string, string>,
+  entries: ReadonlyMap<string, KeyValue>,
   own: { subnet?: string | undefined; publicIP?: string | undefined },
-  onInvalid?: (key: string, reason: string) => void,
   cache: Map<string, Decoded> = new Map(),
 ): Peer[] {
   const peers: Peer[] = [];
-  for (const [key, value] of entries) {
+  for (const [key, kv] of entries) {
     let decoded = cache.get(key);
-    if (decoded === undefined || decoded.value !== value) {
-      decoded = decode(prefix, key, value);
+    if (decoded === undefined || decoded.value !== kv.value || decoded.create !== kv.createRevision || decoded.mod !== kv.modRevision) {
+      const peer = decoded !== undefined && decoded.value === kv.value ? decoded.peer : decode(prefix, key, kv.value);
+      decoded = { value: kv.value, create: kv.createRevision, mod: kv.modRevision, ...(peer === undefined ? {} : { peer: { ...peer, order: Number(kv.createRevision), revision: kv.modRevision } }) };
       cache.set(key, decoded);
     }
-    if (decoded.invalid !== undefined) onInvalid?.(key, decoded.invalid);
     const peer = decoded.peer;
-    if (peer === undefined || peer.subnet === own.subnet || peer.publicIP === own.publicIP) continue;
+    if (peer === undefined || peer.subnet === own.subnet) continue;
+    if (own.subnet === undefined && peer.publicIP === own.publicIP) continue;
     peers.push(peer);
   }
   if (cache.size > entries.size) for (const key of cache.keys()) if (!entries.has(key)) cache.delete(key);
-  return peers.sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : 0));
+  return peers.sort((a, b) => (a.subnet < b.subnet ? -1 : a.subnet > b.subnet ? 1 : (a.key ?? '') < (b.key ?? '') ? -1 : 1));
 }
 
-function decode(prefix: string, key: string, value: string): Decoded {
+function decode(prefix: string, key: string, value: string): Peer | undefined {
   const subnet = subnetFromKey(prefix, key);
-  if (subnet === undefined) return { value };
+  if (subnet === undefined) return undefined;
   try {
     const peer = leaseToPeer(subnet, decodeLease(value));
-    return peer === undefined ? { value } : { value, peer };
+    return peer === undefined ? undefined : { ...peer, key };
   } catch (err) {
-    return { value, invalid: errorMessage(err) };
+    return { subnet, publicIP: '', vtepMAC: '', source: 'etcd', key, invalid: errorMessage(err) };
   }
 }
 
 export class EtcdPeerSource implements PeerSource {
   readonly name = 'etcd';
+  readonly remote = true;
   private readonly follower: PrefixFollower;
   private onChange: ((peers: readonly Peer[]) => void) | undefined;
   private delivered = false;
@@ -80,7 +88,7 @@ export class EtcdPeerSource implements PeerSource {
   private connected = false;
   private listed = false;
   private reason = 'not started';
-  private invalid = new Map<string, string>();
+  private net: NetworkConfig | undefined;
   private readonly decoded = new Map<string, Decoded>();
   private firstOutcome: ((err?: unknown) => void) | undefined;
   private lastChangeAt: string | undefined;
@@ -92,6 +100,7 @@ export class EtcdPeerSource implements PeerSource {
       {
         beforeList: async () => {
           const net = await readNetworkConfig(options.client, options.prefix, options.overlay);
+          this.net = net;
           options.onNetworkConfig?.(net);
         },
         onChange: (entries, cause) => {
@@ -102,6 +111,7 @@ export class EtcdPeerSource implements PeerSource {
         onState: (connected, reason, error) => {
           this.connected = connected;
           if (reason !== undefined) this.reason = reason;
+          if (connected) options.onConnected?.();
           if (connected) this.firstOutcome?.();
           else this.firstOutcome?.(new FirstFailure(reason ?? 'etcd unreachable', AgentError.is(error) ? error : undefined));
         },
@@ -130,6 +140,11 @@ export class EtcdPeerSource implements PeerSource {
     await this.follower.stop();
   }
 
+  /** Cuts a reconnect delay short: etcd answered another request of this process. */
+  retryNow(): void {
+    if (!this.connected) this.follower.retryNow();
+  }
+
   /** Re-evaluates own-lease exclusion (e.g. after this VM's subnet became known) without etcd I/O. */
   refresh(): void {
     if (this.listed) this.recompute(this.follower.snapshot());
@@ -137,6 +152,11 @@ export class EtcdPeerSource implements PeerSource {
 
   current(): readonly Peer[] {
     return this.peers;
+  }
+
+  /** What every lease must fit (the peer gate checks), once the network config was read. */
+  network(): NetworkBounds | undefined {
+    return this.net === undefined ? undefined : leaseBounds(this.net);
   }
 
   ready(): Readiness {
@@ -156,19 +176,13 @@ export class EtcdPeerSource implements PeerSource {
       compactions: f.compactions,
       reconnects: f.reconnects,
       ...(this.lastChangeAt === undefined ? {} : { lastChange: this.lastChangeAt }),
-      ...(this.invalid.size === 0 ? {} : { invalidLeases: Object.fromEntries(this.invalid) }),
       ...(this.connected ? {} : { reason: this.reason }),
     };
   }
 
-  private recompute(entries: ReadonlyMap<string, string>): void {
+  private recompute(entries: ReadonlyMap<string, KeyValue>): void {
     const ownSubnet = this.options.ownSubnet?.();
-    const invalid = new Map<string, string>();
-    const peers = peersFromEntries(this.options.prefix, entries, { subnet: ownSubnet, publicIP: this.options.ownPublicIP?.() }, (key, why) => invalid.set(key, why), this.decoded);
-    for (const [key, why] of invalid) {
-      if (this.invalid.get(key) !== why) this.options.log.warn({ key, reason: why }, 'skipping a lease flanneld could not use either');
-    }
-    this.invalid = invalid;
+    const peers = peersFromEntries(this.options.prefix, entries, { subnet: ownSubnet, publicIP: this.options.ownPublicIP?.() }, this.decoded);
     if (ownSubnet !== undefined) {
       this.options.onOwnLease?.([...entries.keys()].some((key) => subnetFromKey(this.options.prefix, key) === ownSubnet));
     }
@@ -193,6 +207,6 @@ function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {
   if (a.length !== b.length) return false;
   return a.every((p, i) => {
     const q = b[i];
-    return q !== undefined && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC;
+    return p === q || (q !== undefined && p.key === q.key && p.subnet === q.subnet && p.publicIP === q.publicIP && p.vtepMAC === q.vtepMAC && p.order === q.order && p.invalid === q.invalid);
   });
 }

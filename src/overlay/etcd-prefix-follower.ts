@@ -10,9 +10,16 @@ import { AgentError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './etcd-backoff.js';
 
+/** One key's value and its etcd revisions (create: when the key was made; mod: its last write). */
+export interface KeyValue {
+  value: string;
+  createRevision: string;
+  modRevision: string;
+}
+
 export interface FollowerEvents {
   /** The copy changed (a snapshot or one watch response); `entries` is the live map, do not mutate. */
-  onChange(entries: ReadonlyMap<string, string>, cause: 'list' | 'watch'): void;
+  onChange(entries: ReadonlyMap<string, KeyValue>, cause: 'list' | 'watch'): void;
   /** Connectivity changed; when not connected, `reason` says why and `error` is what failed. */
   onState(connected: boolean, reason?: string, error?: unknown): void;
   /** Called before each list, e.g. to (re)check the network config; throwing aborts that cycle. */
@@ -53,7 +60,7 @@ export function prefixRangeEnd(prefix: string): Buffer {
 }
 
 export class PrefixFollower {
-  private readonly entries = new Map<string, string>();
+  private readonly entries = new Map<string, KeyValue>();
   private revision = 0n;
   private clusterId = '';
   private needList = true;
@@ -81,7 +88,12 @@ export class PrefixFollower {
     await this.loop;
   }
 
-  snapshot(): ReadonlyMap<string, string> {
+  /** Cuts a reconnect delay short (etcd answered someone else in this process). */
+  retryNow(): void {
+    this.wake?.();
+  }
+
+  snapshot(): ReadonlyMap<string, KeyValue> {
     return this.entries;
   }
 
@@ -125,7 +137,7 @@ export class PrefixFollower {
     await this.events.beforeList?.();
     const res = await this.client.getAll().prefix(this.prefix).exec();
     this.entries.clear();
-    for (const kv of res.kvs) this.entries.set(kv.key.toString(), kv.value.toString());
+    for (const kv of res.kvs) this.entries.set(kv.key.toString(), { value: kv.value.toString(), createRevision: kv.create_revision, modRevision: kv.mod_revision });
     this.revision = BigInt(res.header.revision);
     this.clusterId = res.header.cluster_id;
     this.needList = false;
@@ -202,7 +214,7 @@ export class PrefixFollower {
     }
     for (const ev of res.events) {
       const key = ev.kv.key.toString();
-      if (ev.type === 'Put') this.entries.set(key, ev.kv.value.toString());
+      if (ev.type === 'Put') this.entries.set(key, { value: ev.kv.value.toString(), createRevision: ev.kv.create_revision, modRevision: ev.kv.mod_revision });
       else this.entries.delete(key);
       // Only event revisions are safe to resume from: a catching-up watcher's header revision can be
       // ahead of events still to be sent.

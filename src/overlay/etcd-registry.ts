@@ -63,6 +63,8 @@ export class EtcdRegistry {
       ownSubnet: () => this.keeper?.heldSubnet ?? (overlay.subnet === '' ? undefined : overlay.subnet),
       ownPublicIP: () => this.publicIP,
       onOwnLease: (present) => this.keeper?.noteOwnLease(present),
+      // After an outage, whichever loop reaches etcd first wakes the other: back within one round trip.
+      onConnected: () => this.keeper?.retryNow(),
       onNetworkConfig: (net) => (this.net = net),
       onApplied: (cause) => this.metrics?.applied.inc({ cause }),
     });
@@ -104,6 +106,7 @@ export class EtcdRegistry {
         this.options.onSubnetChange?.(subnet, previous);
       },
       onWrite: (kind) => this.metrics?.writes.inc({ kind }),
+      onAcquired: () => this.source.retryNow(),
     });
     this.keeper = keeper;
     try {

@@ -12,6 +12,8 @@ export interface ExistingLease {
   publicIP: string;
   /** etcd mod_revision, for a compare-and-swap when we take our own lease over. */
   modRevision: string;
+  /** The etcd lease the key is attached to ('0' or absent: none). */
+  leaseId?: string;
 }
 
 export interface ChoiceInput {

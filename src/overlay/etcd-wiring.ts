@@ -10,6 +10,7 @@ import type { OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { EtcdRegistry } from './etcd-registry.js';
+import type { NetworkBounds } from './peer-gate.js';
 import type { Peer, PeerSource } from './peer-source.js';
 
 export interface WiringContext {
@@ -85,6 +86,7 @@ export function etcdSubnetAcquirer(config: OverlayConfig, ctx: WiringContext): (
 /** The etcd PeerSource for the controller; owns the registry's lifetime. */
 export class EtcdSourceAdapter implements PeerSource {
   readonly name = 'etcd';
+  readonly remote = true;
   private registry: EtcdRegistry | undefined;
   private entry: Entry | undefined;
 
@@ -105,6 +107,10 @@ export class EtcdSourceAdapter implements PeerSource {
   async stop(): Promise<void> {
     if (this.entry !== undefined) await dispose(this.entry);
     this.entry = undefined;
+  }
+
+  network(): NetworkBounds | undefined {
+    return this.registry?.source.network();
   }
 
   status(): Record<string, unknown> {

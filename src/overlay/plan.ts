@@ -176,3 +176,37 @@ export function undo(op: Op): Op | undefined {
       return undefined;
   }
 }
+
+/** What identifies a peer's kernel objects: a changed MAC or public IP is another entry. */
+export function peerKey(p: DesiredPeer): string {
+  return `peer|${p.subnet}|${p.publicIP}|${p.vtepMAC}`;
+}
+
+/** What identifies a removal, for backoff. */
+export function removalKey(op: Op): string {
+  switch (op.type) {
+    case 'route-del':
+      return `route|${op.dst}`;
+    case 'fdb-del':
+      return `fdb|${op.mac}|${op.dst ?? ''}`;
+    case 'neigh-del':
+      return `neigh|${op.ip}`;
+    default:
+      return `op|${op.type}`;
+  }
+}
+
+export interface Restriction {
+  /** Remove nothing (a remote source has not listed yet: what is on the device stays). */
+  keepAll: boolean;
+  /** Peers (by subnet) and removals held back by the kernel-refusal backoff. */
+  heldPeer(subnet: string): boolean;
+  heldRemoval(op: Op): boolean;
+}
+
+/** The plan without what must not be attempted now; `skipped` counts what was left out. */
+export function restrictPlan(p: Plan, r: Restriction): Plan & { skipped: number } {
+  const removals = r.keepAll ? [] : p.removals.filter((op) => !r.heldRemoval(op));
+  const peers = p.peers.filter((x) => !r.heldPeer(x.subnet));
+  return { removals, peers, skipped: p.removals.length - removals.length + (p.peers.length - peers.length) };
+}

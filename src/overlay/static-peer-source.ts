@@ -8,7 +8,7 @@ export class StaticPeerSource implements PeerSource {
   private readonly peers: Peer[];
 
   constructor(peers: readonly PeerConfig[]) {
-    this.peers = peers.map((p) => ({ subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC.toLowerCase(), source: this.name }));
+    this.peers = peers.map((p, i) => ({ subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC.toLowerCase(), source: this.name, key: `overlay.peers[${i}]`, order: i }));
   }
 
   start(onChange: (peers: readonly Peer[]) => void): Promise<void> {

@@ -96,15 +96,20 @@ export async function startAgent(options: StartOptions): Promise<AgentHandle> {
     get,
     // A deadline, not a wait: generous for loaded machines and the sanitized run (scripts/test-native-sanitized.sh).
     async waitReady(timeoutMs = 60_000) {
-      await waitFor(
-        `agent ready (logs so far:\n${output.slice(-2000)})`,
-        async () => {
-          if (proc.exitCode !== null) throw new Error(`agent exited ${proc.exitCode}: ${output.slice(-2000)}`);
-          return (await get('/readyz')).status === 200;
-        },
-        timeoutMs,
-        100,
-      );
+      try {
+        await waitFor(
+          'agent ready',
+          async () => {
+            if (proc.exitCode !== null) throw new Error(`agent exited ${proc.exitCode}`);
+            return (await get('/readyz')).status === 200;
+          },
+          timeoutMs,
+          100,
+        );
+      } catch (err) {
+        // The logs as they are when waiting gave up, not when it began.
+        throw new Error(`${(err as Error).message}\nagent logs:\n${output.slice(-3000)}`, { cause: err });
+      }
     },
     async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
       const started = Date.now();

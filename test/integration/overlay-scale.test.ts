@@ -12,7 +12,7 @@ const N = 5000;
 
 function peer(i: number): { subnet: string; publicIP: string; vtepMAC: string } {
   const hex = (b: number): string => b.toString(16).padStart(2, '0');
-  return { subnet: `10.${(i >> 8) & 255}.${i & 255}.0/24`, publicIP: `172.16.${(i >> 8) & 255}.${(i & 255) || 1}`, vtepMAC: `02:00:00:00:${hex((i >> 8) & 255)}:${hex(i & 255)}` };
+  return { subnet: `10.${(i >> 8) & 255}.${i & 255}.0/24`, publicIP: `172.16.${(i >> 8) & 255}.${i & 255}`, vtepMAC: `02:00:00:00:${hex((i >> 8) & 255)}:${hex(i & 255)}` };
 }
 
 void describe('overlay at scale', () => {

@@ -148,6 +148,43 @@ describe('etcd lease keeper', () => {
     await third.stop();
   });
 
+  test('a restart keeps its etcd lease (same key, same ID); a lost state or a moved subnet leaves no keyless lease', async () => {
+    const prefix = await network();
+    const stateDir = join(dir, 'keep');
+    const leaseOf = async (subnet: string): Promise<string | undefined> => (await admin.get(leaseKey(subnet, prefix)).exec()).kvs[0]?.lease;
+    const keys = async (id: string): Promise<{ ttl: number; keys: number }> => {
+      const r = await admin.leaseClient.leaseTimeToLive({ ID: id, keys: true });
+      return { ttl: Number(r.TTL), keys: r.keys.length };
+    };
+    const first = keeper(admin, prefix, '192.168.88.1', '02:00:00:00:88:01', { stateDir });
+    const subnet = await first.acquire();
+    const id = (await leaseOf(subnet)) ?? '';
+    await first.stop();
+    // A new process with the same stateDir: same key, same etcd lease, which still carries it.
+    const second = keeper(admin, prefix, '192.168.88.1', '02:00:00:00:88:01', { stateDir });
+    assert.equal(await second.acquire(), subnet);
+    assert.equal(await leaseOf(subnet), id);
+    const kept = await keys(id);
+    assert.ok(kept.ttl > 0 && kept.keys === 1, JSON.stringify(kept));
+    await second.stop();
+    // State lost (another stateDir): the key carrying our address is taken over under a fresh
+    // etcd lease, and the old one, keyless now, is revoked instead of lingering for 24 h.
+    const third = keeper(admin, prefix, '192.168.88.1', '02:00:00:00:88:01', { stateDir: join(dir, 'keep-lost') });
+    assert.equal(await third.acquire(), subnet);
+    const id3 = (await leaseOf(subnet)) ?? '';
+    assert.notEqual(id3, id);
+    assert.ok((await keys(id)).ttl <= 0, 'the orphaned etcd lease was revoked');
+    await third.stop();
+    // The configured subnet moved: the old key goes with its etcd lease; the new one is held.
+    const fourth = keeper(admin, prefix, '192.168.88.1', '02:00:00:00:88:01', { stateDir: join(dir, 'keep-lost'), subnet: '10.234.200.0/24' });
+    assert.equal(await fourth.acquire(), '10.234.200.0/24');
+    assert.equal(await admin.get(leaseKey(subnet, prefix)).string(), null, 'the old key went with its etcd lease');
+    assert.ok((await keys(id3)).ttl <= 0);
+    const id4 = (await leaseOf('10.234.200.0/24')) ?? '';
+    assert.equal((await keys(id4)).keys, 1);
+    await fourth.stop();
+  });
+
   test("never takes another host's lease: a configured subnet held by another host is refused and left intact", async () => {
     const prefix = await network();
     await writeFlannelLease(admin, '10.234.7.0/24', '192.168.83.7', '02:00:00:00:83:07', { prefix });
@@ -191,7 +228,7 @@ describe('etcd lease keeper', () => {
       await deleteLease(admin, subnet, prefix);
       await waitFor('our lease written again', async () => (await admin.get(leaseKey(subnet, prefix)).string()) === flannelLeaseJson('192.168.84.1', '02:00:00:00:84:01'));
       const again = (await admin.get(leaseKey(subnet, prefix)).exec()).kvs[0]?.lease;
-      assert.notEqual(again, firstLease, 'under a fresh etcd lease');
+      assert.equal(again, firstLease, 'under the same etcd lease, which still lives');
       assert.equal((registry.status().lease as Record<string, unknown>).acquisitions, 2);
       assert.deepEqual(registry.source.current().map((p) => p.subnet), ['10.234.1.0/24']);
       const text = await metrics.metrics();

@@ -1,6 +1,7 @@
 /**
  * Static peers and etcd peers in one agent: both are programmed; a subnet claimed by both with
- * different hosts is reported as a conflict and never flapped, even when the etcd lease changes.
+ * different hosts goes to the static peer (source precedence), the lease is refused and listed,
+ * and nothing flaps, even when the etcd lease changes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -47,16 +48,18 @@ void describe('registry: static and etcd peers merged', () => {
     await vm?.destroy();
   });
 
-  void test('both sources are programmed; the conflict is reported and the static peer kept', async () => {
+  void test('both sources are programmed; the contested lease is refused and the static peer kept', async () => {
     await waitFor('etcd peer programmed', async () => (await fdb()).includes('02:00:00:00:00:61 dst 192.168.100.61 self permanent'));
     assert.match(await fdb(), new RegExp(`${STATIC_MAC} dst 192.168.100.50 self permanent`));
     assert.doesNotMatch(await fdb(), /02:00:00:00:00:60/);
     const status = JSON.parse((await agent!.get('/status')).body) as Record<string, unknown>;
-    const overlay = ((status.controllers ?? status) as Record<string, { conflicts: { subnet: string; kept: { source: string }; ignored: { source: string } }[] }>).overlay;
-    assert.equal(overlay?.conflicts.length, 1);
-    assert.equal(overlay?.conflicts[0]?.subnet, '10.234.50.0/24');
-    assert.equal(overlay?.conflicts[0]?.kept.source, 'config');
-    assert.equal(overlay?.conflicts[0]?.ignored.source, 'etcd');
+    const overlay = ((status.controllers ?? status) as Record<string, { refused: { source: string; key: string; subnet: string; reason: string; message: string }[] }>).overlay;
+    assert.equal(overlay?.refused.length, 1);
+    assert.equal(overlay?.refused[0]?.subnet, '10.234.50.0/24');
+    assert.equal(overlay?.refused[0]?.source, 'etcd');
+    assert.equal(overlay?.refused[0]?.key, leaseKey('10.234.50.0/24'));
+    assert.equal(overlay?.refused[0]?.reason, 'subnet-claimed');
+    assert.match(overlay?.refused[0]?.message ?? '', /claimed earlier by overlay\.peers\[0\]/);
   });
 
   void test('a changing etcd lease for the contested subnet does not flap the kernel', async () => {

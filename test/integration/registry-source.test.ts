@@ -48,7 +48,10 @@ describe('etcd peer source', () => {
     try {
       await source.start((peers) => rec.deliveries.push(peers));
       assert.deepEqual(rec.latest(), ['10.234.1.0/24>192.168.77.1', '10.234.2.0/24>192.168.77.2']);
-      assert.deepEqual(rec.deliveries.at(-1)?.[0], { subnet: '10.234.1.0/24', publicIP: '192.168.77.1', vtepMAC: 'fe:3f:4a:8c:74:01', source: 'etcd' });
+      const first = rec.deliveries.at(-1)?.[0];
+      assert.deepEqual({ ...first, order: undefined, revision: undefined }, { subnet: '10.234.1.0/24', publicIP: '192.168.77.1', vtepMAC: 'fe:3f:4a:8c:74:01', source: 'etcd', key: leaseKey('10.234.1.0/24', prefix), order: undefined, revision: undefined });
+      // The claim order is the key's create revision, so later writes sort after it.
+      assert.ok((first?.order ?? 0) > 0 && (first?.order ?? 0) < (rec.deliveries.at(-1)?.[1]?.order ?? 0));
       assert.equal(source.ready().ready, true);
 
       await writeFlannelLease(admin, '10.234.4.0/24', '192.168.77.4', 'fe:3f:4a:8c:74:04', { prefix });

@@ -67,7 +67,8 @@ ip link set flannel.1 up
     // Two agents started at once, no subnet configured: they race for leases.
     config = { overlay: { enabled: true, underlay: { interface: 'eth0' }, etcd: { endpoints: [etcd.endpoint], register: true }, resync: '30s' } };
     agents.push(...(await Promise.all(vms.map((ns) => startAgent({ ns, config })))));
-    await Promise.all(agents.map((a) => a.waitReady(30_000)));
+    // Two agents boot at once (each compiling its sources and its event monitor): generous on a busy machine.
+    await Promise.all(agents.map((a) => a.waitReady(90_000)));
   });
 
   after(async () => {

@@ -51,12 +51,12 @@ void describe('overlay config checks', () => {
     - { subnet: 10.234.0.0/23, publicIP: 192.168.0.73, vtepMAC: "7a:b4:48:5f:69:56" }
 `),
     );
-    assert.match(err?.message ?? '', /:8:17: overlay\.peers\.1\.subnet: 10\.234\.0\.0\/23 overlaps overlay\.peers\[0\]\.subnet 10\.234\.0\.0\/24/);
+    assert.match(err?.message ?? '', /:8:17: overlay\.peers\.1\.subnet: 10\.234\.0\.0\/23 overlaps 10\.234\.0\.0\/24, claimed earlier by overlay\.peers\[0\]/);
   });
 
   void test('a subnet outside network', async () => {
     const err = await load(base(`    - { subnet: 10.235.0.0/24, publicIP: 192.168.0.72, vtepMAC: "5a:09:44:c7:a3:fb" }\n`));
-    assert.match(err?.message ?? '', /overlay\.peers\.0\.subnet: 10\.235\.0\.0\/24 is outside overlay\.network 10\.234\.0\.0\/16/);
+    assert.match(err?.message ?? '', /overlay\.peers\.0\.subnet: 10\.235\.0\.0\/24 is outside the overlay network 10\.234\.0\.0\/16/);
     const own = await load('overlay: { enabled: true, network: 10.234.0.0/16, subnet: 10.9.3.0/24 }\n');
     assert.match(own?.message ?? '', /overlay\.subnet: 10\.9\.3\.0\/24 is outside overlay\.network/);
   });
@@ -78,7 +78,28 @@ void describe('overlay config checks', () => {
     - { subnet: 10.234.1.0/24, publicIP: 192.168.0.73, vtepMAC: "5A:09:44:C7:A3:FB" }
 `),
     );
-    assert.match(dup?.message ?? '', /overlay\.peers\.1\.vtepMAC: 5A:09:44:C7:A3:FB is also overlay\.peers\[0\]\.vtepMAC/);
+    assert.match(dup?.message ?? '', /overlay\.peers\.1\.vtepMAC: 5a:09:44:c7:a3:fb is already claimed by overlay\.peers\[0\] for 10\.234\.0\.0\/24/);
+  });
+
+  void test("the run-time gate's reasons: public IP classes and claims, broadcast MAC, the VM's own subnet overlapped", async () => {
+    const ip = async (publicIP: string): Promise<string> => (await load(base(`    - { subnet: 10.234.0.0/24, publicIP: ${publicIP}, vtepMAC: "5a:09:44:c7:a3:fb" }\n`)))?.message ?? '';
+    assert.match(await ip('127.0.0.1'), /overlay\.peers\.0\.publicIP: 127\.0\.0\.1 is a loopback address/);
+    assert.match(await ip('169.254.3.4'), /overlay\.peers\.0\.publicIP: 169\.254\.3\.4 is a link-local address/);
+    assert.match(await ip('224.0.0.5'), /is a multicast address/);
+    assert.match(await ip('0.1.2.3'), /is in 0\.0\.0\.0\/8/);
+    assert.match(await ip('255.255.255.255'), /is the broadcast address/);
+    assert.match(await ip('10.234.9.9'), /overlay\.peers\.0\.publicIP: 10\.234\.9\.9 is inside the overlay/);
+    assert.match(await ip('fd00::1'), /overlay\.peers\.0\.publicIP: fd00::1 is not an IPv4 address/);
+    const sameIp = await load(
+      base(`    - { subnet: 10.234.0.0/24, publicIP: 192.168.0.72, vtepMAC: "5a:09:44:c7:a3:fb" }
+    - { subnet: 10.234.1.0/24, publicIP: 192.168.0.72, vtepMAC: "7a:b4:48:5f:69:56" }
+`),
+    );
+    assert.match(sameIp?.message ?? '', /overlay\.peers\.1\.publicIP: 192\.168\.0\.72 is already claimed by overlay\.peers\[0\]/);
+    const broadcast = await load(base(`    - { subnet: 10.234.0.0/24, publicIP: 192.168.0.72, vtepMAC: "ff:ff:ff:ff:ff:ff" }\n`));
+    assert.match(broadcast?.message ?? '', /overlay\.peers\.0\.vtepMAC: ff:ff:ff:ff:ff:ff is the broadcast MAC/);
+    const wide = await load(base(`    - { subnet: 10.234.0.0/22, publicIP: 192.168.0.72, vtepMAC: "5a:09:44:c7:a3:fb" }\n`));
+    assert.match(wide?.message ?? '', /overlay\.peers\.0\.subnet: 10\.234\.0\.0\/22 overlaps this host's subnet 10\.234\.3\.0\/24/);
   });
 
   void test('a subnet that is not a network address, and a missing own subnet', async () => {

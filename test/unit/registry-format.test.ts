@@ -1,8 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay } from '../../src/overlay/etcd-backoff.js';
+import { ETCD_BACKOFF, backoffDelay } from '../../src/overlay/etcd-backoff.js';
 import { decodeLease, encodeLease, leaseToPeer, subnetFromKey, subnetKey } from '../../src/overlay/etcd-lease-format.js';
-import { checkAgainstOverlay, parseNetworkConfig, subnetProblem } from '../../src/overlay/etcd-network-config.js';
+import { checkAgainstOverlay, leaseBounds, parseNetworkConfig, subnetProblem } from '../../src/overlay/etcd-network-config.js';
 import { prefixRangeEnd } from '../../src/overlay/etcd-prefix-follower.js';
 import { peersFromEntries } from '../../src/overlay/etcd-peer-source.js';
 import { chooseSubnet, freeSubnets } from '../../src/overlay/etcd-subnet-choice.js';
@@ -37,27 +37,38 @@ describe('flannel lease records', () => {
     assert.equal(leaseToPeer('10.234.1.0/24', upper), undefined);
   });
 
-  test('peers exclude our own subnet and any lease carrying our address, sorted', () => {
+  test('peers carry key and revisions; our own lease is skipped; a lease with our address elsewhere is left to the gate', () => {
     const v = (ip: string, mac: string): string => encodeLease({ publicIP: ip, vni: 1, vtepMAC: mac });
+    let rev = 10;
+    const kv = (value: string): { value: string; createRevision: string; modRevision: string } => {
+      rev += 1;
+      return { value, createRevision: String(rev), modRevision: String(rev + 100) };
+    };
     const entries = new Map([
-      [subnetKey(P, '10.234.9.0/24'), v('192.168.0.9', '02:00:00:00:00:09')],
-      [subnetKey(P, '10.234.2.0/24'), v('192.168.0.2', '02:00:00:00:00:02')],
-      [subnetKey(P, '10.234.3.0/24'), v('192.168.0.3', '02:00:00:00:00:03')],
-      [subnetKey(P, '10.234.4.0/24'), v('192.168.0.99', '02:00:00:00:00:04')],
-      [subnetKey(P, '10.234.5.0/24'), 'broken'],
+      [subnetKey(P, '10.234.9.0/24'), kv(v('192.168.0.9', '02:00:00:00:00:09'))],
+      [subnetKey(P, '10.234.2.0/24'), kv(v('192.168.0.2', '02:00:00:00:00:02'))],
+      [subnetKey(P, '10.234.3.0/24'), kv(v('192.168.0.3', '02:00:00:00:00:03'))],
+      [subnetKey(P, '10.234.4.0/24'), kv(v('192.168.0.99', '02:00:00:00:00:04'))],
+      [subnetKey(P, '10.234.5.0/24'), kv('broken')],
     ]);
-    const invalid: string[] = [];
-    const peers = peersFromEntries(P, entries, { subnet: '10.234.3.0/24', publicIP: '192.168.0.99' }, (k) => invalid.push(k));
-    assert.deepEqual(peers.map((p) => p.subnet), ['10.234.2.0/24', '10.234.9.0/24']);
-    assert.deepEqual(peers[0], { subnet: '10.234.2.0/24', publicIP: '192.168.0.2', vtepMAC: '02:00:00:00:00:02', source: 'etcd' });
-    assert.deepEqual(invalid, [subnetKey(P, '10.234.5.0/24')]);
+    const peers = peersFromEntries(P, entries, { subnet: '10.234.3.0/24', publicIP: '192.168.0.99' });
+    assert.deepEqual(peers.map((p) => p.subnet), ['10.234.2.0/24', '10.234.4.0/24', '10.234.5.0/24', '10.234.9.0/24']);
+    assert.deepEqual(peers[0], { subnet: '10.234.2.0/24', publicIP: '192.168.0.2', vtepMAC: '02:00:00:00:00:02', source: 'etcd', key: subnetKey(P, '10.234.2.0/24'), order: 12, revision: '112' });
+    assert.equal(peers[2]?.invalid, 'lease value is not JSON');
+    // Before our subnet is known, a lease carrying our address is ours (flannel's rule).
+    const early = peersFromEntries(P, entries, { publicIP: '192.168.0.99' });
+    assert.deepEqual(early.map((p) => p.subnet), ['10.234.2.0/24', '10.234.3.0/24', '10.234.5.0/24', '10.234.9.0/24']);
   });
 });
 
 describe('flannel network config', () => {
   test('defaults as flannel computes them', () => {
     const net = parseNetworkConfig('{"Network":"10.234.0.0/16","Backend":{"Type":"vxlan"}}', 'cfg');
-    assert.deepEqual(net, { network: '10.234.0.0/16', subnetLen: 24, subnetMin: '10.234.1.0', subnetMax: '10.234.255.0', backendType: 'vxlan', vni: 1, port: 0 });
+    assert.deepEqual(net, { network: '10.234.0.0/16', subnetLen: 24, subnetMin: '10.234.1.0', subnetMax: '10.234.255.0', minSet: false, maxSet: false, backendType: 'vxlan', vni: 1, port: 0 });
+    // The gate holds leases to SubnetMin..SubnetMax only where the config sets them.
+    assert.deepEqual(leaseBounds(net), { network: '10.234.0.0/16', subnetLen: 24 });
+    const ranged = parseNetworkConfig('{"Network":"10.234.0.0/16","SubnetMin":"10.234.8.0","Backend":{"Type":"vxlan"}}', 'cfg');
+    assert.deepEqual(leaseBounds(ranged), { network: '10.234.0.0/16', subnetLen: 24, subnetMin: '10.234.8.0' });
     const small = parseNetworkConfig('{"Network":"10.9.0.0/24","Backend":{"Type":"vxlan","VNI":7,"Port":4789}}', 'cfg');
     assert.equal(small.subnetLen, 26);
     assert.equal(small.subnetMin, '10.9.0.64');
@@ -118,9 +129,10 @@ describe('subnet choice (flannel tryAcquireLease order)', () => {
   });
 });
 
-test('backoff doubles from 100 ms to a 5 s cap', () => {
+test('backoff doubles from 100 ms; the default cap keeps a retry within a second of etcd returning', () => {
   const mid = (): number => 0.5;
   assert.deepEqual([0, 1, 2, 3, 10].map((a) => backoffDelay(a, { initialMs: 100, maxMs: 5000, random: mid })), [100, 200, 400, 800, 5000]);
+  for (const r of [0, 0.5, 0.999]) assert.ok(backoffDelay(50, { ...ETCD_BACKOFF, random: () => r }) <= 500);
 });
 
 test('prefix range end increments the last byte', () => {
