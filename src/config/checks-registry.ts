@@ -32,3 +32,14 @@ export function checkRegistry(o: RegistryShape): CheckIssue[] {
   });
   return issues;
 }
+
+/**
+ * Valid but worth saying: a plaintext etcd endpoint lets anyone on the path read and rewrite leases,
+ * which the peer gate can only partly contain (docs/security.md).
+ */
+export function registryWarnings(o: RegistryShape): CheckIssue[] {
+  if (!o.enabled) return [];
+  return o.etcd.endpoints.flatMap((e, i) =>
+    e.startsWith('http://') ? [{ path: ['overlay', 'etcd', 'endpoints', i], message: `${e} is plaintext: anyone on the path can read and rewrite leases; use https:// with overlay.etcd.tls (client certificates)` }] : [],
+  );
+}

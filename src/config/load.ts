@@ -10,6 +10,7 @@ import { defaultConfig } from './defaults.js';
 import { FORBIDDEN_KEYS } from './key-guard.js';
 import { loadEnvFiles } from './env-files.js';
 import { mapIstioEnv, type EnvSetting } from './istio-env.js';
+import { registryWarnings } from './checks-registry.js';
 import { configSchema, type Config } from './schema.js';
 import { hasPath, locate, parseYaml, type YamlSource } from './yaml-source.js';
 
@@ -88,6 +89,11 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
         return keys.map((unknownKey) => toIssue(issue.path, issue.message, unknownKey, yaml, sources, options.path));
       }),
     );
+  }
+  for (const w of registryWarnings(result.data.overlay)) {
+    const key = w.path.join('.');
+    const where = sources.get(key) ?? sources.get(w.path.slice(0, -1).join('.')) ?? options.path;
+    warnings.push(`${where}: ${key}: ${w.message}`);
   }
   return { config: result.data, raw, sources, path: options.path, envFiles: envs.loaded, warnings };
 }

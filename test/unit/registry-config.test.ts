@@ -36,3 +36,20 @@ test('check-config reports registry problems at their file position', async () =
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('check-config warns on a plaintext etcd endpoint, naming where it came from, and not on https', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mna-rgcfg-'));
+  try {
+    const path = join(dir, 'config.yaml');
+    const write = (endpoint: string): Promise<void> =>
+      writeFile(path, ['overlay:', '  enabled: true', '  subnet: 10.234.9.0/24', '  etcd:', `    endpoints: [${endpoint}]`, '    tls: { ca: /etc/ssl/etcd-ca.pem }', ''].join('\n'));
+    await write('http://10.0.0.1:2379');
+    const plain = await loadConfig({ path, mustExist: true });
+    assert.equal(plain.warnings.length, 1, plain.warnings.join('\n'));
+    assert.match(plain.warnings[0] ?? '', /config\.yaml:5:\d+: overlay\.etcd\.endpoints\.0: http:\/\/10\.0\.0\.1:2379 is plaintext/);
+    await write('https://10.0.0.1:2379');
+    assert.deepEqual((await loadConfig({ path, mustExist: true })).warnings, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
