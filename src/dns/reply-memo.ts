@@ -5,6 +5,7 @@
  * gives them their uses. The memo matches exact query bytes; JS alone decides what may be kept, and
  * for how long.
  */
+import type { LocalSource, MemoSink } from './query-context.js';
 import { ANSWER_SOURCES, type AnswerSource, type DnsStats } from './stats.js';
 import { UDP_BATCH_LAYOUT as L } from './udp-batch-layout.js';
 
@@ -44,6 +45,40 @@ export function closeMemoTtls(ttls: Uint16Array, base: number, count: number, ex
 /** The memo word's source index for an answer source. */
 export function sourceIndex(source: AnswerSource): number {
   return ANSWER_SOURCES.indexOf(source);
+}
+
+const HOSTS_MEMO = memoWord(true, sourceIndex('hosts'), 0);
+const MESH_MEMO = memoWord(true, sourceIndex('mesh'), 0);
+const CACHE_MEMO = memoWord(false, sourceIndex('cache'), 0);
+
+/**
+ * The batched listener's MemoSink, one per socket: for the query being handled, the output slot its
+ * TTL report goes to and what the memo may keep of its answer (`word`: a memoWord without the input
+ * slot, which the listener adds; 0 for nothing). Hosts and mesh answers are kept until the epoch
+ * changes, cache hits until their entry expires (the addon counts their TTLs down), and nothing
+ * else: the resolver reports only answers written whole.
+ */
+export class SlotMemo implements MemoSink {
+  word = 0;
+  ttlBase = 0;
+
+  /** `ttls`: MEMO_TTL_WORDS u16 per output slot, shared with the addon. */
+  constructor(readonly ttls: Uint16Array) {}
+
+  /** Before each query: nothing kept yet; a cache hit reports its TTLs for output slot `outputSlot`. */
+  begin(outputSlot: number): void {
+    this.word = 0;
+    this.ttlBase = outputSlot * MEMO_TTL_WORDS;
+  }
+
+  keepLocal(source: LocalSource): void {
+    this.word = source === 'hosts' ? HOSTS_MEMO : MESH_MEMO;
+  }
+
+  keepCacheHit(): void {
+    // More TTLs than the report holds: the addon could not count them all down.
+    if (this.ttls[this.ttlBase + TTL_COUNT] !== MEMO_TTLS_OVERFLOW) this.word = CACHE_MEMO;
+  }
 }
 
 /**

@@ -19,8 +19,8 @@ import type { HostsTable } from './hosts-table.js';
 import { InFlightQueries, type Coalescable } from './in-flight.js';
 import type { MeshTable } from './mesh-table.js';
 import type { DomainTable } from './names.js';
+import type { LocalSource, QueryContext, Respond } from './query-context.js';
 import { blockFor, localReply, localReplyLength, writeLocalReply, type RecordSet } from './records.js';
-import { MEMO_TTLS_OVERFLOW, memoWord, sourceIndex } from './reply-memo.js';
 import type { AnswerSource, DnsStats } from './stats.js';
 import { fitReply, truncateInPlace } from './truncate.js';
 import { restoreQuestion } from './name-case.js';
@@ -35,12 +35,9 @@ export interface Routes {
   upstream: Forwarder | undefined;
 }
 
-/** An answer that did not come back from handle(): forwarded, or too big for the output room. */
-export type Respond = (reply: Buffer) => void;
-
 /** handle() wrote nothing and will not answer: the packet is dropped. */
 export const DROPPED = 0;
-/** handle() will answer (or has answered) through `respond`. */
+/** handle() will answer (or has answered) through `ctx.respond`. */
 export const ANSWER_LATER = -1;
 
 /** The least output room handle() needs: the largest cached reply (error replies are smaller). */
@@ -48,23 +45,10 @@ export const MIN_OUTPUT_ROOM = MAX_CACHED_REPLY;
 /** The largest DNS message (TCP's two-byte length): output room that never needs `respond`. */
 export const MAX_MESSAGE = 65535;
 
-const HOSTS_MEMO = memoWord(true, sourceIndex('hosts'), 0);
-const MESH_MEMO = memoWord(true, sourceIndex('mesh'), 0);
-const CACHE_MEMO = memoWord(false, sourceIndex('cache'), 0);
-
 export class Resolver {
   inFlight = 0;
   /** Called when a query is forwarded while none was in flight (the controller starts its timeout sweeper). */
   onBusy: () => void = () => {};
-  /**
-   * What the native reply memo may keep of the answer the last handle() wrote (a memoWord without the
-   * input slot), or 0: hosts and mesh answers until the epoch changes, cache hits until their entry
-   * expires (the addon counts their TTLs down), nothing truncated, forwarded or failed.
-   */
-  memo = 0;
-  /** Set by the batched listener during a batch: where a cache hit reports its TTLs for the memo. */
-  memoTtls: Uint16Array | undefined = undefined;
-  memoTtlBase = 0;
   /** Parsed into for every query; forwarded queries copy the fields they need. */
   private readonly query: Query = blankQuery();
   /** Forwarded queries out upstream; identical ones join them (in-flight.ts). */
@@ -93,54 +77,57 @@ export class Resolver {
   }
 
   /**
-   * Handles the query in `packet[start, end)`. A synchronous reply is written at `out[at]`, which
-   * has `room` bytes (at least MIN_OUTPUT_ROOM), and its length returned; or DROPPED; or
-   * ANSWER_LATER, and `respond` is called exactly once (possibly before this returns).
-   * `packet` and `out` are used only during this call: whatever outlives it is copied.
+   * Handles the query `ctx.packet[ctx.start, ctx.end)`. A synchronous reply is written at
+   * `ctx.out[ctx.at]`, which has `ctx.room` bytes (at least MIN_OUTPUT_ROOM), and its length returned;
+   * or DROPPED; or ANSWER_LATER, and `ctx.respond` is called exactly once (possibly before this
+   * returns). A reply written whole from hosts, mesh or the cache is reported to `ctx.memo`, if any.
+   * The buffers are used only during this call: whatever outlives it is copied.
    */
-  handle(packet: Buffer, start: number, end: number, tcp: boolean, out: Buffer, at: number, room: number, respond: Respond): number {
+  handle(ctx: QueryContext): number {
     const started = this.clock.micros();
-    this.memo = 0;
+    ctx.started = started;
     const stats = this.stats;
     stats.queries += 1;
-    const parsed = parseQuery(packet, start, end, this.query);
+    const { packet, start } = ctx;
+    const parsed = parseQuery(packet, start, ctx.end, this.query);
     if (!isQuery(parsed)) {
       if (parsed.kind === 'drop') {
         stats.dropped += 1;
         return DROPPED;
       }
-      return this.done(out, at, writeEmptyReply(out, at, packet, start, parsed.questionEnd, parsed.rcode, false), 'error', started);
+      return this.done(ctx, writeEmptyReply(ctx.out, ctx.at, packet, start, parsed.questionEnd, parsed.rcode, false), 'error');
     }
     const q = parsed;
-    const limit = tcp ? MAX_MESSAGE : q.udpSize;
+    ctx.limit = ctx.tcp ? MAX_MESSAGE : q.udpSize;
     const { hosts, mesh } = this.routes;
     const own = hosts.lookup(q.name);
-    if (own !== undefined) return this.local(packet, start, q, own, out, at, room, limit, 'hosts', started, respond);
+    if (own !== undefined) return this.local(ctx, q, own, 'hosts');
     const meshSet = mesh.lookup(q.name);
-    if (meshSet !== undefined) return this.local(packet, start, q, meshSet, out, at, room, limit, 'mesh', started, respond);
-    const ttls = this.memoTtls;
-    const cachedLength = this.cache.getInto(q, packet, start, out, at, ttls, this.memoTtlBase);
+    if (meshSet !== undefined) return this.local(ctx, q, meshSet, 'mesh');
+    const memo = ctx.memo;
+    const { out, at } = ctx;
+    const cachedLength = this.cache.getInto(q, packet, start, out, at, memo?.ttls, memo?.ttlBase);
     if (cachedLength >= 0) {
-      const fitted = truncateInPlace(out, at, cachedLength, limit);
+      const fitted = truncateInPlace(out, at, cachedLength, ctx.limit);
       if (fitted !== cachedLength) stats.truncated += 1;
-      else if (ttls !== undefined && ttls[this.memoTtlBase] !== MEMO_TTLS_OVERFLOW) this.memo = CACHE_MEMO;
-      return this.done(out, at, fitted, 'cache', started);
+      else memo?.keepCacheHit();
+      return this.done(ctx, fitted, 'cache');
     }
     const domainForwarder = this.routes.forward.matchSubtree(q.name);
     const forwarder = domainForwarder ?? this.routes.upstream;
     const source: AnswerSource = domainForwarder === undefined ? 'upstream' : 'forward';
     if (forwarder === undefined || forwarder.upstreams.length === 0) {
-      return this.done(out, at, writeEmptyReply(out, at, packet, start, q.questionEnd, Rcode.ServFail, q.edns), source, started);
+      return this.done(ctx, writeEmptyReply(out, at, packet, start, q.questionEnd, Rcode.ServFail, q.edns), source);
     }
     if (this.inFlight >= this.maxInFlight) {
       stats.refusedOverload += 1;
-      return this.done(out, at, writeEmptyReply(out, at, packet, start, q.questionEnd, Rcode.Refused, q.edns), 'error', started);
+      return this.done(ctx, writeEmptyReply(out, at, packet, start, q.questionEnd, Rcode.Refused, q.edns), 'error');
     }
     if (this.inFlight++ === 0) this.onBusy();
-    // `packet` may be the listener's receive arena, reused by the next batch; `q` is reused too.
-    const copy = Buffer.allocUnsafe(end - start);
-    copyBytes(packet, start, end, copy, 0);
-    const job = new ResolverJob(this, copy, q, tcp, limit, source, started, respond, forwarder);
+    // `packet` may be the listener's receive arena, reused by the next batch; `q` and `ctx` are reused too.
+    const copy = Buffer.allocUnsafe(ctx.end - start);
+    copyBytes(packet, start, ctx.end, copy, 0);
+    const job = new ResolverJob(this, copy, q, ctx, source, forwarder);
     const leader = this.waiting.find(job);
     if (leader !== undefined) {
       stats.coalesced += 1;
@@ -181,18 +168,19 @@ export class Resolver {
   }
 
   /** A hosts or mesh answer: written in place when it fits the room, else built and sent through `respond`. */
-  private local(packet: Buffer, start: number, q: Query, set: RecordSet, out: Buffer, at: number, room: number, limit: number, source: AnswerSource, started: number, respond: Respond): number {
+  private local(ctx: QueryContext, q: Query, set: RecordSet, source: LocalSource): number {
     const block = blockFor(set, q.qtype, q.qclass);
-    if (localReplyLength(q, block) > room) {
+    const { packet, start, out, at } = ctx;
+    if (localReplyLength(q, block) > ctx.room) {
       // Hundreds of addresses for one name: rare enough to build a buffer for.
-      this.later(this.fit(localReply(Buffer.from(packet.subarray(start, start + q.questionEnd)), q, block), limit), source, started, respond);
+      this.later(this.fit(localReply(Buffer.from(packet.subarray(start, start + q.questionEnd)), q, block), ctx.limit), source, ctx.started, ctx.respond);
       return ANSWER_LATER;
     }
     const length = writeLocalReply(out, at, packet, start, q, block);
-    const fitted = truncateInPlace(out, at, length, limit);
+    const fitted = truncateInPlace(out, at, length, ctx.limit);
     if (fitted !== length) this.stats.truncated += 1;
-    else this.memo = source === 'hosts' ? HOSTS_MEMO : MESH_MEMO;
-    return this.done(out, at, fitted, source, started);
+    else ctx.memo?.keepLocal(source);
+    return this.done(ctx, fitted, source);
   }
 
   private fit(reply: Buffer, limit: number): Buffer {
@@ -208,8 +196,8 @@ export class Resolver {
     stats.observe(elapsedMicros(started, this.clock.micros()));
   }
 
-  private done(out: Buffer, at: number, length: number, source: AnswerSource, started: number): number {
-    this.count(out[at + 3]! & 0xf, source, started);
+  private done(ctx: QueryContext, length: number, source: AnswerSource): number {
+    this.count(ctx.out[ctx.at + 3]! & 0xf, source, ctx.started);
     return length;
   }
 
@@ -232,19 +220,23 @@ class ResolverJob extends ForwardJob implements CacheKey, Coalescable<ResolverJo
   sameName: ResolverJob | undefined = undefined;
   followers: ResolverJob[] | undefined = undefined;
 
+  readonly limit: number;
+  readonly started: number;
+  readonly respond: Respond;
+
   constructor(
     private readonly resolver: Resolver,
     packet: Buffer,
     q: Query,
-    tcp: boolean,
-    readonly limit: number,
+    ctx: QueryContext,
     readonly source: AnswerSource,
-    readonly started: number,
-    readonly respond: Respond,
     readonly forwardTo: Forwarder,
   ) {
-    super(packet, q.questionEnd, tcp);
-    // `q` is reused by the next query: keep what is needed of it.
+    super(packet, q.questionEnd, ctx.tcp);
+    // `q` and `ctx` are reused by the next query: keep what is needed of them.
+    this.limit = ctx.limit;
+    this.started = ctx.started;
+    this.respond = ctx.respond;
     this.edns = q.edns;
     this.name = q.name;
     this.qtype = q.qtype;

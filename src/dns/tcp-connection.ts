@@ -10,6 +10,7 @@
  * - a zero-length frame ends the connection after the replies already written.
  */
 import type net from 'node:net';
+import { QueryContext } from './query-context.js';
 import { ANSWER_LATER, MAX_MESSAGE, type Resolver } from './resolver.js';
 
 /** Forwarded queries of one connection waiting at once. */
@@ -39,12 +40,15 @@ export class TcpConnection {
   private readEnded = false;
   private closed = false;
   private processing = false;
+  /** Every query of the connection goes to the resolver in this one context (answers framed in the scratch). */
+  private readonly ctx: QueryContext;
 
   constructor(
     readonly socket: net.Socket,
     private readonly shared: TcpShared,
   ) {
     this.activeTick = this.openedTick = shared.tick;
+    this.ctx = new QueryContext({ tcp: true, out: shared.scratch, at: 2, room: MAX_MESSAGE, respond: this.respond });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.process());
     socket.on('end', () => {
@@ -124,7 +128,7 @@ export class TcpConnection {
       this.at = start + 2 + len;
       this.activeTick = this.shared.tick;
       this.outstanding += 1;
-      const written = resolver.handle(buf, start + 2, start + 2 + len, true, scratch, 2, MAX_MESSAGE, this.respond);
+      const written = resolver.handle(this.ctx.request(buf, start + 2, start + 2 + len));
       if (this.closed) return;
       if (written > 0) {
         this.outstanding -= 1;

@@ -10,7 +10,8 @@
  * at the offsets the cache wrote); fold() brings its counts into the resolver's statistics.
  */
 import type { DnsCache } from './cache.js';
-import { MEMO_SLOT_SHIFT, MEMO_TTL_WORDS, foldFastStats } from './reply-memo.js';
+import { QueryContext } from './query-context.js';
+import { MEMO_SLOT_SHIFT, MEMO_TTL_WORDS, SlotMemo, foldFastStats } from './reply-memo.js';
 import { ANSWER_LATER, MIN_OUTPUT_ROOM, type Resolver } from './resolver.js';
 import { LATENCY_BUCKETS_MICROS, type DnsStats } from './stats.js';
 import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
@@ -25,9 +26,10 @@ const ANSWERED = L.flagAnswered;
 const MEMO_WORD = L.metaMemo;
 
 /**
- * The `respond` given to the resolver for the query in one input slot, for answers that do not come
- * back from handle(). Reused batch after batch while none is needed (no closure per packet); once the
- * resolver keeps one for a later answer, that one gets the client's address and the slot a fresh one.
+ * The `respond` given to the resolver (in the context) for the query in one input slot, for answers
+ * that do not come back from handle(). Reused batch after batch while none is needed (no closure per
+ * packet); once the resolver keeps one for a later answer, that one gets the client's address and
+ * the slot a fresh one.
  */
 interface Responder {
   readonly slot: number;
@@ -51,9 +53,11 @@ export class BatchUdpServer {
   private outCount = 0;
   /** The addon's counts of the answers it gave from the memo, and how much of them fold() has taken. */
   private readonly fast: Float64Array | undefined;
-  /** Per output slot, MEMO_TTL_WORDS u16: a cache hit's expiry and TTL offsets, for the addon's countdown. */
-  private readonly ttls: Uint16Array | undefined;
+  /** What the memo may keep of each answer, and where cache hits report their TTLs (undefined: memo off). */
+  private readonly memoSink: SlotMemo | undefined;
   private readonly folded = new Float64Array(L.statsLength);
+  /** Every query of every batch goes to the resolver in this one context. */
+  private readonly ctx: QueryContext;
 
   private constructor(
     private readonly addon: UdpBatchAddon,
@@ -63,8 +67,9 @@ export class BatchUdpServer {
   ) {
     const shared = memo ? addon.enableMemo(handle, resolver().epoch.cell, new Float64Array(LATENCY_BUCKETS_MICROS)) : undefined;
     this.fast = shared && new Float64Array(shared.stats);
-    this.ttls = shared && new Uint16Array(shared.ttls);
-    if (this.ttls !== undefined && this.ttls.length < handle.slots * MEMO_TTL_WORDS) throw new Error('udp-batch: the memo TTL buffer is smaller than the slots');
+    const ttls = shared && new Uint16Array(shared.ttls);
+    if (ttls !== undefined && ttls.length < handle.slots * MEMO_TTL_WORDS) throw new Error('udp-batch: the memo TTL buffer is smaller than the slots');
+    this.memoSink = ttls && new SlotMemo(ttls);
     if (this.fast !== undefined && this.fast.length < L.statsLength) throw new Error('udp-batch: the memo statistics buffer is smaller than its layout');
     this.input = Buffer.from(handle.input);
     this.inMeta32 = new Uint32Array(handle.inputMeta);
@@ -74,6 +79,7 @@ export class BatchUdpServer {
     this.words = handle.metaSize / 4;
     if (handle.slotSize < MIN_OUTPUT_ROOM) throw new Error(`udp-batch slots of ${handle.slotSize} bytes are smaller than a cached reply (${MIN_OUTPUT_ROOM})`);
     this.responders = Array.from({ length: handle.slots }, (_, slot) => this.responder(slot));
+    this.ctx = new QueryContext({ tcp: false, out: this.output, room: handle.slotSize, respond: this.responders[0]!.respond, memo: this.memoSink });
   }
 
   /** Binds host:port; throws like dgram's bind (Error with code EADDRINUSE, EACCES...). */
@@ -131,8 +137,9 @@ export class BatchUdpServer {
     const words = this.words;
     const inMeta = this.inMeta32;
     const outMeta = this.outMeta32;
+    const ctx = this.ctx;
+    const memo = this.memoSink;
     this.outCount = 0;
-    resolver.memoTtls = this.ttls;
     try {
       for (let slot = 0; slot < count && this.open; slot++) {
         const m = slot * words;
@@ -150,14 +157,17 @@ export class BatchUdpServer {
         const o = this.outCount;
         // The arena is valid only during this call: the resolver copies what it keeps.
         const start = slot * slotSize;
-        resolver.memoTtlBase = o * MEMO_TTL_WORDS;
-        const written = resolver.handle(this.input, start, start + inMeta[m + LENGTH]!, false, this.output, o * slotSize, slotSize, r.respond);
+        ctx.request(this.input, start, start + inMeta[m + LENGTH]!);
+        ctx.at = o * slotSize;
+        ctx.respond = r.respond;
+        memo?.begin(o);
+        const written = resolver.handle(ctx);
         r.inBatch = false;
         if (written > 0) {
           const om = o * words;
           outMeta[om + LENGTH] = written;
           for (let w = L.metaAddrLength; w < words; w++) outMeta[om + w] = inMeta[m + w]!;
-          outMeta[om + MEMO_WORD] = resolver.memo === 0 ? 0 : resolver.memo | (slot << MEMO_SLOT_SHIFT);
+          outMeta[om + MEMO_WORD] = memo === undefined || memo.word === 0 ? 0 : memo.word | (slot << MEMO_SLOT_SHIFT);
           this.outCount = o + 1;
         } else if (written === ANSWER_LATER && !r.answered) {
           // Answered later: this responder keeps the client's address (the meta slot is reused). A
@@ -168,7 +178,6 @@ export class BatchUdpServer {
         }
       }
     } finally {
-      resolver.memoTtls = undefined;
       if (this.outCount > 0 && this.open) this.addon.send(this.handle, this.outCount);
       this.outCount = 0;
     }

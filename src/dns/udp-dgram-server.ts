@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
+import { QueryContext } from './query-context.js';
 import { MAX_MESSAGE, type Resolver } from './resolver.js';
 
 export class DgramUdpServer {
@@ -20,11 +21,14 @@ export class DgramUdpServer {
     const server = new DgramUdpServer(udp);
     // Synchronous answers are written here, then copied: a send completes after this handler returns.
     const scratch = Buffer.allocUnsafe(MAX_MESSAGE);
+    const ctx = new QueryContext({ tcp: false, out: scratch, room: scratch.length, respond: () => {} });
     udp.on('message', (msg, rinfo) => {
-      const written = resolver().handle(msg, 0, msg.length, false, scratch, 0, scratch.length, (reply) => {
+      // This path makes a Buffer and an rinfo per datagram anyway: a closure per query is in keeping.
+      ctx.respond = (reply) => {
         // A forwarded answer can arrive after stop() closed the socket; it has nowhere to go.
         if (server.open) udp.send(reply, rinfo.port, rinfo.address);
-      });
+      };
+      const written = resolver().handle(ctx.request(msg, 0, msg.length));
       if (written > 0) udp.send(Buffer.from(scratch.subarray(0, written)), rinfo.port, rinfo.address);
     });
     udp.on('error', () => {

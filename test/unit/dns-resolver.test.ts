@@ -5,6 +5,7 @@ import { DnsCache } from '../../src/dns/cache.js';
 import { HostsTable } from '../../src/dns/hosts-table.js';
 import { MeshTable } from '../../src/dns/mesh-table.js';
 import { DomainTable } from '../../src/dns/names.js';
+import { QueryContext } from '../../src/dns/query-context.js';
 import { ANSWER_LATER, DROPPED, MIN_OUTPUT_ROOM, Resolver } from '../../src/dns/resolver.js';
 import { DnsStats } from '../../src/dns/stats.js';
 import { buildQuery, CD, isQuery, parseQuery, QType, Rcode, type Query } from '../../src/dns/wire.js';
@@ -29,7 +30,8 @@ function ask(r: Resolver, query: Buffer, inAt = 37, outAt = 411, room = MIN_OUTP
   query.copy(input, inAt);
   const out = Buffer.alloc(outAt + room + 10, 0x77);
   const later: Buffer[] = [];
-  const written = r.handle(input, inAt, inAt + query.length, false, out, outAt, room, (reply) => later.push(reply));
+  const ctx = new QueryContext({ tcp: false, out, at: outAt, room, respond: (reply) => later.push(reply) });
+  const written = r.handle(ctx.request(input, inAt, inAt + query.length));
   assert.equal(out[outAt - 1], 0x77, 'nothing written before the output offset');
   assert.equal(out[outAt + room], 0x77, 'nothing written past the room');
   return { written, later, out, ...(written > 0 ? { reply: Buffer.from(out.subarray(outAt, outAt + written)) } : {}) };
