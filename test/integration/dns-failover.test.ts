@@ -18,6 +18,13 @@ const SECONDARY = '127.0.0.4';
 /** dnsmasq with no servers: REFUSED for any name it does not own. */
 const REFUSER = '127.0.0.5';
 
+/** The /status counters the in-flight cap is judged by. */
+interface Counters {
+  queries: number;
+  refusedOverload: number;
+  byRcode: Record<string, number>;
+}
+
 void describe('dns upstream failover and health', () => {
   let ns: Netns;
   let agent: AgentHandle;
@@ -56,15 +63,19 @@ void describe('dns upstream failover and health', () => {
     assert.equal(health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, true);
   });
 
-  void test('a server that stops answering times out, the next one answers, and later queries skip it', async () => {
+  void test('a server that stops answering times out, is marked unhealthy, and the next one answers', async () => {
     primary.kill('SIGSTOP');
     const before = upstreamQueries(await dnsStatus(agent), `${PRIMARY}:53`);
-    // Two queries from one dig, the second right after the first answer: within the primary's back-off.
-    const r = await ns.run('dig', [`@${AGENT}`, '+tries=1', '+time=8', '+short', 'who.example', 'who.example']);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['10.0.0.4', '10.0.0.4'], r.stdout + r.stderr);
+    const r = await dig(ns, AGENT, 'who.example', 'A', ['+time=8']);
+    assert.deepEqual(r.answers, ['who.example. A 10.0.0.4'], r.raw);
     const s = await dnsStatus(agent);
-    assert.equal(s.upstreams.health.find((h) => h.server === `${PRIMARY}:53`)?.healthy, false);
-    assert.equal(upstreamQueries(s, `${PRIMARY}:53`) - before, 1, 'asked once (timed out), then not waited for again');
+    const health = s.upstreams.health as unknown as { server: string; healthy: boolean; lastError?: string }[];
+    const p = health.find((h) => h.server === `${PRIMARY}:53`);
+    assert.equal(p?.healthy, false);
+    assert.match(p?.lastError ?? '', /no answer from 127\.0\.0\.3:53 in time/, 'failed by the timeout');
+    assert.equal(upstreamQueries(s, `${PRIMARY}:53`) - before, 1, 'asked once, then the next server');
+    // That later queries pass over it until its back-off ends is shown with explicit times in
+    // test/unit/dns-forwarder.test.ts: here it would hang on how fast the machine is.
   });
 
   void test('a recovered server is probed again after its back-off and leads once healthy', async () => {
@@ -86,39 +97,44 @@ void describe('dns upstream failover and health', () => {
     primary.kill('SIGSTOP');
     secondary.kill('SIGSTOP');
     try {
-      // 1500 distinct names while no upstream answers: 1024 wait, the rest are refused at once (the
-      // waiting ones end in SERVFAIL after the budget). Counted by the agent, since a burst of REFUSED
-      // can overflow the client's receive buffer, and seen on the wire by the client; not timed.
+      // 1500 distinct names while no upstream answers: at most 1024 wait (they end in SERVFAIL after the
+      // query budget), every other one is refused at once. Sent in batches of 100, each only once the
+      // agent has counted the last (a burst of 1500 would overflow the sockets' receive buffers, and
+      // dropped packets are not what this test is about); judged by the agent's own counts, not timed.
       const script = `
         const dgram = require('node:dgram');
         const s = dgram.createSocket('udp4');
         const rcodes = {};
         s.on('message', (m) => { const r = m[3] & 15; rcodes[r] = (rcodes[r] || 0) + 1; });
-        // Paced in batches: a burst of 1500 would overflow the sockets' receive buffers (about 270
-        // small datagrams each), and dropped packets are not what this test is about.
-        const deadline = Date.now() + 15000;
-        const done = () => {
-          if ((rcodes[5] || 0) + (rcodes[2] || 0) < 1400 && Date.now() < deadline) return void setTimeout(done, 20);
+        const queries = () => fetch('${agent.statusUrl}/status').then((r) => r.json()).then((j) => j.controllers.dns.queries);
+        const until = async (what, check) => {
+          for (const deadline = Date.now() + 15000; !(await check()); await new Promise((r) => setTimeout(r, 5))) {
+            if (Date.now() > deadline) throw new Error('timed out waiting for ' + what);
+          }
+        };
+        s.bind(0, '127.0.0.1', async () => {
+          try { s.setRecvBufferSize(1 << 22); } catch {}
+          const base = await queries();
+          for (let from = 0; from < 1500; from += 100) {
+            for (let i = from; i < from + 100; i++) {
+              const name = Buffer.from('q' + i);
+              s.send(Buffer.concat([Buffer.from([i >> 8, i & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, name.length]), name, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]), 53, '${AGENT}');
+            }
+            await until('the agent to count queries up to ' + (from + 100), async () => (await queries()) - base >= from + 100);
+          }
+          await until('a REFUSED at the client', () => (rcodes[5] || 0) > 0);
           console.log(JSON.stringify(rcodes));
           s.close();
-        };
-        const send = (from) => {
-          for (let i = from; i < Math.min(from + 50, 1500); i++) {
-            const name = Buffer.from('q' + i);
-            const q = Buffer.concat([Buffer.from([i >> 8, i & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, name.length]), name, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]);
-            s.send(q, 53, '${AGENT}');
-          }
-          if (from + 50 < 1500) setTimeout(() => send(from + 50), 10);
-          else done();
-        };
-        s.bind(0, '127.0.0.1', () => {
-          try { s.setRecvBufferSize(1 << 22); } catch {}
-          send(0);
         });`;
-      const refusedBefore = ((await dnsStatus(agent)) as unknown as { refusedOverload: number }).refusedOverload;
+      const before = (await dnsStatus(agent)) as unknown as Counters;
       const rcodes = JSON.parse(await ns.must(process.execPath, ['-e', script])) as Record<string, number>;
-      const refused = ((await dnsStatus(agent)) as unknown as { refusedOverload: number }).refusedOverload - refusedBefore;
-      assert.ok(refused >= 400, `REFUSED by the agent for the excess: ${refused}; the client got ${JSON.stringify(rcodes)}`);
+      const after = (await dnsStatus(agent)) as unknown as Counters;
+      const received = after.queries - before.queries;
+      const refused = after.refusedOverload - before.refusedOverload;
+      // A query is refused whenever 1024 wait: only those that ended (SERVFAIL) make room for more.
+      const ended = (after.byRcode.SERVFAIL ?? 0) - (before.byRcode.SERVFAIL ?? 0);
+      assert.equal(received, 1500, 'every query reached the agent');
+      assert.ok(refused > 0 && refused >= received - 1024 - ended, `REFUSED by the agent: ${refused} of ${received}, ${ended} ended meanwhile; the client got ${JSON.stringify(rcodes)}`);
       assert.ok((rcodes['5'] ?? 0) > 0, `REFUSED reached the client: ${JSON.stringify(rcodes)}`);
     } finally {
       primary.kill('SIGCONT');
@@ -147,20 +163,20 @@ void describe('dns upstream failover and health', () => {
   void test('stopping with forwarded queries in flight exits cleanly', async () => {
     primary.kill('SIGSTOP');
     secondary.kill('SIGSTOP');
+    // The client keeps its socket open (the answers have somewhere to go) until it is killed.
+    const client = ns.spawn(process.execPath, ['-e', `
+      const s = require('node:dgram').createSocket('udp4');
+      for (let i = 0; i < 50; i++) {
+        const n = Buffer.from('z' + i);
+        s.send(Buffer.concat([Buffer.from([0, i, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, n.length]), n, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]), 53, '${AGENT}');
+      }`]);
     try {
-      const client = ns.spawn(process.execPath, ['-e', `
-        const s = require('node:dgram').createSocket('udp4');
-        for (let i = 0; i < 50; i++) {
-          const n = Buffer.from('z' + i);
-          s.send(Buffer.concat([Buffer.from([0, i, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, n.length]), n, Buffer.from([7]), Buffer.from('example'), Buffer.from([0, 0, 1, 0, 1])]), 53, '${AGENT}');
-        }
-        setTimeout(() => s.close(), 3000);`]);
-      await waitFor('queries in flight', async () => ((await dnsStatus(agent)) as unknown as { inFlight: number }).inFlight > 0, 5000, 50);
+      await waitFor('queries in flight', async () => ((await dnsStatus(agent)) as unknown as { inFlight: number }).inFlight > 0, 15_000, 50);
       const stopped = await agent.stop('SIGTERM');
       assert.equal(stopped.code, 0, agent.logs().slice(-2000));
       assert.doesNotMatch(agent.logs(), /unhandled|ERR_SOCKET_DGRAM_NOT_RUNNING/);
-      client.kill();
     } finally {
+      client.kill();
       primary.kill('SIGCONT');
       secondary.kill('SIGCONT');
     }
