@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- dns [--seconds N] [--node-flags=F1,F2]`: dnsperf against the agent and against dnsmasq configured
+ * `npm run bench -- dns [--seconds N] [--fixed-rounds N] [--scenarios abc] [--node-flags=F1,F2]`: dnsperf against the agent and against dnsmasq configured
  * equivalently (same records, same kube-dns and upstream dnsmasq), in one run, inside a network
  * namespace. Scenarios: (a) static answers (dns.hosts + .global), (b) forwarded names served from
  * the cache, (c) forwarding with a 30% miss rate. For each: saturated qps and average latency
@@ -10,7 +10,9 @@
  * dnsmasq, run back to back), which a hiccup of the machine during one round cannot move. In the
  * fixed-rate rounds of (a) and (b) a third server takes part, bench/udp-echo.c: no DNS, datagrams
  * straight back; its p99 against dnsmasq is the floor of the comparison on this machine.
- * Prints ratios agent/dnsmasq and the agent's RSS after at least 1M queries.
+ * Prints ratios agent/dnsmasq and the agent's RSS after at least 1M queries. Beside the saturated qps, the
+ * CPU time each server's process used per answered query over those runs (from /proc): on a shared
+ * machine the qps of both sides follows what the other processes leave them, the CPU per query much less.
  *
  * The agent runs as packaged: the scripts/build.mjs bundle (with the native udp_batch.node beside
  * it) under the node flags of the shipped launcher's exec line (debian/launcher/mesh-node-agent),
@@ -118,6 +120,16 @@ async function dnsperf(ns: Netns, server: string, file: string, args: string[]):
   return { out: r.stdout, result: parseSummary(r.stdout) };
 }
 
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time (user and system) a process has used so far, µs (/proc/PID/stat utime and stime). */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // After "pid (comm) ", state is the first field; utime and stime are the 12th and 13th from there.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+
 async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN') / 1024;
@@ -147,6 +159,11 @@ export async function main(args: string[]): Promise<void> {
   const seconds = secondsAt >= 0 ? Number(args[secondsAt + 1]) : 5;
   const roundsAt = args.indexOf('--fixed-rounds');
   const fixedRounds = roundsAt >= 0 ? Number(args[roundsAt + 1]) : FIXED_ROUNDS;
+  // A subset of the scenarios by letter (`--scenarios c`), for working on one path; the default is all three.
+  const scenariosAt = args.indexOf('--scenarios');
+  const letters = scenariosAt >= 0 ? (args[scenariosAt + 1] ?? '') : 'abc';
+  const scenarios = ['a static answers', 'b cache hits', 'c 30% misses'].filter((s) => letters.includes(s[0]!));
+  if (scenarios.length === 0) throw new Error(`--scenarios ${letters}: name one or more of a, b, c`);
   // Extra flags after the launcher's, e.g. --node-flags=--max-old-space-size=64 (what NODE_OPTIONS would add)
   const extraFlags = (args.find((a) => a.startsWith('--node-flags='))?.slice('--node-flags='.length) ?? '').split(',').filter((f) => f !== '');
   const nodeFlags = [...(await launcherNodeFlags()), ...extraFlags];
@@ -170,7 +187,7 @@ export async function main(args: string[]): Promise<void> {
       'dns-forward-max=1024',
     ].join('\n');
     await writeFile(join(dir, 'dnsmasq.conf'), `${ref}\n`);
-    spawnDnsmasq(ns, DNSMASQ, [`--conf-file=${join(dir, 'dnsmasq.conf')}`]);
+    const reference = spawnDnsmasq(ns, DNSMASQ, [`--conf-file=${join(dir, 'dnsmasq.conf')}`]);
     const config = {
       stateDir: join(dir, 'state'),
       log: { level: 'warn' },
@@ -212,8 +229,8 @@ export async function main(args: string[]): Promise<void> {
     };
 
     const targets = [
-      { name: 'agent', server: AGENT },
-      { name: 'dnsmasq', server: DNSMASQ },
+      { name: 'agent', server: AGENT, pid: agent.pid ?? 0 },
+      { name: 'dnsmasq', server: DNSMASQ, pid: reference.pid ?? 0 },
     ];
     // The floor takes the fixed-rate rounds of (a) and (b) with the others: what no server can beat here.
     const floor = await startFloor(ns, dir);
@@ -222,13 +239,14 @@ export async function main(args: string[]): Promise<void> {
 
     const sat = ['-c', '4', '-q', '200'];
     const fixed = ['-Q', String(FIXED_QPS), '-c', '4', '-q', '200', '-v'];
-    const rows: { scenario: string; target: string; sat: PerfResult | undefined; fixed: LatencyResult }[] = [];
+    const rows: { scenario: string; target: string; sat: PerfResult | undefined; cpuPerQuery: number | undefined; fixed: LatencyResult }[] = [];
     const median = (runs: PerfResult[]): PerfResult => [...runs].sort((a, b) => a.qps - b.qps)[Math.floor(runs.length / 2)]!;
     // The machine may be shared: alternate the targets, and which goes first, round by round, so a
     // load spike or a drift hits both sides instead of one.
     const inTurn = <T>(round: number, list: readonly T[]): T[] => (round % 2 === 0 ? [...list] : [...list].reverse());
-    for (const scenario of ['a static answers', 'b cache hits', 'c 30% misses']) {
+    for (const scenario of scenarios) {
       const satRuns = new Map<string, PerfResult[]>(targets.map((t) => [t.name, []]));
+      const satCpu = new Map<string, { micros: number; queries: number }>(targets.map((t) => [t.name, { micros: 0, queries: 0 }]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const t of inTurn(round, targets)) {
           let file: string;
@@ -237,7 +255,12 @@ export async function main(args: string[]): Promise<void> {
           else if (scenario.startsWith('b')) [file, limit] = [join(dir, 'cached.txt'), ['-l', String(seconds)]];
           // One pass over a file of fresh names, so a miss is never a hit on a later pass.
           else [file, limit] = [await missFile(`miss-sat-${t.name}.txt`, 60_000 * seconds, `s${round}${t.name}`), ['-n', '1', '-l', String(seconds)]];
-          satRuns.get(t.name)!.push((await dnsperf(ns, t.server, file, [...sat, ...limit])).result);
+          const cpuBefore = await cpuMicros(t.pid);
+          const { result } = await dnsperf(ns, t.server, file, [...sat, ...limit]);
+          const cpu = satCpu.get(t.name)!;
+          cpu.micros += (await cpuMicros(t.pid)) - cpuBefore;
+          cpu.queries += result.completed;
+          satRuns.get(t.name)!.push(result);
         }
       }
       const fixedTargets = floor.server !== undefined && !scenario.startsWith('c') ? [...targets, { name: 'floor', server: floor.server }] : targets;
@@ -252,7 +275,10 @@ export async function main(args: string[]): Promise<void> {
           fixedRuns.get(t.name)!.push(latenciesMs(run.out));
         }
       }
-      for (const t of fixedTargets) rows.push({ scenario, target: t.name, sat: satRuns.has(t.name) ? median(satRuns.get(t.name)!) : undefined, fixed: pooled(fixedRuns.get(t.name)!) });
+      for (const t of fixedTargets) {
+        const cpu = satCpu.get(t.name);
+        rows.push({ scenario, target: t.name, sat: satRuns.has(t.name) ? median(satRuns.get(t.name)!) : undefined, cpuPerQuery: cpu === undefined ? undefined : cpu.micros / cpu.queries, fixed: pooled(fixedRuns.get(t.name)!) });
+      }
     }
 
     const udpPath = await agentDns(ns, '.listeners[0].udp');
@@ -265,21 +291,21 @@ export async function main(args: string[]): Promise<void> {
     const rss = await rssMb(pid);
 
     console.log(`\nDNS benchmark (dnsperf, loopback in a namespace; saturated: -c 4 -q 200, median of ${ROUNDS} alternating ${seconds}s runs; fixed rate: -Q ${FIXED_QPS} for ${FIXED_SECONDS}s x ${fixedRounds} alternating rounds, every query's latency pooled; agent UDP path: ${udpPath})\n`);
-    console.log('scenario          target    sat qps   sat avg ms  lost | fixed avg ms  p50 ms  p99 ms  (one round p99 ms)');
+    console.log('scenario          target    sat qps   sat avg ms  lost  cpu µs/q | fixed avg ms  p50 ms  p99 ms  (one round p99 ms)');
     for (const r of rows) {
       const f = r.fixed;
       console.log(
-        `${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat?.qps).padStart(9)} ${fmt(r.sat?.avgMs, 3).padStart(11)} ${fmt(r.sat?.lost).padStart(5)} | ${fmt(f.avgMs, 3).padStart(12)} ${fmt(f.p50Ms, 3).padStart(7)} ${fmt(f.p99Ms, 3).padStart(7)}  (${fmt(f.roundP99Ms[0], 3)}-${fmt(f.roundP99Ms[1], 3)})`,
+        `${r.scenario.padEnd(17)} ${r.target.padEnd(8)} ${fmt(r.sat?.qps).padStart(9)} ${fmt(r.sat?.avgMs, 3).padStart(11)} ${fmt(r.sat?.lost).padStart(5)} ${fmt(r.cpuPerQuery, 1).padStart(9)} | ${fmt(f.avgMs, 3).padStart(12)} ${fmt(f.p50Ms, 3).padStart(7)} ${fmt(f.p99Ms, 3).padStart(7)}  (${fmt(f.roundP99Ms[0], 3)}-${fmt(f.roundP99Ms[1], 3)})`,
       );
     }
-    console.log('\nratios agent/dnsmasq (qps: higher is better; latency: lower is better)');
+    console.log('\nratios agent/dnsmasq (qps: higher is better; cpu/q: dnsmasq\'s CPU per query over the agent\'s, higher is better; latency: lower is better)');
     for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
       const a = rows.find((r) => r.scenario === scenario && r.target === 'agent')!;
       const d = rows.find((r) => r.scenario === scenario && r.target === 'dnsmasq')!;
       const f = rows.find((r) => r.scenario === scenario && r.target === 'floor');
       const paired = (x: LatencyResult): number => middle(x.perRoundP99Ms.map((p, k) => p / d.fixed.perRoundP99Ms[k]!));
       console.log(
-        `${scenario.padEnd(17)} qps ${fmt(a.sat!.qps / d.sat!.qps, 2)}x   sat avg ${fmt(a.sat!.avgMs / d.sat!.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p50 ${fmt(a.fixed.p50Ms / d.fixed.p50Ms, 2)}x   fixed p99 ${fmt(a.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired rounds: median ${fmt(paired(a.fixed), 2)}x)${f === undefined ? '' : `   floor p99 ${fmt(f.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired ${fmt(paired(f.fixed), 2)}x)`}`,
+        `${scenario.padEnd(17)} qps ${fmt(a.sat!.qps / d.sat!.qps, 2)}x   cpu/q ${fmt(d.cpuPerQuery! / a.cpuPerQuery!, 2)}x   sat avg ${fmt(a.sat!.avgMs / d.sat!.avgMs, 2)}x   fixed avg ${fmt(a.fixed.avgMs / d.fixed.avgMs, 2)}x   fixed p50 ${fmt(a.fixed.p50Ms / d.fixed.p50Ms, 2)}x   fixed p99 ${fmt(a.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired rounds: median ${fmt(paired(a.fixed), 2)}x)${f === undefined ? '' : `   floor p99 ${fmt(f.fixed.p99Ms / d.fixed.p99Ms, 2)}x (paired ${fmt(paired(f.fixed), 2)}x)`}`,
       );
     }
     if (floor.server === undefined) console.log(`\nfloor not measured: ${floor.reason}`);
