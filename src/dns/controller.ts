@@ -97,8 +97,9 @@ class DnsController implements Controller {
   }
 
   /**
-   * Times out overdue upstream queries every SWEEP_MS, only while some are outstanding: an idle timer
-   * would wake the event loop 20 times a second, and a query that arrives meanwhile waits for it.
+   * Times out overdue upstream queries every SWEEP_MS, only while some are outstanding or upstream UDP
+   * sockets are open (closed when idle past their time, within UDP_PORT_MS of the last query): an
+   * idle timer would wake the event loop 20 times a second, and a query that arrives meanwhile waits for it.
    */
   private sweepWhileBusy(): void {
     if (this.sweeper !== undefined) return;
@@ -107,7 +108,7 @@ class DnsController implements Controller {
       let pending = this.resolver.inFlight;
       for (const u of this.upstreamPool.values()) {
         u.sweep(now);
-        pending += u.inFlight;
+        pending += u.inFlight + u.udpSockets;
       }
       if (pending === 0) {
         clearInterval(this.sweeper);

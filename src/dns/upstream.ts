@@ -1,6 +1,6 @@
 /**
- * One upstream server: UDP with a fresh socket (and so a fresh random source port) per attempt
- * (upstream-udp.ts), and one pipelined TCP connection opened on demand (upstream-tcp.ts). Queries are
+ * One upstream server: UDP from a rotating pool of sockets on random source ports, each used for a
+ * bounded number of queries and a bounded time (upstream-udp.ts, udp-port-pool.ts), and one pipelined TCP connection opened on demand (upstream-tcp.ts). Queries are
  * forwarded as raw bytes under a fresh random ID and, over UDP, a random letter case while the server
  * echoes it (name-case.ts); a reply is accepted only from the server's address, as a response to that
  * ID with the same question. Health is tracked from outcomes.
@@ -79,6 +79,11 @@ export class Upstream {
 
   get inFlight(): number {
     return this.tcp.pending.size + this.udp.pending.size;
+  }
+
+  /** UDP sockets open: the sweeper keeps running until idle ones past their time are closed. */
+  get udpSockets(): number {
+    return this.udp.sockets;
   }
 
   private succeeded(rtt: number): void {
