@@ -8,7 +8,11 @@
  *   lower  the question lowercased in the reply (a server that does not echo case);
  *   spoof  for names starting with "evil", first a reply whose question differs only in case,
  *          answering 6.6.6.6 (what a spoofer who guessed ID and port would send), then the real one;
- *   hold   replies held until a line arrives on stdin (the test releases them), or for 1500 ms.
+ *   hold   replies held until a line arrives on stdin (the test releases them), or for 1500 ms;
+ *   swap   when two queries wait from the same source port,
+ *          each first gets a reply under the other's ID (the other's question, answering 6.6.6.6:
+ *          what a spoofer who knows one port would send), then, 100 ms later, its real reply; a query
+ *          left alone gets its real reply after 300 ms. Prints {"crossed": PORT} per pair crossed.
  * It prints "ready" once bound.
  */
 import dgram from 'node:dgram';
@@ -47,6 +51,8 @@ const lower = (c: number): number => (isLetter(c) ? c | 0x20 : c);
 const flip = (c: number): number => (isLetter(c) ? c ^ 0x20 : c);
 
 const held: (() => void)[] = [];
+/** swap mode: a query from each source port waiting for a partner. */
+const alone = new Map<number, { query: Buffer; end: number; qtype: number; timer: NodeJS.Timeout }>();
 const socket = dgram.createSocket('udp4');
 socket.on('message', (query, peer) => {
   const q = question(query);
@@ -67,6 +73,30 @@ socket.on('message', (query, peer) => {
       held.splice(at, 1);
       release();
     }, 1500);
+  } else if (mode === 'swap') {
+    const other = alone.get(peer.port);
+    if (other === undefined) {
+      const timer = setTimeout(() => {
+        alone.delete(peer.port);
+        send(reply(query, q.end, q.qtype, '10.0.0.1', same));
+      }, 300);
+      alone.set(peer.port, { query, end: q.end, qtype: q.qtype, timer });
+      return;
+    }
+    alone.delete(peer.port);
+    clearTimeout(other.timer);
+    const crossed = (from: Buffer, end: number, qtype: number, id: number): Buffer => {
+      const r = reply(from, end, qtype, '6.6.6.6', same);
+      r.writeUInt16BE(id, 0);
+      return r;
+    };
+    send(crossed(other.query, other.end, other.qtype, query.readUInt16BE(0)));
+    send(crossed(query, q.end, q.qtype, other.query.readUInt16BE(0)));
+    process.stdout.write(`${JSON.stringify({ crossed: peer.port })}\n`);
+    setTimeout(() => {
+      send(reply(query, q.end, q.qtype, '10.0.0.1', same));
+      send(reply(other.query, other.end, other.qtype, '10.0.0.1', same));
+    }, 100);
   } else send(reply(query, q.end, q.qtype, '10.0.0.1', same));
 });
 createInterface({ input: process.stdin }).on('line', () => {
