@@ -2,13 +2,16 @@
  * The running daemon: config, supervisor, status server and systemd notifications, with reload
  * (SIGHUP) and graceful stop (SIGTERM/SIGINT) wired by cli/run.ts.
  */
+import { hostname } from 'node:os';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { parseHostPort } from '../config/net-types.js';
 import { ConfigError, errorMessage, formatIssue } from '../errors.js';
 import type { Logger } from '../log.js';
+import { HistoryRecorder, type DnsReading } from '../status/history.js';
 import { createRegistry } from '../status/metrics.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
+import type { StatusDocument } from '../status/status-document.js';
 import { VERSION } from '../version.js';
 import type { ControllerModule } from './controller.js';
 import { cancelMemoryTrim, scheduleMemoryTrim } from './memory-trim.js';
@@ -39,6 +42,7 @@ export class Agent {
   private server: StatusServer | undefined;
   private readonly reloads: Counter<'result'>;
   private reloading: Promise<ReloadResult> | undefined;
+  private readonly history: HistoryRecorder;
 
   constructor(private readonly options: AgentOptions) {
     this.loaded = options.loaded;
@@ -52,6 +56,7 @@ export class Agent {
       labelNames: ['result'],
       registers: [this.metrics],
     });
+    this.history = new HistoryRecorder({ read: () => this.dnsReading() });
     const generation = (): number => this.generation;
     new Gauge({
       name: 'mesh_node_agent_config_generation',
@@ -69,12 +74,13 @@ export class Agent {
     // The status server comes first so a slow controller is visible as not-ready, not as silence.
     this.server = await startStatusServer({
       listen,
-      source: { readiness: () => this.supervisor.readiness(), status: () => this.status() },
+      source: { readiness: () => this.supervisor.readiness(), status: () => this.status(), history: () => this.history.history() },
       metrics: this.metrics,
       allowRemote: this.loaded.config.status.allowRemote,
     });
     this.log.info({ listen: this.loaded.config.status.listen }, 'status endpoint listening');
     await this.supervisor.start();
+    this.history.start();
     await this.notifier.notify('READY=1', `STATUS=${this.supervisor.isReady() ? 'ready' : 'started, waiting for controllers'}`);
     this.log.info({ version: VERSION, ready: this.supervisor.isReady() }, 'agent started');
     scheduleMemoryTrim(this.log);
@@ -91,6 +97,7 @@ export class Agent {
     await this.notifier.notify('STOPPING=1');
     this.log.info('stopping');
     cancelMemoryTrim();
+    this.history.stop();
     await this.supervisor.stop();
     await this.server?.close();
   }
@@ -99,9 +106,10 @@ export class Agent {
     this.supervisor.recordUnhandled(err);
   }
 
-  status(): Record<string, unknown> {
+  status(): StatusDocument {
     return {
       version: VERSION,
+      hostname: hostname(),
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ready: this.supervisor.isReady(),
@@ -115,6 +123,13 @@ export class Agent {
       controllers: this.supervisor.status(),
       unhandledErrors: this.supervisor.unhandledErrors(),
     };
+  }
+
+  /** The DNS proxy's counters for the status page's history; null while it is not running. */
+  private dnsReading(): DnsReading | null {
+    const dns = this.supervisor.section('dns');
+    if (dns.state !== 'running' || dns.queries === undefined || dns.cache === undefined) return null;
+    return { queries: dns.queries, cacheHits: dns.cache.hits, cacheMisses: dns.cache.misses };
   }
 
   private async reloadOnce(): Promise<ReloadResult> {

@@ -5,6 +5,7 @@
  * unchanged, so no query is dropped across a reload.
  */
 import type { ControllerContext, ControllerModule, Controller, Readiness } from '../agent/controller.js';
+import type { DnsDetails } from '../status/status-document.js';
 import type { Config, DnsConfig } from '../config/schema.js';
 import { parseHostPort, type HostPort } from '../config/net-types.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
@@ -147,7 +148,7 @@ class DnsController implements Controller {
     return this.stats;
   }
 
-  status(): Record<string, unknown> {
+  status(): DnsDetails {
     const s = this.foldedStats();
     const lookups = this.cache.hits + this.cache.misses;
     return {

@@ -4,6 +4,7 @@
  * and reports status, readiness and metrics.
  */
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
+import type { IdentityDetails } from '../status/status-document.js';
 import type { Config, IdentityConfig } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Owner } from './durable-fs.js';
@@ -119,7 +120,7 @@ export class IdentityController implements Controller {
     return { ready: false, reason: `${assessment.state}: ${assessment.reason}` };
   }
 
-  status(): Record<string, unknown> {
+  status(): IdentityDetails {
     const info = this.inspection?.info;
     const state = this.loop.state;
     return {
@@ -132,6 +133,8 @@ export class IdentityController implements Controller {
       serial: info?.serial,
       notBefore: iso(info?.notBefore),
       notAfter: iso(info?.notAfter),
+      issuedAt: iso(info?.issuedAt),
+      rotateAt: info !== undefined && state.rotateSerial === info.serial ? iso(state.rotateAt) : undefined,
       nextRotation: iso(this.loop.nextWake),
       schedule: this.reason,
       consecutiveFailures: state.consecutiveFailures,

@@ -9,13 +9,15 @@ export interface IdentityMetrics {
 
 export function createIdentityMetrics(registry: Registry, view: () => { notAfter?: number; consecutiveFailures: number }): IdentityMetrics {
   new Gauge({
-    name: 'mesh_node_agent_identity_cert_expiry_seconds',
-    help: 'Seconds until the installed certificate expires (negative once expired; absent with no certificate).',
+    // A timestamp, not "seconds left": the value stays right between scrapes, and time to expiry
+    // is `mesh_node_agent_identity_cert_expiry_timestamp_seconds - time()` in PromQL.
+    name: 'mesh_node_agent_identity_cert_expiry_timestamp_seconds',
+    help: 'Unix time at which the installed certificate expires (NotAfter); absent with no certificate.',
     registers: [registry],
     collect() {
       const notAfter = view().notAfter;
       if (notAfter === undefined) this.reset();
-      else this.set((notAfter - Date.now()) / 1000);
+      else this.set(notAfter / 1000);
     },
   });
   new Gauge({
