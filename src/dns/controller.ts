@@ -155,7 +155,7 @@ class DnsController implements Controller {
       listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, memo: l.memo, memoAnswered: l.memoAnswered, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected, tcpExpired: l.tcpExpired })),
       queries: s.queries,
       bySource: { ...s.bySource },
-      byRcode: Object.fromEntries(s.byRcode.map((n, rcode) => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),
+      byRcode: Object.fromEntries(s.byRcode.map((n, rcode): [string, number] => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),
       dropped: s.dropped,
       truncated: s.truncated,
       refusedOverload: s.refusedOverload,
