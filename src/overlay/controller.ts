@@ -8,6 +8,7 @@
  */
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import type { Config, OverlayConfig } from '../config/schema.js';
+import type { OverlayDetails } from '../status/status-document.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import { listAddresses } from '../netlink/addresses.js';
 import { NetlinkEvents, monitorScript } from '../netlink/events.js';
@@ -17,6 +18,7 @@ import { RtSocket } from '../netlink/socket.js';
 import { hostFacts } from './host-facts.js';
 import { createOverlayMetrics, type OverlayMetrics } from './metrics.js';
 import { PeerIntake } from './peer-intake.js';
+import { peerRows } from './peer-list.js';
 import type { Peer, PeerSource } from './peer-source.js';
 import { buildPeerSources, ownSubnetAcquirer, type SourceContext } from './peer-sources.js';
 import { ReconcileLoop } from './reconcile-loop.js';
@@ -165,7 +167,7 @@ export class OverlayController implements Controller {
     return this.loop.request({ full: true, device: true, trigger: 'resync' });
   }
 
-  status(): Record<string, unknown> {
+  status(): OverlayDetails {
     const loop = this.loop;
     const retrying = loop.backoff.list(20);
     return {
@@ -189,6 +191,7 @@ export class OverlayController implements Controller {
         desired: this.intake.desired.peers.size,
         programmed: loop.programmedCount(),
         failed: retrying.flatMap((r) => (r.key.startsWith('peer|') ? [r.key.split('|')[1] ?? ''] : [])),
+        list: peerRows(this.intake.desired.peers.values(), (p) => loop.notProgrammed(p)),
       },
       ...this.intake.status(),
       retrying: retrying.map((r) => ({ entry: r.key, attempts: r.attempts, lastError: r.lastError, retryInMs: r.retryInMs })),

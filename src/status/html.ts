@@ -35,9 +35,3 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
   });
   return new Html(out);
 }
-
-/** Text shown for any JSON value: strings as they are, the rest as compact JSON, cut to `max`. */
-export function shown(value: unknown, max = 200): string {
-  const text = typeof value === 'string' ? value : value === undefined ? '' : (JSON.stringify(value) ?? '');
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}

@@ -22,10 +22,6 @@ function add(parent, child) {
   parent.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
 }
 function str(v) { return v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v); }
-function shown(v, max) { max = max || 200; var t = typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v); return t.length > max ? t.slice(0, max - 1) + '\u2026' : t; }
-function rec(v) { return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : undefined; }
-function text(v) { return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined; }
-function defined(x) { return x !== undefined && x !== ''; }
 function kv(label, key, value, cls) { return [el('dt', null, label), el('dd', { 'class': cls, 'data-k': key }, str(value))]; }
 function fmtTime(v) {
   if (v === null || v === undefined || v === '') return '';

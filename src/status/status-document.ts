@@ -4,7 +4,6 @@
  * any module may import it without an import cycle.
  *
  * Controller details are the controller's own (its status() result, spread into its section).
- * The overlay's are typed loosely on purpose: only the fields the page reads, all optional.
  */
 
 export interface TimedMessage {
@@ -110,40 +109,57 @@ export type DnsDetails = {
   mesh: { hosts: number; allocated: { host: string; vip: string | undefined }[]; loads: number; lastLoad: string | undefined; problems: { file: string; reason: string }[] };
 };
 
-/** One overlay peer as the page shows it; rendered from `peers.list` when the overlay provides one. */
+/** One overlay peer (src/overlay/peer-list.ts): the first 200 in address order. */
 export interface OverlayPeerRow {
-  subnet?: string;
-  publicIP?: string;
-  vtepMAC?: string;
-  source?: string;
-  programmed?: boolean;
+  subnet: string;
+  publicIP: string;
+  vtepMAC: string;
+  source: string;
+  programmed: boolean;
+  /** Why it is not programmed. */
   reason?: string;
 }
 
-/** A lease or static peer the overlay would not use, and why. */
+/** A lease or static peer the peer gate refused, and why (src/overlay/peer-intake.ts). */
 export interface OverlayRefusal {
-  source?: string;
-  key?: string;
-  subnet?: string;
-  publicIP?: string;
-  vtepMAC?: string;
-  reason?: string;
-  message?: string;
+  source: string;
+  key: string;
+  subnet: string;
+  publicIP: string;
+  vtepMAC: string;
+  reason: string;
+  message: string;
+  revision?: string;
 }
 
-/** Loose: the overlay and its registry sources are being reworked; every field may be missing. */
 export type OverlayDetails = {
-  device?: { name?: string; vni?: number; port?: number; mtu?: number; mac?: string; vtep?: string; subnet?: string; up?: boolean; underlay?: { name?: string; address?: string } } | null;
-  peers?: { desired?: number; programmed?: number; failed?: string[]; list?: OverlayPeerRow[] };
-  refused?: OverlayRefusal[];
-  refusedCount?: number;
-  conflicts?: { subnet?: string; kept?: unknown; ignored?: unknown; reason?: string }[];
-  retrying?: { entry?: string; attempts?: number; lastError?: string; retryInMs?: number }[];
-  sources?: Record<string, Record<string, unknown>>;
-  lastResync?: unknown;
-  driftRepairs?: number;
-  reconcileErrors?: number;
-  [key: string]: unknown;
+  device: {
+    name: string;
+    index?: number;
+    up?: boolean;
+    vni: number;
+    port: number;
+    mtu: number;
+    mac: string;
+    vtep: string;
+    subnet?: string;
+    underlay?: { name: string; address: string; mtu: number };
+    lastActions: string[];
+  } | null;
+  peers: { desired: number; programmed: number; failed: string[]; list: OverlayPeerRow[] };
+  /** The first 50 refusals; refusedCount counts them all. */
+  refused: OverlayRefusal[];
+  refusedCount: number;
+  /** Remote sources not listed yet while their last peer set stands in. */
+  holding?: string[];
+  retrying: { entry: string; attempts: number; lastError: string; retryInMs: number }[];
+  /** Each peer source's own status; `peers` is what it delivered. */
+  sources: Record<string, { peers: number; connected?: boolean; reason?: string; [key: string]: unknown }>;
+  lastResync: { at: string; ms: number; writes: number; trigger: string } | null;
+  driftRepairs: number;
+  eventMonitor: { running: boolean; restarts: number };
+  reconcileErrors: number;
+  lastReconcileError: TimedMessage | null;
 };
 
 export interface ControllerSections {

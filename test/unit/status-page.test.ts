@@ -23,10 +23,17 @@ function fullDocument(text: (field: string) => string): StatusDocument {
       identity: { ...RUNNING, spiffeId: text('spiffe'), protocol: 'istiod', caAddress: text('ca'), certDir: '/etc/certs', certificate: 'valid', serial: text('serial'), notBefore: '2026-11-01T09:55:00Z', issuedAt: '2026-11-01T10:00:00Z', notAfter: '2026-11-01T14:00:00Z', rotateAt: '2026-11-01T13:00:00Z', nextRotation: '2026-11-01T13:00:00Z', schedule: text('schedule'), consecutiveFailures: 0, lastError: { message: text('identityError'), at: '2026-11-01T10:30:00Z' } },
       overlay: {
         ...RUNNING,
-        device: { name: text('device'), vni: 1, mtu: 1450, mac: 'aa:bb:cc:dd:ee:ff', subnet: '10.234.3.0/24', underlay: { name: 'eth0', address: '192.168.0.81' } },
-        peers: { desired: 2, programmed: 1, list: [{ subnet: '10.234.1.0/24', publicIP: '192.168.0.73', vtepMAC: '7a:b4:48:5f:69:56', source: 'etcd', programmed: true }, { subnet: text('peerSubnet'), publicIP: text('peerIP'), vtepMAC: text('peerMAC'), source: 'etcd', programmed: false, reason: text('peerReason') }] },
-        refused: [{ source: 'etcd', key: text('leaseKey'), subnet: '10.234.9.0/24', publicIP: text('leaseIP'), vtepMAC: text('leaseMAC'), reason: 'public_ip', message: text('leaseMessage') }],
-        sources: { etcd: { peers: 2, connected: true, invalidLeases: { [text('invalidKey')]: text('invalidWhy') } } },
+        device: { name: text('device'), vni: 1, port: 8472, mtu: 1450, mac: 'aa:bb:cc:dd:ee:ff', vtep: '10.234.3.0', subnet: '10.234.3.0/24', underlay: { name: 'eth0', address: '192.168.0.81', mtu: 1500 }, lastActions: [] },
+        peers: { desired: 2, programmed: 1, failed: [text('peerSubnet')], list: [{ subnet: '10.234.1.0/24', publicIP: '192.168.0.73', vtepMAC: '7a:b4:48:5f:69:56', source: 'etcd', programmed: true }, { subnet: text('peerSubnet'), publicIP: text('peerIP'), vtepMAC: text('peerMAC'), source: 'etcd', programmed: false, reason: text('peerReason') }] },
+        refused: [{ source: 'etcd', key: text('leaseKey'), subnet: '10.234.9.0/24', publicIP: text('leaseIP'), vtepMAC: text('leaseMAC'), reason: 'public-ip-claimed', message: text('leaseMessage') }],
+        refusedCount: 3,
+        retrying: [],
+        sources: { etcd: { peers: 2, connected: false, reason: text('etcdReason') } },
+        lastResync: null,
+        driftRepairs: 4,
+        eventMonitor: { running: true, restarts: 0 },
+        reconcileErrors: 0,
+        lastReconcileError: null,
       },
       dns: { ...RUNNING, listeners: [], queries: 42, bySource: {}, byRcode: {}, dropped: 0, truncated: 0, refusedOverload: 0, coalesced: 0, inFlight: 0, cache: { size: 3, capacity: 100, hits: 1, misses: 1, hitRate: 0.5 }, upstreams: { source: 'config', servers: [], health: [{ server: text('upstream'), healthy: false, consecutiveFailures: 1, queries: 5, failures: 1, caseEcho: 'yes', caseMismatches: 0 }] }, hosts: 1, mesh: { hosts: 2, allocated: [], loads: 1, lastLoad: undefined, problems: [{ file: text('file'), reason: text('problem') }] } },
       capture: { ...RUNNING, ready: false, reason: text('captureReason'), backend: 'nft', rulesApplied: { ipv4: 20, ipv6: 18 }, verified: false, lastApply: '2026-11-01T11:59:00Z', lastVerify: '2026-11-01T11:59:30Z', lastDrift: [text('drift')], driftRepairs: 2, captureErrors: 1, lastCaptureError: { message: text('captureError'), at: '2026-11-01T11:59:30Z' }, proxy: null, agent: null, dns: { enabled: false } },
@@ -56,8 +63,11 @@ describe('status page', () => {
     assert.equal(one('identity.remaining'), '2h 0m left');
     assert.deepEqual(values.get('overlay.peer.subnet'), ['10.234.1.0/24', 'v-peerSubnet']);
     assert.deepEqual(values.get('overlay.peer.state'), ['programmed', 'not programmed: v-peerReason']);
-    assert.deepEqual(values.get('overlay.refused.publicIP'), ['v-leaseIP', '']);
-    assert.deepEqual(values.get('overlay.refused.subnet'), ['10.234.9.0/24', 'v-invalidKey']);
+    assert.deepEqual(values.get('overlay.refused.publicIP'), ['v-leaseIP']);
+    assert.deepEqual(values.get('overlay.refused.reason'), ['public-ip-claimed: v-leaseMessage']);
+    assert.equal(one('overlay.refused.more'), '2 more not shown (see /status)');
+    assert.equal(one('overlay.sources'), 'etcd (2 peers, disconnected: v-etcdReason)');
+    assert.equal(one('overlay.device'), 'v-device, VNI 1, MTU 1450');
     assert.equal(one('dns.qps.last'), '8');
     assert.equal(one('dns.qps.points'), '3');
     assert.equal(one('dns.hitRatio.points'), '2', 'a null ratio is a gap, not a zero');
@@ -65,14 +75,10 @@ describe('status page', () => {
     assert.equal(one('capture.lastVerify'), '2026-11-01 11:59:30Z 30s ago');
   });
 
-  test('the overlay degrades to the fields its /status has', () => {
-    const old = statusDocument({ controllers: { overlay: { ...RUNNING, peers: { desired: 3, programmed: 2, failed: ['10.234.5.0/24'] }, conflicts: [{ subnet: '10.234.6.0/24', kept: { source: 'config', publicIP: '10.0.0.1' }, ignored: { source: 'etcd', publicIP: '10.0.0.2', vtepMAC: '02:00:00:00:00:02' }, reason: 'same subnet, different host' }] } } });
-    const values = pageValues(renderStatusPage(old, HISTORY, NOW));
-    assert.ok(values.has('overlay.peers.partial'), 'says the list is only the failing peers');
-    assert.deepEqual(values.get('overlay.peer.subnet'), ['10.234.5.0/24']);
-    assert.deepEqual(values.get('overlay.refused.reason'), ['same subnet, different host: kept config 10.0.0.1']);
+  test('an overlay without peers or refusals says so', () => {
     const bare = pageValues(renderStatusPage(statusDocument({ controllers: { overlay: { ...RUNNING } } }), { intervalSeconds: 0, windowSeconds: 0, points: [] }, NOW));
     assert.deepEqual(bare.get('overlay.state'), ['ready']);
+    assert.ok(bare.has('overlay.peers.none'));
     assert.ok(bare.has('overlay.refused.none'));
   });
 
