@@ -42,7 +42,7 @@ export function createIdentityMetrics(registry: Registry, view: () => { notAfter
       registers: [registry],
     }),
     duration: new Histogram({
-      name: 'mesh_node_agent_identity_rotation_seconds',
+      name: 'mesh_node_agent_identity_rotation_duration_seconds',
       help: 'Time of a successful rotation: key, CSR, CA call, verification and install.',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
       registers: [registry],
