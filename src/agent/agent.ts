@@ -56,6 +56,7 @@ export class Agent {
       labelNames: ['result'],
       registers: [this.metrics],
     });
+    for (const result of ['applied', 'rejected']) this.reloads.inc({ result }, 0);
     this.history = new HistoryRecorder({ read: () => this.dnsReading() });
     const generation = (): number => this.generation;
     new Gauge({

@@ -55,6 +55,8 @@ export class Supervisor {
       labelNames: ['controller'],
       registers: [this.metrics],
     });
+    // Series at 0 from the start: a dashboard shows "0 errors", not "no data".
+    for (const module of this.modules) this.errorCounter.inc({ controller: module.name }, 0);
     const readiness = (): ReadinessCheck[] => this.readiness();
     new Gauge({
       name: 'mesh_node_agent_controller_ready',

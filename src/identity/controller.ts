@@ -11,7 +11,7 @@ import type { Owner } from './durable-fs.js';
 import { createCaClient } from './ca-factory.js';
 import { CertStore, type CertDirFinding } from './cert-store.js';
 import { systemClock, type Clock } from './clock.js';
-import { createIdentityMetrics, type IdentityMetrics } from './metrics.js';
+import { createIdentityMetrics, type FailureReason, type IdentityMetrics } from './metrics.js';
 import { runOnRotate } from './on-rotate.js';
 import { inspectStored, type Inspection } from './inspect.js';
 import { lookupOwner } from './owner.js';
@@ -30,7 +30,7 @@ function iso(ms: number | undefined): string | undefined {
   return ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString();
 }
 
-function failureReason(err: unknown): string {
+function failureReason(err: unknown): FailureReason {
   if (AgentError.is(err)) {
     if (err.code === ErrorCode.CaUnavailable) return 'ca_unavailable';
     if (err.code === ErrorCode.CaAnswerRejected) return 'answer_rejected';

@@ -1,6 +1,10 @@
 /** The identity controller's Prometheus metrics. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** Why a rotation failed, as the failures counter labels it. */
+export const FAILURE_REASONS = ['ca_unavailable', 'answer_rejected', 'ca_root_unsafe', 'install', 'other'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
 export interface IdentityMetrics {
   rotations: Counter<'auth'>;
   failures: Counter<'reason'>;
@@ -28,7 +32,7 @@ export function createIdentityMetrics(registry: Registry, view: () => { notAfter
       this.set(view().consecutiveFailures);
     },
   });
-  return {
+  const metrics: IdentityMetrics = {
     rotations: new Counter({
       name: 'mesh_node_agent_identity_rotations_total',
       help: 'Certificates issued and installed, by how the CA call authenticated.',
@@ -48,4 +52,7 @@ export function createIdentityMetrics(registry: Registry, view: () => { notAfter
       registers: [registry],
     }),
   };
+  // Every reason at 0 from the start: a dashboard shows "no failures", not "no data".
+  for (const reason of FAILURE_REASONS) metrics.failures.inc({ reason }, 0);
+  return metrics;
 }
