@@ -99,6 +99,6 @@ function captureSection(s, now) {
   });
 }
 function mainPart(doc, history, now) {
-  return el('main', null, controllerTable(doc), identitySection(doc.controllers.identity, now), dnsSection(doc.controllers.dns, history, now), overlaySection(doc.controllers.overlay), captureSection(doc.controllers.capture, now));
+  return el('main', null, controllerTable(doc), identitySection(doc.controllers.identity, now), dnsSection(doc.controllers.dns, history, now), captureSection(doc.controllers.capture, now), overlaySection(doc.controllers.overlay));
 }
 `;

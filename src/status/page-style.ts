@@ -19,8 +19,8 @@ span.state.ok { color: #fff; background: var(--ok); } span.state.bad { color: #f
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
 dt { color: #475467; } dd { margin: 0; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; margin-top: 4px; }
-th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eaecf0; vertical-align: top; overflow-wrap: anywhere; }
-th { font-weight: 600; color: #475467; font-size: 12px; }
+th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eaecf0; vertical-align: top; overflow-wrap: break-word; }
+th { font-weight: 600; color: #475467; font-size: 12px; white-space: nowrap; }
 ul { margin: 4px 0; padding-left: 20px; overflow-wrap: anywhere; }
 .warnings { color: var(--due); }
 .lifetime { margin-top: 10px; }

@@ -39,7 +39,7 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 
 export function renderStatusPage(doc: StatusDocument, history: StatusHistory, now: number): string {
   const title = `mesh-node-agent ${doc.hostname}${doc.ready ? ' (ready)' : ' (NOT READY)'}`;
-  const main = html`<main>${controllerTable(doc)}${identitySection(doc.controllers.identity, now)}${dnsSection(doc.controllers.dns, history, now)}${overlaySection(doc.controllers.overlay)}${captureSection(doc.controllers.capture, now)}</main>`;
+  const main = html`<main>${controllerTable(doc)}${identitySection(doc.controllers.identity, now)}${dnsSection(doc.controllers.dns, history, now)}${captureSection(doc.controllers.capture, now)}${overlaySection(doc.controllers.overlay)}</main>`;
   // The style and script go in verbatim (they are ours, and their hashes are in the CSP).
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
