@@ -69,6 +69,15 @@ describe('config loading', () => {
     assert.match(issues[0] ?? '', new RegExp(`^${path.replace(/[.]/g, '\\.')}:\\d+:\\d+: \\(root\\): `));
   });
 
+  test('an alias without its anchor, or aliases that multiply the document, are errors at the alias', async () => {
+    const unresolved = await yamlWith('overlay:\n  network: *net\n', 'alias.yaml');
+    assert.deepEqual(await problems(unresolved), [`${unresolved}:5:12: (root): Unresolved alias (the anchor must be set before the alias): net; write the value out instead of the alias`]);
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e']]) rows.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    const bomb = await yamlWith(`${rows.join('\n')}\n`, 'bomb.yaml');
+    assert.match((await problems(bomb))[0] ?? '', new RegExp(`^${bomb.replace(/[.]/g, '\\.')}:\\d+:\\d+: \\(root\\): Excessive alias count`));
+  });
+
   test('a non-loopback status or DNS listener needs an explicit opt-in', async () => {
     const path = await yamlWith('status:\n  listen: 10.0.0.5:15030\ndns:\n  listen: [127.0.0.1:53, "192.168.1.1:53"]\n', 'remote.yaml');
     const issues = await problems(path);
