@@ -139,7 +139,7 @@ export class Agent {
     try {
       let next: LoadedConfig;
       try {
-        next = await loadConfig({ path: this.loaded.path, mustExist: this.options.configMustExist });
+        next = await loadConfig({ path: this.loaded.path, mustExist: this.options.configMustExist, previous: this.loaded });
       } catch (err) {
         const detail = err instanceof ConfigError ? err.issues.map(formatIssue) : [errorMessage(err)];
         this.log.error({ problems: detail }, 'config reload rejected; keeping the running config');
@@ -147,6 +147,8 @@ export class Agent {
         this.lastReload = { ok: false, at, error: detail.join('; ') };
         return { ok: false, error: detail.join('\n') };
       }
+      // Same file and env files: nothing was parsed again; the controllers still reload (a reload retries).
+      if (next === this.loaded) this.log.info('config file and env files unchanged since the last load');
       if (next.config.status.listen !== this.loaded.config.status.listen) {
         this.log.warn('status.listen changed; it takes effect on restart');
       }
