@@ -17,7 +17,7 @@ import { createNetns, type Netns } from '../test/helpers/netns.js';
 import { launcherNodeFlags, memoryOf, shippedBuild, type ShippedBuild } from './_shipped.js';
 import { median } from './_stats.js';
 
-function peer(i: number): { subnet: string; vtep: string; publicIP: string; vtepMAC: string } {
+export function peer(i: number): { subnet: string; vtep: string; publicIP: string; vtepMAC: string } {
   const subnet = `10.${(i >> 8) & 255}.${i & 255}.0/24`;
   const publicIP = `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${i & 255}`;
   const vtepMAC = `02:00:${[(i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
@@ -25,7 +25,7 @@ function peer(i: number): { subnet: string; vtep: string; publicIP: string; vtep
 }
 
 /** An underlay NIC: a veth whose far end stays in the same namespace. */
-async function underlay(ns: Netns): Promise<void> {
+export async function underlay(ns: Netns): Promise<void> {
   await ns.sh('ip link add eth0 type veth peer name eth0p; ip addr add 192.168.0.81/24 dev eth0; ip link set eth0p up; ip link set eth0 up');
 }
 

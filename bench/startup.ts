@@ -1,6 +1,8 @@
 /**
- * `npm run bench -- startup`: the agent's start-to-ready time and idle RSS, against a reference
- * measured in the same run: a bare Node process that imports fastify and answers on loopback.
+ * `npm run bench -- startup [rounds] [N]`: (1) the agent's start-to-ready time and idle RSS against
+ * a bare Node process that imports fastify and answers on loopback; (2) process start → N static
+ * peers (default 5000) programmed in the kernel, the agent as shipped, against `ip -batch` +
+ * `bridge -batch` run as processes (target ≤ 2×). Each reference is measured in the same run.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,6 +12,8 @@ import { join } from 'node:path';
 import { cliArgv, REPO_ROOT } from '../test/helpers/agent-process.js';
 import { testPort } from '../test/helpers/ports.js';
 import { sleep } from '../test/helpers/exec.js';
+import { shippedBuild } from './_shipped.js';
+import { agentToKernel, batchReference, type BatchSample, type StartupSample } from './_startup-peers.js';
 import { median } from './_stats.js';
 
 interface Sample {
@@ -43,6 +47,7 @@ async function measure(argv: string[], url: string): Promise<Sample> {
 
 export async function main(args: string[]): Promise<void> {
   const rounds = Number(args[0] ?? 5);
+  const n = Number(args[1] ?? 5000);
   const dir = await mkdtemp(join(tmpdir(), 'mna-bench-'));
   try {
     const agent: Sample[] = [];
@@ -65,4 +70,30 @@ export async function main(args: string[]): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  await peersToKernel(Math.min(rounds, 3), n);
+}
+
+/** Interleaved rounds: a shared, busy host slows both ways alike. */
+async function peersToKernel(rounds: number, n: number): Promise<void> {
+  const build = await shippedBuild();
+  const agent: StartupSample[] = [];
+  const batch: BatchSample[] = [];
+  try {
+    for (let i = 0; i < rounds; i += 1) {
+      batch.push(await batchReference(n));
+      agent.push(await agentToKernel(build, n));
+    }
+  } finally {
+    await build.cleanup();
+  }
+  const ms = median(agent.map((s) => s.ms));
+  const ref = median(batch.map((b) => b.ms));
+  const cpu = median(agent.map((s) => s.cpuMs));
+  const refCpu = median(batch.map((b) => b.cpuMs));
+  const rounded = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join('/');
+  console.log(`process start → ${n} static peers in the kernel (${3 * n} objects; ${rounds} interleaved rounds, medians; agent as shipped)`);
+  console.log(`  agent      ${ms.toFixed(0)} ms, CPU ${cpu.toFixed(0)} ms   (rounds ${rounded(agent.map((s) => s.ms))} ms)`);
+  console.log(`  reference  ${ref.toFixed(0)} ms, CPU ${refCpu.toFixed(0)} ms   ip -batch + bridge -batch as processes (rounds ${rounded(batch.map((b) => b.ms))} ms)`);
+  console.log(`  ratio      ${(ms / ref).toFixed(2)}x   (best of each ${(Math.min(...agent.map((s) => s.ms)) / Math.min(...batch.map((b) => b.ms))).toFixed(2)}x; CPU ${(cpu / refCpu).toFixed(2)}x; target ≤ 2)`);
+  console.log(`  check-config with ${n} peers ${median(agent.map((s) => s.checkConfigMs)).toFixed(0)} ms, version ${median(agent.map((s) => s.versionMs)).toFixed(0)} ms`);
 }

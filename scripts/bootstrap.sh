@@ -18,6 +18,8 @@ PACKAGES=(
   iputils-ping    # ping across the overlay
   procps          # ps/pgrep in tests
   curl            # the test kube-apiserver's start.sh polls its health endpoint
+  chromium        # test e2e/operator-view: loads the status page in headless Chromium (DevTools over a pipe), screenshots it
+  prometheus      # test e2e/operator-view: a real Prometheus scrapes the agent and evaluates every Grafana dashboard query
   python3         # tiny test helpers (a fake NOTIFY_SOCKET listener); node-gyp (native/udp-batch)
   make            # node-gyp (native/udp-batch)
   g++             # node-gyp (native/udp-batch): compiles C, links with g++; brings gcc-12's libasan/libubsan (sanitized run)

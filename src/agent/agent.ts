@@ -2,13 +2,16 @@
  * The running daemon: config, supervisor, status server and systemd notifications, with reload
  * (SIGHUP) and graceful stop (SIGTERM/SIGINT) wired by cli/run.ts.
  */
+import { hostname } from 'node:os';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { parseHostPort } from '../config/net-types.js';
 import { ConfigError, errorMessage, formatIssue } from '../errors.js';
 import type { Logger } from '../log.js';
+import { HistoryRecorder, type DnsReading } from '../status/history.js';
 import { createRegistry } from '../status/metrics.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
+import type { StatusDocument } from '../status/status-document.js';
 import { VERSION } from '../version.js';
 import type { ControllerModule } from './controller.js';
 import { cancelMemoryTrim, scheduleMemoryTrim } from './memory-trim.js';
@@ -39,6 +42,7 @@ export class Agent {
   private server: StatusServer | undefined;
   private readonly reloads: Counter<'result'>;
   private reloading: Promise<ReloadResult> | undefined;
+  private readonly history: HistoryRecorder;
 
   constructor(private readonly options: AgentOptions) {
     this.loaded = options.loaded;
@@ -52,6 +56,8 @@ export class Agent {
       labelNames: ['result'],
       registers: [this.metrics],
     });
+    for (const result of ['applied', 'rejected']) this.reloads.inc({ result }, 0);
+    this.history = new HistoryRecorder({ read: () => this.dnsReading() });
     const generation = (): number => this.generation;
     new Gauge({
       name: 'mesh_node_agent_config_generation',
@@ -69,12 +75,13 @@ export class Agent {
     // The status server comes first so a slow controller is visible as not-ready, not as silence.
     this.server = await startStatusServer({
       listen,
-      source: { readiness: () => this.supervisor.readiness(), status: () => this.status() },
+      source: { readiness: () => this.supervisor.readiness(), status: () => this.status(), history: () => this.history.history() },
       metrics: this.metrics,
       allowRemote: this.loaded.config.status.allowRemote,
     });
     this.log.info({ listen: this.loaded.config.status.listen }, 'status endpoint listening');
     await this.supervisor.start();
+    this.history.start();
     await this.notifier.notify('READY=1', `STATUS=${this.supervisor.isReady() ? 'ready' : 'started, waiting for controllers'}`);
     this.log.info({ version: VERSION, ready: this.supervisor.isReady() }, 'agent started');
     scheduleMemoryTrim(this.log);
@@ -91,6 +98,7 @@ export class Agent {
     await this.notifier.notify('STOPPING=1');
     this.log.info('stopping');
     cancelMemoryTrim();
+    this.history.stop();
     await this.supervisor.stop();
     await this.server?.close();
   }
@@ -99,9 +107,10 @@ export class Agent {
     this.supervisor.recordUnhandled(err);
   }
 
-  status(): Record<string, unknown> {
+  status(): StatusDocument {
     return {
       version: VERSION,
+      hostname: hostname(),
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ready: this.supervisor.isReady(),
@@ -117,13 +126,20 @@ export class Agent {
     };
   }
 
+  /** The DNS proxy's counters for the status page's history; null while it is not running. */
+  private dnsReading(): DnsReading | null {
+    const dns = this.supervisor.section('dns');
+    if (dns.state !== 'running' || dns.queries === undefined || dns.cache === undefined) return null;
+    return { queries: dns.queries, cacheHits: dns.cache.hits, cacheMisses: dns.cache.misses };
+  }
+
   private async reloadOnce(): Promise<ReloadResult> {
     await this.notifier.notify('RELOADING=1', `MONOTONIC_USEC=${monotonicMicros()}`);
     const at = new Date().toISOString();
     try {
       let next: LoadedConfig;
       try {
-        next = await loadConfig({ path: this.loaded.path, mustExist: this.options.configMustExist });
+        next = await loadConfig({ path: this.loaded.path, mustExist: this.options.configMustExist, previous: this.loaded });
       } catch (err) {
         const detail = err instanceof ConfigError ? err.issues.map(formatIssue) : [errorMessage(err)];
         this.log.error({ problems: detail }, 'config reload rejected; keeping the running config');
@@ -131,6 +147,8 @@ export class Agent {
         this.lastReload = { ok: false, at, error: detail.join('; ') };
         return { ok: false, error: detail.join('\n') };
       }
+      // Same file and env files: nothing was parsed again; the controllers still reload (a reload retries).
+      if (next === this.loaded) this.log.info('config file and env files unchanged since the last load');
       if (next.config.status.listen !== this.loaded.config.status.listen) {
         this.log.warn('status.listen changed; it takes effect on restart');
       }

@@ -7,6 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config, ControllerName } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ControllerDetails, ControllerSection, ControllerSections } from '../status/status-document.js';
 import type { Controller, ControllerContext, ControllerModule, Readiness } from './controller.js';
 
 type State = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
@@ -54,6 +55,8 @@ export class Supervisor {
       labelNames: ['controller'],
       registers: [this.metrics],
     });
+    // Series at 0 from the start: a dashboard shows "0 errors", not "no data".
+    for (const module of this.modules) this.errorCounter.inc({ controller: module.name }, 0);
     const readiness = (): ReadinessCheck[] => this.readiness();
     new Gauge({
       name: 'mesh_node_agent_controller_ready',
@@ -126,34 +129,36 @@ export class Supervisor {
     return this.readiness().every((check) => check.ready);
   }
 
-  status(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    const checks = new Map(this.readiness().map((c) => [c.name, c]));
-    for (const module of this.modules) {
-      const enabled = this.enabled(module.name, this.config);
-      const slot = this.slots.get(module.name);
-      if (!enabled || slot === undefined) {
-        out[module.name] = { enabled, state: enabled ? 'not started' : 'disabled' };
-        continue;
-      }
-      let details: Record<string, unknown>;
-      try {
-        details = slot.controller.status();
-      } catch (err) {
-        details = { statusError: errorMessage(err) };
-      }
-      const check = checks.get(module.name);
-      out[module.name] = {
-        enabled,
-        state: slot.state,
-        ready: check?.ready ?? false,
-        ...(check?.reason === undefined ? {} : { reason: check.reason }),
-        errors: slot.errors,
-        ...(slot.lastError === undefined ? {} : { lastError: slot.lastError }),
-        ...details,
-      };
+  /** Every controller's section of /status, whether enabled or not. */
+  status(): ControllerSections {
+    const checks = this.readiness();
+    return { identity: this.section('identity', checks), overlay: this.section('overlay', checks), capture: this.section('capture', checks), dns: this.section('dns', checks) };
+  }
+
+  /** One controller's section of /status. */
+  section<N extends ControllerName>(name: N, checks: readonly ReadinessCheck[] = this.readiness()): ControllerSection<ControllerDetails[N]> {
+    const enabled = this.enabled(name, this.config);
+    const slot = this.slots.get(name);
+    if (!enabled || slot === undefined) return { enabled, state: enabled ? 'not started' : 'disabled' };
+    let details: Record<string, unknown>;
+    try {
+      details = slot.controller.status();
+    } catch (err) {
+      details = { statusError: errorMessage(err) };
     }
-    return out;
+    const check = checks.find((c) => c.name === name);
+    // The details are the controller's own status(), typed in its module (identity, capture and
+    // dns return their *Details type; the overlay's is loose): the supervisor only carries them.
+    const own = details as Partial<ControllerDetails[N]>;
+    return {
+      enabled: true,
+      state: slot.state,
+      ready: check?.ready ?? false,
+      ...(check?.reason === undefined ? {} : { reason: check.reason }),
+      errors: slot.errors,
+      ...(slot.lastError === undefined ? {} : { lastError: slot.lastError }),
+      ...own,
+    };
   }
 
   /** An error that escaped every handler; pinned on a controller when we can tell which. */

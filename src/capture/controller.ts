@@ -5,6 +5,7 @@
  * first apply replaces whatever our chains hold.
  */
 import type { Controller, ControllerContext, ControllerModule, Readiness } from '../agent/controller.js';
+import type { CaptureDetails } from '../status/status-document.js';
 import type { Config } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -114,7 +115,7 @@ export class CaptureController implements Controller {
     });
   }
 
-  status(): Record<string, unknown> {
+  status(): CaptureDetails {
     const rules = this.built?.rules;
     return {
       backend: this.iptables?.binaries.backend ?? null,

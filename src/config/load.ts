@@ -2,17 +2,20 @@
  * Loads the effective config: built-in defaults < Istio env files < YAML. Records where every
  * leaf value came from (for `check-config`) and reports problems as file:line:col: key: problem.
  * Env files someone other than root can write give only their non-steering values, and their
- * problems are warnings (env-files.ts).
+ * problems are warnings (env-files.ts). The YAML is read without positions when it can be
+ * (yaml-source.ts); given the previous load, a file and env files that have not changed give that
+ * load back without parsing or validating anything again.
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, ErrorCode, errorMessage, formatIssue, type ConfigIssue } from '../errors.js';
 import { defaultConfig } from './defaults.js';
 import { FORBIDDEN_KEYS } from './key-guard.js';
-import { loadEnvFiles } from './env-files.js';
+import { loadEnvFiles, type EnvFiles } from './env-files.js';
 import { mapIstioEnv, type EnvSetting } from './istio-env.js';
 import { registryWarnings } from './checks-registry.js';
 import { configSchema, type Config } from './schema.js';
-import { hasPath, locate, parseYaml, type YamlSource } from './yaml-source.js';
+import { ValueSources } from './value-sources.js';
+import { hasPath, locate, readYaml, type YamlInput } from './yaml-source.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/mesh-node-agent/config.yaml';
 
@@ -21,37 +24,49 @@ export interface LoadedConfig {
   /** The merged document in the form users write (durations as text). */
   raw: Record<string, unknown>;
   /** "overlay.vni" → "default" | "/etc/…/config.yaml:4:8" | "/var/…/cluster.env:3 (CA_ADDR)" */
-  sources: Map<string, string>;
+  sources: ValueSources;
   path: string;
   envFiles: string[];
   /** Env file values ignored and why (check-config prints them, run logs them). */
   warnings: string[];
+  /** What it was made from: the YAML as read and the env files' fingerprint (see `previous`). */
+  basis: { yaml: YamlInput | undefined; env: string };
 }
 
 export interface LoadOptions {
   path: string;
   /** A missing file is an error when true; otherwise defaults (plus env files) are used. */
   mustExist: boolean;
+  /** The running config: returned as it is when neither the file nor the env files changed. */
+  previous?: LoadedConfig;
 }
 
 type Tree = Record<string, unknown>;
 
 export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const text = await readOptional(options.path, options.mustExist);
-  let yaml: YamlSource | undefined;
-  if (text !== undefined) {
-    const parsed = parseYaml(text, options.path);
+  const previous = options.previous?.path === options.path ? options.previous : undefined;
+  const sameText = previous !== undefined && text === previous.basis.yaml?.text;
+  let yaml: YamlInput | undefined;
+  if (sameText) {
+    yaml = previous.basis.yaml;
+  } else if (text !== undefined) {
+    const parsed = readYaml(text, options.path);
     if (parsed.issues.length > 0) throw new ConfigError(parsed.issues);
-    yaml = parsed.source;
+    yaml = parsed.input;
   }
   const raw = defaultConfig();
-  const sources = new Map<string, string>();
-  for (const leaf of leaves(raw)) sources.set(leaf.join('.'), 'default');
 
   // The env files' own location may be configured in YAML.
   const istio = { ...(raw.istio as Tree), ...asTree(yaml?.value.istio) };
   const envFiles = [istio.sidecarEnv, istio.clusterEnv].filter((f): f is string => typeof f === 'string' && f !== '');
   const envs = await loadEnvFiles(envFiles);
+  const envPrint = envFingerprint(envs);
+  if (sameText && previous.basis.env === envPrint) return previous;
+
+  const source = yaml;
+  const sources = new ValueSources(source === undefined ? undefined : () => source.positions());
+  for (const leaf of leaves(raw)) sources.set(leaf.join('.'), 'default');
   const issues: ConfigIssue[] = [...envs.issues];
   const warnings = [...envs.warnings];
   const mapped = mapIstioEnv(envs.env);
@@ -65,13 +80,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     sources.set(setting.path.join('.'), envLabel(setting));
   }
 
-  if (yaml !== undefined) {
-    const source = yaml;
-    mergeInto(raw, source.value, [], (path) => {
-      const pos = locate(source, path);
-      sources.set(path.join('.'), `${source.file}:${pos?.line ?? 1}:${pos?.col ?? 1}`);
-    });
-  }
+  if (source !== undefined) mergeInto(raw, source.value, [], (path) => sources.setYaml(path));
 
   let result = configSchema.safeParse(raw);
   // A value from an env file someone else can write never makes the config invalid: it is
@@ -95,20 +104,26 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     const where = sources.get(key) ?? sources.get(w.path.slice(0, -1).join('.')) ?? options.path;
     warnings.push(`${where}: ${key}: ${w.message}`);
   }
-  return { config: result.data, raw, sources, path: options.path, envFiles: envs.loaded, warnings };
+  return { config: result.data, raw, sources, path: options.path, envFiles: envs.loaded, warnings, basis: { yaml, env: envPrint } };
+}
+
+/** Everything the env files contribute: equal prints, equal contributions. */
+function envFingerprint(envs: EnvFiles): string {
+  return JSON.stringify([[...envs.env.values()], envs.issues, envs.warnings, envs.loaded, [...envs.untrusted]]);
 }
 
 function toIssue(
   path: readonly PropertyKey[],
   message: string,
   unknownKey: string | undefined,
-  yaml: YamlSource | undefined,
-  sources: Map<string, string>,
+  input: YamlInput | undefined,
+  sources: ValueSources,
   configPath: string,
 ): ConfigIssue {
   const fullPath = unknownKey === undefined ? path : [...path, unknownKey];
   const key = fullPath.map(String).join('.');
   const text = unknownKey === undefined ? message : `unknown key; check its spelling against DESIGN.md "Config"`;
+  const yaml = input?.positions();
   if (yaml !== undefined && (unknownKey !== undefined || hasPath(yaml, path) || !envSourceFor(sources, path))) {
     const pos = locate(yaml, path, unknownKey) ?? { line: 1, col: 1 };
     return { file: yaml.file, line: pos.line, col: pos.col, key, message: text };
@@ -130,12 +145,12 @@ function dropUntrustedValues(
   settings: readonly EnvSetting[],
   untrusted: ReadonlySet<string>,
   raw: Tree,
-  sources: Map<string, string>,
+  sources: ValueSources,
 ): string[] {
   const dropped: string[] = [];
   for (const problem of problems) {
     const at = problem.path.map(String);
-    const setting = settings.find((s) => untrusted.has(s.entry.file) && s.path.every((key, i) => at[i] === key) && sources.get(s.path.join('.')) === envLabel(s));
+    const setting = settings.find((s) => untrusted.has(s.entry.file) && s.path.every((key, i) => at[i] === key) && sources.origin(s.path.join('.')) === envLabel(s));
     if (setting === undefined) continue;
     setIn(raw, setting.path, getIn(defaultConfig(), setting.path));
     sources.set(setting.path.join('.'), 'default');
@@ -150,9 +165,9 @@ function getIn(tree: Tree, path: readonly string[]): unknown {
   return node;
 }
 
-function envSourceFor(sources: Map<string, string>, path: readonly PropertyKey[]): string | undefined {
+function envSourceFor(sources: ValueSources, path: readonly PropertyKey[]): string | undefined {
   for (let n = path.length; n > 0; n -= 1) {
-    const src = sources.get(path.slice(0, n).map(String).join('.'));
+    const src = sources.origin(path.slice(0, n).map(String).join('.'));
     if (src !== undefined && src !== 'default' && /\(\w+\)$/.test(src)) return src;
   }
   return undefined;

@@ -5,6 +5,7 @@
  * unchanged, so no query is dropped across a reload.
  */
 import type { ControllerContext, ControllerModule, Controller, Readiness } from '../agent/controller.js';
+import type { DnsDetails } from '../status/status-document.js';
 import type { Config, DnsConfig } from '../config/schema.js';
 import { parseHostPort, type HostPort } from '../config/net-types.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
@@ -148,14 +149,14 @@ class DnsController implements Controller {
     return this.stats;
   }
 
-  status(): Record<string, unknown> {
+  status(): DnsDetails {
     const s = this.foldedStats();
     const lookups = this.cache.hits + this.cache.misses;
     return {
       listeners: [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPath, memo: l.memo, memoAnswered: l.memoAnswered, tcp: true, tcpConnections: l.tcpConnections, tcpRejected: l.tcpRejected, tcpExpired: l.tcpExpired })),
       queries: s.queries,
       bySource: { ...s.bySource },
-      byRcode: Object.fromEntries(s.byRcode.map((n, rcode) => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),
+      byRcode: Object.fromEntries(s.byRcode.map((n, rcode): [string, number] => [s.rcodeName(rcode), n]).filter(([, n]) => n !== 0)),
       dropped: s.dropped,
       truncated: s.truncated,
       refusedOverload: s.refusedOverload,

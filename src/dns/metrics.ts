@@ -30,7 +30,7 @@ const NAMES = [
   'upstream_failures_total',
   'upstream_case_mismatches_total',
   'coalesced_total',
-  'inflight',
+  'upstream_queries_in_flight',
   'mesh_hosts',
   'manifest_errors_total',
 ].map((n) => `mesh_node_agent_dns_${n}`);
@@ -178,7 +178,7 @@ export function registerDnsMetrics(registry: Registry, src: MetricsSource): void
     },
   });
   new Gauge({
-    name: 'mesh_node_agent_dns_inflight',
+    name: 'mesh_node_agent_dns_upstream_queries_in_flight',
     help: 'Forwarded queries waiting for an upstream reply.',
     registers,
     collect() {

@@ -4,13 +4,14 @@
  * and reports status, readiness and metrics.
  */
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
+import type { IdentityDetails } from '../status/status-document.js';
 import type { Config, IdentityConfig } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Owner } from './durable-fs.js';
 import { createCaClient } from './ca-factory.js';
 import { CertStore, type CertDirFinding } from './cert-store.js';
 import { systemClock, type Clock } from './clock.js';
-import { createIdentityMetrics, type IdentityMetrics } from './metrics.js';
+import { createIdentityMetrics, type FailureReason, type IdentityMetrics } from './metrics.js';
 import { runOnRotate } from './on-rotate.js';
 import { inspectStored, type Inspection } from './inspect.js';
 import { lookupOwner } from './owner.js';
@@ -29,7 +30,7 @@ function iso(ms: number | undefined): string | undefined {
   return ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString();
 }
 
-function failureReason(err: unknown): string {
+function failureReason(err: unknown): FailureReason {
   if (AgentError.is(err)) {
     if (err.code === ErrorCode.CaUnavailable) return 'ca_unavailable';
     if (err.code === ErrorCode.CaAnswerRejected) return 'answer_rejected';
@@ -119,7 +120,7 @@ export class IdentityController implements Controller {
     return { ready: false, reason: `${assessment.state}: ${assessment.reason}` };
   }
 
-  status(): Record<string, unknown> {
+  status(): IdentityDetails {
     const info = this.inspection?.info;
     const state = this.loop.state;
     return {
@@ -132,6 +133,8 @@ export class IdentityController implements Controller {
       serial: info?.serial,
       notBefore: iso(info?.notBefore),
       notAfter: iso(info?.notAfter),
+      issuedAt: iso(info?.issuedAt),
+      rotateAt: info !== undefined && state.rotateSerial === info.serial ? iso(state.rotateAt) : undefined,
       nextRotation: iso(this.loop.nextWake),
       schedule: this.reason,
       consecutiveFailures: state.consecutiveFailures,

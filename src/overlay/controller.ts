@@ -8,6 +8,7 @@
  */
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import type { Config, OverlayConfig } from '../config/schema.js';
+import type { OverlayDetails } from '../status/status-document.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import { listAddresses } from '../netlink/addresses.js';
 import { NetlinkEvents, monitorScript } from '../netlink/events.js';
@@ -17,6 +18,7 @@ import { RtSocket } from '../netlink/socket.js';
 import { hostFacts } from './host-facts.js';
 import { createOverlayMetrics, type OverlayMetrics } from './metrics.js';
 import { PeerIntake } from './peer-intake.js';
+import { peerRows } from './peer-list.js';
 import type { Peer, PeerSource } from './peer-source.js';
 import { buildPeerSources, ownSubnetAcquirer, type SourceContext } from './peer-sources.js';
 import { ReconcileLoop } from './reconcile-loop.js';
@@ -26,7 +28,7 @@ import { loadOrCreateMac } from './vtep-mac.js';
 import { ensureDevice, type DeviceSpec } from './vxlan-device.js';
 
 export interface OverlayDeps {
-  buildSources?: typeof buildPeerSources;
+  buildSources?: (config: OverlayConfig, ctx: SourceContext) => PeerSource[] | Promise<PeerSource[]>;
   acquirer?: typeof ownSubnetAcquirer;
 }
 
@@ -99,18 +101,25 @@ export class OverlayController implements Controller {
     this.events = events;
     events.on('event', (e) => this.loop.onKernelEvent(e));
     events.on('lost', (why) => this.ctx.log.warn({ why }, 'netlink event monitor lost; resyncing when it is back'));
+    // The monitor (a child process) starts while the first pass programs, not before it. Whenever it
+    // starts listening, a full pass covers what changed before: now if initialized, else right after.
+    let listenedEarly = false;
     events.on('ready', () => {
       if (this.initialized) void this.loop.request({ full: true, device: true, trigger: 'monitor' });
+      else listenedEarly = true;
     });
     if (!events.start()) {
       this.ctx.log.error({ script: monitorScript() }, 'netlink event monitor script missing from this build; drift is repaired only by the periodic resync');
-    } else if (!(await events.waitReady(10_000))) {
-      this.ctx.log.warn('netlink event monitor not ready yet; periodic resync covers drift until it is');
+    } else {
+      void events.waitReady(10_000).then((up) => {
+        if (!up && !this.stopping) this.ctx.log.warn('netlink event monitor not ready after 10 s; periodic resync covers drift until it is');
+      });
     }
     await this.startSources();
     await this.loop.request({ full: true, device: false, trigger: 'start' });
     if (!this.loop.lastPassOk) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.loop.lastError?.message ?? 'unknown error'}`);
     this.initialized = true;
+    if (listenedEarly) void this.loop.request({ full: true, device: true, trigger: 'monitor' });
     this.armTimer();
   }
 
@@ -165,7 +174,7 @@ export class OverlayController implements Controller {
     return this.loop.request({ full: true, device: true, trigger: 'resync' });
   }
 
-  status(): Record<string, unknown> {
+  status(): OverlayDetails {
     const loop = this.loop;
     const retrying = loop.backoff.list(20);
     return {
@@ -189,6 +198,7 @@ export class OverlayController implements Controller {
         desired: this.intake.desired.peers.size,
         programmed: loop.programmedCount(),
         failed: retrying.flatMap((r) => (r.key.startsWith('peer|') ? [r.key.split('|')[1] ?? ''] : [])),
+        list: peerRows(this.intake.desired.peers.values(), (p) => loop.notProgrammed(p)),
       },
       ...this.intake.status(),
       retrying: retrying.map((r) => ({ entry: r.key, attempts: r.attempts, lastError: r.lastError, retryInMs: r.retryInMs })),
@@ -248,7 +258,7 @@ export class OverlayController implements Controller {
   }
 
   private async startSources(): Promise<void> {
-    this.sources = this.deps.buildSources(this.config, this.sourceContext());
+    this.sources = await this.deps.buildSources(this.config, this.sourceContext());
     await this.intake.setSources(this.sources, this.config.network);
     this.sourceCounts.clear();
     for (const source of this.sources) {

@@ -39,20 +39,26 @@ export function registryMetrics(registry: Registry, current: () => Observed | un
       this.set(numberFrom('peers'));
     },
   });
-  new Gauge({
-    name: 'mesh_node_agent_overlay_etcd_resyncs',
+  // Counts since this registry source was made (a reload makes a new one: a counter reset).
+  const countFrom = (counter: Counter, key: string): void => {
+    const n = numberFrom(key);
+    counter.reset();
+    counter.inc(Number.isFinite(n) && n > 0 ? n : 0);
+  };
+  new Counter({
+    name: 'mesh_node_agent_overlay_etcd_resyncs_total',
     help: 'Full lists of the registry: 1 at start, plus one per compaction.',
     registers: [registry],
     collect() {
-      this.set(numberFrom('lists'));
+      countFrom(this, 'lists');
     },
   });
-  new Gauge({
-    name: 'mesh_node_agent_overlay_etcd_reconnects',
-    help: 'Watch interruptions (etcd unreachable) since start.',
+  new Counter({
+    name: 'mesh_node_agent_overlay_etcd_reconnects_total',
+    help: 'Watch interruptions (etcd unreachable).',
     registers: [registry],
     collect() {
-      this.set(numberFrom('reconnects'));
+      countFrom(this, 'reconnects');
     },
   });
   const metrics: RegistryMetrics = {

@@ -30,7 +30,7 @@ export function createOverlayMetrics(registry: Registry): OverlayMetrics {
     reconciles: new Counter({ name: fresh('mesh_node_agent_overlay_reconciles_total'), help: 'Reconcile passes, by trigger (start, peers, event, resync, reload, monitor, retry).', labelNames: ['trigger'], registers }),
     writes: new Counter({ name: fresh('mesh_node_agent_overlay_netlink_writes_total'), help: 'Netlink write requests sent for peers.', registers }),
     errors: new Counter({ name: fresh('mesh_node_agent_overlay_errors_total'), help: 'Failed reconciles and failed peer writes.', registers }),
-    reconcileSeconds: new Histogram({ name: fresh('mesh_node_agent_overlay_reconcile_seconds'), help: 'Duration of a reconcile pass.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers }),
+    reconcileSeconds: new Histogram({ name: fresh('mesh_node_agent_overlay_reconcile_duration_seconds'), help: 'Duration of a reconcile pass.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers }),
     lastResync: new Gauge({ name: fresh('mesh_node_agent_overlay_last_resync_timestamp_seconds'), help: 'When the last full resync (kernel dump) finished.', registers }),
   };
 }

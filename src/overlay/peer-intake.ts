@@ -8,6 +8,7 @@
 import type { Gauge } from 'prom-client';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { OverlayDetails } from '../status/status-document.js';
 import { DesiredPeers, type PeerChange } from './desired-peers.js';
 import { factsFingerprint } from './host-facts.js';
 import { readLastPeers, writeLastPeers } from './last-peers-store.js';
@@ -199,7 +200,7 @@ export class PeerIntake {
     return this.configNetwork;
   }
 
-  status(): Record<string, unknown> {
+  status(): Pick<OverlayDetails, 'refused' | 'refusedCount' | 'holding'> {
     const refused = this.refusals;
     return {
       refused: refused.slice(0, STATUS_REFUSED).map((r) => ({ source: r.source, key: r.key, subnet: r.subnet, publicIP: r.publicIP, vtepMAC: r.vtepMAC, reason: r.reason, message: r.message, ...(r.revision === undefined ? {} : { revision: r.revision }) })),

@@ -6,9 +6,11 @@ import type { Registry } from 'prom-client';
 import type { OverlayConfig } from '../config/schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { EtcdSourceAdapter, etcdSubnetAcquirer } from './etcd-wiring.js';
+import type * as EtcdWiringModule from './etcd-wiring.js';
 import type { PeerSource } from './peer-source.js';
 import { StaticPeerSource } from './static-peer-source.js';
+
+type EtcdWiring = typeof EtcdWiringModule;
 
 export interface SourceContext {
   log: Logger;
@@ -19,9 +21,12 @@ export interface SourceContext {
   metrics?: Registry;
 }
 
-export function buildPeerSources(config: OverlayConfig, ctx: SourceContext): PeerSource[] {
+/** etcd3 and gRPC are loaded only on a VM that uses the registry: elsewhere a few hundred ms of start-up for nothing. */
+const etcdWiring = (): Promise<EtcdWiring> => import('./etcd-wiring.js');
+
+export async function buildPeerSources(config: OverlayConfig, ctx: SourceContext): Promise<PeerSource[]> {
   const sources: PeerSource[] = [new StaticPeerSource(config.peers)];
-  if (config.etcd.endpoints.length > 0) sources.push(new EtcdSourceAdapter(config, ctx));
+  if (config.etcd.endpoints.length > 0) sources.push(new (await etcdWiring()).EtcdSourceAdapter(config, ctx));
   return sources;
 }
 
@@ -35,7 +40,7 @@ export type SubnetAcquirer = (input: OwnLeaseInput) => Promise<string>;
 
 /** `overlay.subnet`; with overlay.etcd, the subnet of the lease the registry acquires. */
 export function ownSubnetAcquirer(config: OverlayConfig, ctx: SourceContext): SubnetAcquirer {
-  if (config.etcd.endpoints.length > 0) return etcdSubnetAcquirer(config, ctx);
+  if (config.etcd.endpoints.length > 0) return async (input) => (await etcdWiring()).etcdSubnetAcquirer(config, ctx)(input);
   return () => {
     if (config.subnet === '') {
       return Promise.reject(new AgentError(ErrorCode.ConfigInvalid, 'overlay.subnet is empty: set this host\'s subnet, e.g. 10.234.3.0/24 (or configure overlay.etcd to acquire one)'));

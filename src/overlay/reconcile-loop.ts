@@ -23,7 +23,7 @@ import { hostFacts } from './host-facts.js';
 import type { OverlayMetrics } from './metrics.js';
 import { ObservedCache } from './observed-cache.js';
 import type { PeerIntake } from './peer-intake.js';
-import { peerKey, plan, planChanges, planSize, removalKey, restrictPlan, type Observed } from './plan.js';
+import { peerKey, plan, planChanges, planSize, removalKey, restrictPlan, type DesiredPeer, type Observed } from './plan.js';
 import { RetryBackoff } from './retry-backoff.js';
 
 export type Trigger = 'start' | 'peers' | 'event' | 'resync' | 'reload' | 'monitor' | 'retry';
@@ -105,6 +105,13 @@ export class ReconcileLoop {
     let failed = 0;
     for (const p of this.intake.desired.peers.values()) if (this.backoff.has(peerKey(p))) failed += 1;
     return this.intake.desired.peers.size - failed;
+  }
+
+  /** Why a desired peer is not in the kernel, or undefined when it is (for /status). */
+  notProgrammed(p: DesiredPeer): string | undefined {
+    if (!this.lastPassOk) return this.lastError === undefined ? 'no reconcile pass yet' : `last reconcile failed: ${this.lastError.message}`;
+    const held = this.backoff.entry(peerKey(p));
+    return held === undefined ? undefined : `kernel refused (${held.attempts} attempts): ${held.lastError}`;
   }
 
   /** Queues a pass; resolves when the queue has drained. */

@@ -52,6 +52,10 @@ export class RetryBackoff {
     return this.entries.has(key);
   }
 
+  entry(key: string): BackoffEntry | undefined {
+    return this.entries.get(key);
+  }
+
   /** Keys whose delay has expired (to retry now). */
   due(): string[] {
     const now = this.now();

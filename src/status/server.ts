@@ -1,5 +1,6 @@
 /**
- * Local HTTP endpoint: /livez, /readyz (?verbose), /status, /metrics. Bound to loopback unless
+ * Local HTTP endpoint: / (the status page), /livez, /readyz (?verbose), /status, /status/history,
+ * /metrics. Bound to loopback unless
  * the config explicitly allows a remote address (checked at config validation); while remote is
  * not allowed, a request whose Host is not a loopback name or address gets 421 (host-check.ts).
  */
@@ -8,6 +9,8 @@ import type { Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config/net-types.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { isLoopbackHost, refusedHostMessage } from './host-check.js';
+import { PAGE_HEADERS, renderStatusPage } from './page.js';
+import type { StatusDocument, StatusHistory } from './status-document.js';
 
 export interface ReadyCheck {
   name: string;
@@ -17,8 +20,12 @@ export interface ReadyCheck {
 
 export interface StatusSource {
   readiness(): ReadyCheck[];
-  status(): Record<string, unknown>;
+  status(): StatusDocument;
+  /** The status page's series (history.ts); none when the source keeps none. */
+  history?(): StatusHistory;
 }
+
+const NO_HISTORY: StatusHistory = { intervalSeconds: 0, windowSeconds: 0, points: [] };
 
 export interface StatusServerOptions {
   listen: HostPort;
@@ -53,6 +60,11 @@ export function buildStatusApp(options: Omit<StatusServerOptions, 'listen'>): Fa
   });
 
   app.get('/status', async (_req, reply) => reply.type('application/json').send(options.source.status()));
+
+  const history = (): StatusHistory => options.source.history?.() ?? NO_HISTORY;
+  app.get('/status/history', async (_req, reply) => reply.type('application/json').header('cache-control', 'no-store').send(history()));
+
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').headers(PAGE_HEADERS).send(renderStatusPage(options.source.status(), history(), Date.now())));
 
   app.get('/metrics', async (_req, reply) => {
     const body = await options.metrics.metrics();

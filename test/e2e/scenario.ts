@@ -69,7 +69,8 @@ export async function runScenario(onStep: (message: string) => void): Promise<Sc
     const configPath = await prepareConfig(topology.dir);
     const config = (await import('yaml')).parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
     agent = await startAgent({ config, ns: topology.vm, statusPort: 15030, dir: topology.dir });
-    await agent.waitReady(30_000);
+    // A deadline, not a wait: the scenario boots an agent beside etcd, a CA and three flanneld stand-ins.
+    await agent.waitReady(90_000);
 
     onStep('checking');
     const checks: Check[] = [];

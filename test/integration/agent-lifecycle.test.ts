@@ -14,6 +14,8 @@ import { Registry } from 'prom-client';
 import { buildStatusApp } from '../../src/status/server.js';
 import { cliArgv, REPO_ROOT, startAgent, type AgentHandle } from '../helpers/agent-process.js';
 import { testPort } from '../helpers/ports.js';
+import { fetchStatus } from '../helpers/status-client.js';
+import { statusDocument } from '../helpers/status-fixture.js';
 import { run, waitFor } from '../helpers/exec.js';
 
 function cli(...args: string[]): ReturnType<typeof run> {
@@ -61,13 +63,15 @@ describe('agent lifecycle', () => {
     const ready = await agent.get('/readyz?verbose');
     assert.equal(ready.status, 200);
     assert.match(ready.body, /readyz check passed/);
-    const status = JSON.parse((await agent.get('/status')).body) as { version: string; ready: boolean; config: { generation: number; path: string } };
+    const status = await fetchStatus(agent);
     assert.equal(status.ready, true);
     assert.equal(status.config.generation, 1);
     assert.equal(status.config.path, agent.configPath);
     const metrics = (await agent.get('/metrics')).body;
     assert.match(metrics, /mesh_node_agent_build_info\{version="[^"]+",node="v20/);
-    assert.match(metrics, /mesh_node_agent_process_resident_memory_bytes \d+/);
+    // The standard process and Node.js metrics keep their usual names, unprefixed.
+    assert.match(metrics, /^process_resident_memory_bytes \d+/m);
+    assert.doesNotMatch(metrics, /mesh_node_agent_process_|mesh_node_agent_nodejs_/);
   });
 
   test('tells systemd it is ready', async () => {
@@ -80,7 +84,7 @@ describe('agent lifecycle', () => {
     await writeFile(agent.configPath, `${good}\ndns:\n  cache: { size: "lots" }\n`);
     agent.proc.kill('SIGHUP');
     const status = await waitFor('reload rejected', async () => {
-      const body = JSON.parse((await agent.get('/status')).body) as { config: { generation: number; lastReload?: { ok: boolean; error: string } } };
+      const body = await fetchStatus(agent);
       return body.config.lastReload === undefined ? undefined : body;
     });
     assert.equal(status.config.lastReload?.ok, false);
@@ -93,7 +97,7 @@ describe('agent lifecycle', () => {
     await writeFile(agent.configPath, good.replace('level: info', 'level: debug'));
     agent.proc.kill('SIGHUP');
     const applied = await waitFor('reload applied', async () => {
-      const body = JSON.parse((await agent.get('/status')).body) as { config: { generation: number; lastReload?: { ok: boolean } } };
+      const body = await fetchStatus(agent);
       return body.config.generation === 2 ? body : undefined;
     });
     assert.equal(applied.config.lastReload?.ok, true);
@@ -131,7 +135,7 @@ describe('CLI exit codes', () => {
 
   test('status exits 1 when the agent answers but is not ready', async () => {
     const app = buildStatusApp({
-      source: { readiness: () => [{ name: 'overlay', ready: false, reason: 'device missing' }], status: () => ({ version: 'x', ready: false, controllers: { overlay: { enabled: true, state: 'running', ready: false, reason: 'device missing' } } }) },
+      source: { readiness: () => [{ name: 'overlay', ready: false, reason: 'device missing' }], status: () => statusDocument({ version: 'x', ready: false, controllers: { overlay: { enabled: true, state: 'running', ready: false, reason: 'device missing', errors: 0 } } }) },
       metrics: new Registry(),
       allowRemote: false,
     });

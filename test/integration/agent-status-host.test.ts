@@ -1,5 +1,6 @@
 /**
- * The status endpoint's DNS-rebinding defence, against the real agent: a request is served only
+ * The status endpoint's DNS-rebinding defence, against the real agent (the status page at / and
+ * /status/history included): a request is served only
  * when its Host is a loopback name or address; any other Host (what a rebound web page sends) is
  * refused with 421 and a body that says why. With status.allowRemote: true every Host is served.
  */
@@ -54,12 +55,12 @@ describe('status endpoint: Host check', () => {
 
   test('a foreign Host is refused on every path with 421 and a reason; nothing of /status leaks', async () => {
     for (const host of ['evil.example', `evil.example:${port}`, '127.0.0.1.evil.example', 'localhost.evil.example', `10.0.0.5:${port}`, '[fe80::1]']) {
-      for (const path of ['/status', '/metrics', '/readyz?verbose', '/livez']) {
+      for (const path of ['/', '/status', '/status/history', '/metrics', '/readyz?verbose', '/livez']) {
         const res = await get(port, path, host);
         assert.equal(res.status, 421, `${host} ${path}`);
         assert.match(res.body, /refused: the status endpoint answers only requests addressed to a loopback name or address/);
         assert.ok(res.body.includes(JSON.stringify(host)), res.body);
-        assert.doesNotMatch(res.body, /"version"|mesh_node_agent_/);
+        assert.doesNotMatch(res.body, /"version"|"points"|mesh_node_agent_|<html/);
       }
     }
   });
@@ -75,6 +76,11 @@ describe('status endpoint: Host check', () => {
       const res = await get(port, '/status', host);
       assert.equal(res.status, 200, `${host}: ${res.body}`);
       assert.equal((JSON.parse(res.body) as { pid: number }).pid, agent.proc.pid);
+      const page = await get(port, '/', host);
+      assert.equal(page.status, 200, `${host} /: ${page.body.slice(0, 200)}`);
+      assert.match(page.body, /^<!doctype html>/);
+      assert.ok(page.body.includes(`data-k="agent.pid">${agent.proc.pid}<`), 'the page shows this agent');
+      assert.equal((await get(port, '/status/history', host)).status, 200);
     }
     const [node = process.execPath, ...args] = cliArgv('status', '--addr', `127.0.0.1:${port}`);
     const cli = await run(node, args);

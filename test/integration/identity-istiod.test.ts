@@ -112,7 +112,10 @@ void describe('identity against istiod (CreateCertificate)', () => {
     }
     const metrics = (await agent.get('/metrics')).body;
     assert.match(metrics, /mesh_node_agent_identity_rotations_total\{auth="mtls"\} [1-9]/);
-    assert.match(metrics, /mesh_node_agent_identity_cert_expiry_seconds [0-9.]+/);
+    const expiry = /^mesh_node_agent_identity_cert_expiry_timestamp_seconds ([0-9.e+]+)$/m.exec(metrics);
+    assert.ok(expiry, 'the expiry timestamp is exported');
+    // A Unix time in seconds around the installed certificate's NotAfter (a few seconds' lifetime here).
+    assert.ok(Math.abs(Number(expiry[1]) * 1000 - Date.now()) < 3_600_000, `expiry ${expiry[1]} is not a Unix time near now`);
     last = current;
   });
 

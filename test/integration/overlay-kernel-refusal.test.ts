@@ -13,16 +13,13 @@ import { after, before, describe, test } from 'node:test';
 import { startAgent, type AgentHandle } from '../helpers/agent-process.js';
 import { waitFor } from '../helpers/exec.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { controllerStatus } from '../helpers/status-client.js';
+import type { OverlayDetails } from '../../src/status/status-document.js';
 import { VM_IP, VM_MAC, seedStateDir } from './overlay-topology.js';
 
 const A = { subnet: '10.234.0.0/24', publicIP: '192.168.0.72', vtepMAC: '5a:09:44:c7:a3:fb' };
 const B = { subnet: '10.234.1.0/24', publicIP: '192.168.0.73', vtepMAC: '7a:b4:48:5f:69:56' };
 const C = { subnet: '10.234.2.0/24', publicIP: '192.168.0.71', vtepMAC: 'f6:cb:f7:55:bc:cd' };
-
-interface OverlayStatus {
-  peers: { desired: number; programmed: number; failed: string[] };
-  retrying: { entry: string; attempts: number; lastError: string; retryInMs: number }[];
-}
 
 void describe('overlay: the kernel refuses an entry', () => {
   let vm: Netns;
@@ -32,7 +29,7 @@ void describe('overlay: the kernel refuses an entry', () => {
   const config = (peers: (typeof A)[]): Record<string, unknown> => ({
     overlay: { enabled: true, network: '10.234.0.0/16', subnet: '10.234.3.0/24', underlay: { interface: 'ens33' }, peers, resync: '30s' },
   });
-  const overlay = async (): Promise<OverlayStatus> => (JSON.parse((await agent!.get('/status')).body) as { controllers: { overlay: OverlayStatus } }).controllers.overlay;
+  const overlay = (): Promise<OverlayDetails> => controllerStatus(agent!, 'overlay');
   const attemptsOfC = async (): Promise<number> => (await overlay()).retrying.find((r) => r.entry.startsWith(`peer|${C.subnet}|`))?.attempts ?? 0;
   const eventPasses = async (): Promise<number> => Number(/mesh_node_agent_overlay_reconciles_total\{trigger="event"\} (\d+)/.exec((await agent!.get('/metrics')).body)?.[1] ?? 0);
   const fdb = async (): Promise<string> => vm.must('bridge', ['fdb', 'show', 'dev', 'flannel.1']);
@@ -64,6 +61,9 @@ ip link add flannel.1 address ${VM_MAC} type vxlan id 1 local ${VM_IP} dev ens33
     assert.deepEqual(status.peers.failed, [C.subnet]);
     assert.equal(status.peers.programmed, 2);
     assert.match(status.retrying[0]?.lastError ?? '', /ENOSPC/);
+    // The page's peer list: each peer in address order, programmed or why not.
+    assert.deepEqual(status.peers.list.map((p) => [p.subnet, p.programmed]), [[A.subnet, true], [B.subnet, true], [C.subnet, false]]);
+    assert.match(status.peers.list.find((p) => p.subnet === C.subnet)?.reason ?? '', /^kernel refused \(\d+ attempts\): .*ENOSPC/);
     const entries = await fdb();
     assert.match(entries, new RegExp(`${A.vtepMAC} dst ${A.publicIP}`));
     assert.match(entries, new RegExp(`${B.vtepMAC} dst ${B.publicIP}`));

@@ -6,9 +6,11 @@ import type { Controller, ControllerModule, Readiness } from '../../src/agent/co
 import { lazyModule } from '../../src/agent/lazy-module.js';
 import { Supervisor } from '../../src/agent/supervisor.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { Config, ControllerName } from '../../src/config/schema.js';
+import { CONTROLLER_NAMES, type Config, type ControllerName } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { buildStatusApp } from '../../src/status/server.js';
+import { active } from '../helpers/status-client.js';
+import { statusDocument } from '../helpers/status-fixture.js';
 
 /** A scripted controller: records calls, readiness and failures are set by the test. */
 class Scripted implements Controller {
@@ -76,10 +78,11 @@ describe('supervisor', () => {
     const metrics = new Registry();
     const sup = new Supervisor(await config({ identity: true, overlay: true }), { modules: modules(identity, overlay), log: silent, metrics });
     await sup.start();
-    const status = sup.status() as Record<string, { state: string; ready: boolean; lastError?: { message: string } }>;
-    assert.equal(status.identity?.state, 'failed');
-    assert.equal(status.identity?.lastError?.message, 'boom at start');
-    assert.equal(status.overlay?.state, 'running');
+    const status = sup.status();
+    assert.equal(status.identity.state, 'failed');
+    assert.equal(active(status.identity).lastError?.message, 'boom at start');
+    assert.equal(status.overlay.state, 'running');
+    assert.deepEqual(status.dns, { enabled: false, state: 'disabled' }, 'every controller has a section');
     assert.equal(sup.isReady(), false);
     assert.match(await metrics.metrics(), /mesh_node_agent_controller_errors_total\{controller="identity"\} 1/);
   });
@@ -97,7 +100,8 @@ describe('supervisor', () => {
     await sup.apply(await config({ identity: false, overlay: true }, 'warn'));
     assert.deepEqual(identity.calls, ['start', 'reload:debug', 'stop']);
     assert.deepEqual(overlay.calls, ['start', 'reload:warn']);
-    assert.deepEqual(Object.keys(sup.status()).filter((k) => (sup.status()[k] as { enabled: boolean }).enabled), ['overlay']);
+    const status = sup.status();
+    assert.deepEqual(CONTROLLER_NAMES.filter((k) => status[k].enabled), ['overlay']);
   });
 
   test('a controller whose stop hangs does not hold up shutdown beyond its timeout', async () => {
@@ -121,7 +125,7 @@ describe('status endpoints', () => {
     const metrics = new Registry();
     const sup = new Supervisor(await config({ identity: true, overlay: true }), { modules: modules(identity, overlay), log: silent, metrics });
     await sup.start();
-    const app = buildStatusApp({ source: { readiness: () => sup.readiness(), status: () => ({ ready: sup.isReady(), controllers: sup.status() }) }, metrics, allowRemote: false });
+    const app = buildStatusApp({ source: { readiness: () => sup.readiness(), status: () => statusDocument({ ready: sup.isReady(), controllers: sup.status() }) }, metrics, allowRemote: false });
     try {
       assert.equal((await app.inject('/readyz')).statusCode, 200);
       overlay.readiness = { ready: false, reason: 'device missing' };
@@ -170,9 +174,9 @@ describe('lazy controller modules', () => {
     const mods = [lazyModule('overlay', () => Promise.reject(new Error('netlink addon missing')))];
     const sup = new Supervisor(await config({ overlay: true }), { modules: mods, log: silent, metrics: new Registry() });
     await sup.start();
-    const status = sup.status() as Record<string, { state: string; lastError?: { message: string } }>;
-    assert.equal(status.overlay?.state, 'failed');
-    assert.equal(status.overlay?.lastError?.message, 'netlink addon missing');
+    const overlay = active(sup.status().overlay);
+    assert.equal(overlay.state, 'failed');
+    assert.equal(overlay.lastError?.message, 'netlink addon missing');
     assert.deepEqual(sup.readiness(), [{ name: 'overlay', ready: false, reason: 'failed: netlink addon missing' }]);
   });
 

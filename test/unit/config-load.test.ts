@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -67,6 +67,41 @@ describe('config loading', () => {
     const path = await yamlWith('overlay:\n  vni: [1\n', 'syntax.yaml');
     const issues = await problems(path);
     assert.match(issues[0] ?? '', new RegExp(`^${path.replace(/[.]/g, '\\.')}:\\d+:\\d+: \\(root\\): `));
+  });
+
+  test('an alias without its anchor, or aliases that multiply the document, are errors at the alias', async () => {
+    const unresolved = await yamlWith('overlay:\n  network: *net\n', 'alias.yaml');
+    assert.deepEqual(await problems(unresolved), [`${unresolved}:5:12: (root): Unresolved alias (the anchor must be set before the alias): net; write the value out instead of the alias`]);
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e']]) rows.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    const bomb = await yamlWith(`${rows.join('\n')}\n`, 'bomb.yaml');
+    assert.match((await problems(bomb))[0] ?? '', new RegExp(`^${bomb.replace(/[.]/g, '\\.')}:\\d+:\\d+: \\(root\\): Excessive alias count`));
+  });
+
+  test('a reload with the same file and env files gives the running config back; any change is read again', async () => {
+    const env = await write('reload-cluster.env', "TRUST_DOMAIN='one.local'\n");
+    const yaml = (vni: number): string => `istio:\n  clusterEnv: ${env}\n  sidecarEnv: ""\noverlay:\n  vni: ${vni}\n`;
+    const path = await write('reload.yaml', yaml(7));
+    const first = await loadConfig({ path, mustExist: true });
+    assert.equal(await loadConfig({ path, mustExist: true, previous: first }), first, 'nothing changed: the same object');
+
+    await write('reload.yaml', yaml(8));
+    const edited = await loadConfig({ path, mustExist: true, previous: first });
+    assert.notEqual(edited, first);
+    assert.equal(edited.config.overlay.vni, 8);
+    assert.equal(edited.sources.get('overlay.vni'), `${path}:5:8`);
+
+    await write('reload-cluster.env', "TRUST_DOMAIN='two.local'\n");
+    const envEdited = await loadConfig({ path, mustExist: true, previous: edited });
+    assert.notEqual(envEdited, edited);
+    assert.equal(envEdited.config.identity.spiffe.trustDomain, 'two.local');
+
+    // Same bytes, but now writable by others: what the file may steer changes, so it is read again.
+    await chmod(env, 0o666);
+    const loosened = await loadConfig({ path, mustExist: true, previous: envEdited });
+    assert.notEqual(loosened, envEdited);
+    assert.match(loosened.warnings.join('\n'), /reload-cluster\.env is .*writable/);
+    assert.equal(await loadConfig({ path, mustExist: true, previous: loosened }), loosened);
   });
 
   test('a non-loopback status or DNS listener needs an explicit opt-in', async () => {
