@@ -9,7 +9,7 @@ import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Owner } from './durable-fs.js';
 import { createCaClient } from './ca-factory.js';
 import { CertStore, type CertDirFinding } from './cert-store.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../agent/clock.js';
 import { createIdentityMetrics, type IdentityMetrics } from './metrics.js';
 import { runOnRotate } from './on-rotate.js';
 import { inspectStored, type Inspection } from './inspect.js';

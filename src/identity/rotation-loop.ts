@@ -3,7 +3,7 @@
  * or sleep, repeat. Effects (inspect, rotate) and time (clock, random) are injected. Sleeps are
  * capped so a deleted file, a suspended VM or a clock jump is noticed within maxSleepMs.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../agent/clock.js';
 import { afterFailure, afterSuccess, decide, type Assessment, type Decision, type RotationPolicy, type ScheduleState } from './schedule.js';
 
 export interface RotationLoopDeps {

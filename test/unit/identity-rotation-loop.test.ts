@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Clock } from '../../src/identity/clock.js';
+import type { Clock } from '../../src/agent/clock.js';
 import { RotationLoop } from '../../src/identity/rotation-loop.js';
 import type { Assessment } from '../../src/identity/schedule.js';
 
