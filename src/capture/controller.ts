@@ -8,49 +8,19 @@ import type { Controller, ControllerContext, ControllerModule, Readiness } from 
 import type { Config } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { captureInput, type InputNotes } from './input.js';
-import { detectBinaries, directExec, Iptables, type Exec } from './iptables.js';
+import type { CaptureBoundary, CaptureTables } from './boundary.js';
+import { buildCapture, ruleCount, type Built } from './build.js';
 import { captureMetrics, type CaptureMetrics } from './metrics.js';
-import { lookupAgentGid, lookupOwner, type ProxyOwner } from './owner.js';
-import { readNameservers } from './resolv-conf.js';
-import { buildRules, type RuleSet } from './rules.js';
-
-export interface CaptureDeps {
-  exec?: Exec;
-  /** The gid whose traffic is the agent's own (default: capture.agentGroup, which this process must hold). */
-  agentGid?: number;
-  passwdFiles?: { passwd: string; group: string };
-}
-
-interface Built {
-  rules: RuleSet;
-  owner: ProxyOwner;
-  agentGid: number;
-  nameservers: string[];
-  resolvConf: string;
-  notes: InputNotes;
-}
-
-async function build(config: Config, deps: CaptureDeps): Promise<Built> {
-  const owner = await lookupOwner(config.capture.proxyUser, deps.passwdFiles);
-  const resolv = config.capture.dns ? await readNameservers(config.stateDir) : { file: '', nameservers: [] };
-  const agentGid = deps.agentGid ?? (await lookupAgentGid(config.capture.agentGroup, deps.passwdFiles?.group));
-  const { input, notes } = captureInput(config, { owner, agentGid, nameservers: resolv.nameservers });
-  return { rules: buildRules(input), owner, agentGid, nameservers: input.dns?.nameservers.slice() ?? [], resolvConf: resolv.file, notes };
-}
-
-function ruleCount(rules: RuleSet, family: 4 | 6): number {
-  return rules[family].reduce((n, t) => n + t.rules.length, 0);
-}
+import { systemCaptureBoundary } from './system-boundary.js';
 
 export class CaptureController implements Controller {
   readonly name = 'capture' as const;
   private config: Config;
   private readonly log: Logger;
   private readonly metrics: CaptureMetrics;
-  private iptables: Iptables | undefined;
+  private tables: CaptureTables | undefined;
   private built: Built | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private queue: Promise<unknown> = Promise.resolve();
   private applied = false;
   private verified = false;
@@ -65,7 +35,7 @@ export class CaptureController implements Controller {
   constructor(
     config: Config,
     private readonly ctx: ControllerContext,
-    private readonly deps: CaptureDeps = {},
+    private readonly boundary: CaptureBoundary = systemCaptureBoundary(),
   ) {
     this.config = config;
     this.log = ctx.log;
@@ -74,8 +44,8 @@ export class CaptureController implements Controller {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.iptables = new Iptables(await detectBinaries(this.deps.exec ?? directExec), this.deps.exec ?? directExec);
-    this.log.info({ backend: this.iptables.binaries.backend, binaries: this.iptables.binaries.restore }, 'iptables backend detected');
+    this.tables = await this.boundary.openTables();
+    this.log.info({ backend: this.tables.backend }, 'iptables backend detected');
     try {
       await this.serial(() => this.reconcile(this.config, 'start'));
     } catch (err) {
@@ -89,7 +59,7 @@ export class CaptureController implements Controller {
   async reload(config: Config): Promise<void> {
     // Build first: a config whose proxy user cannot be resolved keeps the running rules.
     await this.serial(async () => {
-      const next = await build(config, this.deps);
+      const next = await buildCapture(config, this.boundary.host);
       this.config = config;
       await this.reconcile(config, 'reload', next);
     });
@@ -98,13 +68,12 @@ export class CaptureController implements Controller {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearTimer();
     await this.queue.catch(() => undefined);
-    if (!this.config.capture.cleanupOnStop || this.iptables === undefined) return;
-    const iptables = this.iptables;
+    const tables = this.tables;
+    if (!this.config.capture.cleanupOnStop || tables === undefined) return;
     await this.serial(async () => {
-      await iptables.cleanup();
+      await tables.cleanup();
       this.applied = false;
       this.verified = false;
       this.metrics.verified.set(0);
@@ -117,7 +86,7 @@ export class CaptureController implements Controller {
   status(): Record<string, unknown> {
     const rules = this.built?.rules;
     return {
-      backend: this.iptables?.binaries.backend ?? null,
+      backend: this.tables?.backend ?? null,
       rulesApplied: this.applied && rules !== undefined ? { ipv4: ruleCount(rules, 4), ipv6: ruleCount(rules, 6) } : { ipv4: 0, ipv6: 0 },
       verified: this.verified,
       lastApply: this.lastApply ?? null,
@@ -145,24 +114,29 @@ export class CaptureController implements Controller {
   }
 
   private schedule(): void {
-    clearTimeout(this.timer);
+    this.clearTimer();
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.boundary.clock.setTimer(() => {
+      this.timer = undefined;
       void this.serial(() => this.reconcile(this.config, 'resync'))
         .catch((err: unknown) => this.ctx.reportError(err))
         .finally(() => this.schedule());
     }, this.config.capture.resync);
-    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) this.boundary.clock.clearTimer(this.timer);
+    this.timer = undefined;
   }
 
   private async reconcile(config: Config, why: 'start' | 'reload' | 'resync', prebuilt?: Built): Promise<void> {
-    const iptables = this.iptables;
-    if (iptables === undefined || this.stopped) return;
+    const tables = this.tables;
+    if (tables === undefined || this.stopped) return;
     try {
       let next = prebuilt;
       if (next === undefined) {
         try {
-          next = await build(config, this.deps);
+          next = await buildCapture(config, this.boundary.host);
         } catch (err) {
           // On a timer, a host lookup failing must not drop working rules: keep the last build.
           if (why !== 'resync' || this.built === undefined) throw err;
@@ -171,9 +145,9 @@ export class CaptureController implements Controller {
         }
       }
       this.built = next;
-      const { plans, mismatch } = await iptables.applyAll(next.rules);
+      const { plans, mismatch } = await tables.apply(next.rules);
       const changed = plans.filter((p) => !p.inSync);
-      const now = new Date();
+      const now = new Date(this.boundary.clock.now());
       this.lastVerify = now.toISOString();
       this.metrics.lastVerify.set(now.getTime() / 1000);
       for (const plan of changed) this.metrics.transactions.inc({ family: `ipv${plan.family}`, table: plan.table });
@@ -207,7 +181,7 @@ export class CaptureController implements Controller {
   private noteError(err: unknown): void {
     this.errors += 1;
     this.metrics.errors.inc();
-    this.lastError = { message: errorMessage(err), at: new Date().toISOString() };
+    this.lastError = { message: errorMessage(err), at: new Date(this.boundary.clock.now()).toISOString() };
   }
 }
 
@@ -220,8 +194,8 @@ export const captureModule: ControllerModule = {
       log.info('capture disabled; leaving iptables alone');
       return;
     }
-    const iptables = new Iptables(await detectBinaries(directExec));
-    const plans = await iptables.cleanup();
-    log.info({ backend: iptables.binaries.backend, tables: plans.filter((p) => !p.inSync).map((p) => p.table) }, 'capture rules removed');
+    const tables = await systemCaptureBoundary().openTables();
+    const plans = await tables.cleanup();
+    log.info({ backend: tables.backend, tables: plans.filter((p) => !p.inSync).map((p) => p.table) }, 'capture rules removed');
   },
 };
