@@ -1,37 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Clock } from '../../src/agent/clock.js';
 import { RotationLoop } from '../../src/identity/rotation-loop.js';
 import type { Assessment } from '../../src/identity/schedule.js';
-
-/** A manual clock: timers fire only when the test advances time. */
-class FakeClock implements Clock {
-  time = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private next = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimer(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  }
-  clearTimer(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  pending(): number[] {
-    return [...this.timers.values()].map((t) => t.at - this.time);
-  }
-  /** Advances to the next timer and fires it. */
-  fireNext(): void {
-    const [id, timer] = [...this.timers.entries()].sort((a, b) => a[1].at - b[1].at)[0] ?? [];
-    if (id === undefined || timer === undefined) throw new Error('no timer pending');
-    this.timers.delete(id);
-    this.time = Math.max(this.time, timer.at);
-    timer.fn();
-  }
-}
+import { FakeClock } from '../helpers/fake-clock.js';
 
 interface Harness {
   clock: FakeClock;
