@@ -14,7 +14,7 @@ interface Harness {
 }
 
 function harness(lifetime = 10_000, maxSleepMs = 3_600_000): Harness {
-  const h: Harness = { clock: new FakeClock(), loop: undefined as unknown as RotationLoop, rotations: [], failures: [], cert: { state: 'missing', reason: 'none' }, failNext: 0 };
+  const h: Harness = { clock: new FakeClock(0), loop: undefined as unknown as RotationLoop, rotations: [], failures: [], cert: { state: 'missing', reason: 'none' }, failNext: 0 };
   let serial = 0;
   h.loop = new RotationLoop({
     clock: h.clock,
@@ -107,7 +107,7 @@ void describe('RotationLoop on a fake clock', () => {
   });
 
   void test('stop cancels the timer and an in-flight rotation', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     let aborted = false;
     const loop = new RotationLoop({
       clock,
