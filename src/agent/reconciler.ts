@@ -6,27 +6,11 @@
  * last pass for /status. Time is injected, so each rule is unit-tested on a fake clock.
  */
 
-/** Time and timers (identity's Clock has the same shape). */
-export interface ReconcilerClock {
-  /** Wall-clock milliseconds since the epoch: report timestamps. */
-  now(): number;
-  /** Monotonic milliseconds for durations; `now` when absent (fake clocks). */
-  monotonic?(): number;
-  setTimer(fn: () => void, ms: number): unknown;
-  clearTimer(handle: unknown): void;
-}
+import { systemClock, type Clock } from './clock.js';
 
-/** Real time; timers never keep the process alive on their own. */
-export const systemClock: ReconcilerClock = {
-  now: () => Date.now(),
-  monotonic: () => performance.now(),
-  setTimer: (fn, ms) => {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+/** The agent's one clock type (clock.ts), under the name the reconciler's users know. */
+export type ReconcilerClock = Clock;
+export { systemClock };
 
 export interface BackoffPolicy {
   initialMs: number;
