@@ -53,8 +53,8 @@ void describe('capture controller error paths (fake boundary)', () => {
     await h.controller.stop();
   });
 
-  void test('a busy xtables lock at start: started but not ready with the reason, then retried to ready', async () => {
-    const h = await harness((b) => (b.tables.failApplies = 1));
+  void test('a busy xtables lock at start: started but not ready with the reason, retried with backoff to ready', async () => {
+    const h = await harness((b) => (b.tables.failApplies = 2));
     try {
       await h.controller.start();
       const readiness = h.controller.ready();
@@ -62,10 +62,35 @@ void describe('capture controller error paths (fake boundary)', () => {
       assert.match(readiness.reason ?? '', /xtables lock/);
       assert.equal(h.ctx.reported.length, 1, 'reported to the supervisor');
       assert.equal(h.controller.status().captureErrors, 1);
+      assert.equal(typeof h.controller.status().nextRetry, 'string');
       assert.equal(await metricValue(h.ctx.metrics, 'mesh_node_agent_capture_errors_total'), 1);
-      await fireUntil(h, () => h.controller.ready().ready, 'ready after the retry');
+      // The retry comes long before the 30 s resync, and backs off on a second failure.
+      const first = h.boundary.clock.fireNext();
+      assert.ok(first >= 800 && first <= 1200, `first retry after ${first} ms`);
+      await settleUntil(() => h.ctx.reported.length === 2, 'the first retry failing');
+      const second = h.boundary.clock.fireNext();
+      assert.ok(second >= 1600 && second <= 2400, `second retry after ${second} ms`);
+      await settleUntil(() => h.controller.ready().ready, 'ready after the second retry');
       assert.ok(h.boundary.tables.ruleCount(4) > 0);
+      assert.equal(h.boundary.tables.applied.length, 3);
       assert.equal(h.controller.status().driftRepairs, 0, 'a first install is not a drift repair');
+      assert.equal(h.controller.status().nextRetry, undefined);
+      assert.deepEqual(h.boundary.clock.pending(), [30_000 - first - second], 'only the resync is left');
+    } finally {
+      await h.controller.stop();
+    }
+  });
+
+  void test('a reload whose apply fails rejects to its caller, and its rules are retried', async () => {
+    const h = await harness();
+    try {
+      await h.controller.start();
+      h.boundary.tables.failApplies = 1;
+      await assert.rejects(h.controller.reload(await captureConfig((c) => (c.outboundPort = 15101))), /xtables lock/);
+      assert.deepEqual(h.ctx.reported, [], 'the reload caller has the error; nothing reported twice');
+      assert.equal(h.controller.ready().ready, false);
+      await fireUntil(h, () => h.controller.ready().ready, 'ready after the retry');
+      assert.match(JSON.stringify(h.boundary.tables.installed[4]), /--to-ports 15101/);
     } finally {
       await h.controller.stop();
     }

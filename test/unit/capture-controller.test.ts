@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { buildCapture } from '../../src/capture/build.js';
 import { CaptureController } from '../../src/capture/controller.js';
+import { mergePasses, retryOf } from '../../src/capture/pass.js';
 import type { Config } from '../../src/config/schema.js';
 import { fakeCaptureBoundary, type FakeCaptureBoundary } from '../helpers/capture-fakes.js';
 import { defaultsWith, metricValue, testContext, type TestContext } from '../helpers/controller-context.js';
@@ -160,5 +162,17 @@ void describe('capture controller (fake boundary)', () => {
     } finally {
       await h.controller.stop();
     }
+  });
+});
+
+void describe('capture passes (pure)', () => {
+  void test('merged passes keep the strongest reason and the newest reload build; a retry rebuilds', async () => {
+    const boundary = fakeCaptureBoundary();
+    const built = await buildCapture(await captureConfig(), boundary.host);
+    assert.deepEqual(mergePasses({ why: 'resync' }, { why: 'reload', built }), { why: 'reload', built });
+    assert.deepEqual(mergePasses({ why: 'reload', built }, { why: 'resync' }), { why: 'reload', built });
+    assert.deepEqual(mergePasses({ why: 'start' }, { why: 'resync' }), { why: 'start' });
+    assert.deepEqual(mergePasses({ why: 'resync' }, { why: 'resync' }), { why: 'resync' });
+    assert.deepEqual(retryOf({ why: 'reload', built }), { why: 'reload' });
   });
 });
