@@ -113,6 +113,11 @@ export class IdentityController implements Controller {
     await this.loop.stop();
   }
 
+  /** Resolves when no look or rotation is running (the loop sleeps on its timer). */
+  settled(): Promise<void> {
+    return this.loop.idle();
+  }
+
   ready(): Readiness {
     const assessment = this.currentAssessment();
     if (assessment.state === 'valid') return { ready: true, reason: `certificate valid until ${iso(assessment.notAfter) ?? '?'}` };
