@@ -147,3 +147,35 @@ void describe('RotationLoop on a fake clock', () => {
     await h.loop.stop();
   });
 });
+
+void describe('RotationLoop looks', () => {
+  void test('kicks during a look become one more look, and leave one timer armed', async () => {
+    const clock = new FakeClock(0);
+    let release = (): void => undefined;
+    let looks = 0;
+    const loop = new RotationLoop({
+      clock,
+      random: () => 0.5,
+      maxSleepMs: 60_000,
+      policy: () => ({ graceRatio: 0.5, graceJitter: 0 }),
+      inspect: () => {
+        looks += 1;
+        const valid: Assessment = { state: 'valid', serial: '1', issuedAt: 0, notAfter: 3_600_000 };
+        // The first look is slow: the kicks below arrive while it runs.
+        return looks === 1 ? new Promise((resolve) => (release = () => resolve(valid))) : Promise.resolve(valid);
+      },
+      rotate: () => Promise.reject(new Error('not due')),
+    });
+    loop.start();
+    await new Promise((r) => setImmediate(r));
+    loop.kick();
+    loop.kick();
+    loop.kick(true);
+    release();
+    await loop.idle();
+    assert.equal(looks, 2, 'three kicks during a look: one more look');
+    assert.deepEqual(clock.pending(), [60_000], 'one timer, capped at maxSleepMs');
+    await loop.stop();
+    assert.deepEqual(clock.pending(), []);
+  });
+});
