@@ -38,11 +38,11 @@ export async function main(args: string[]): Promise<void> {
     const reference: number[] = [];
     for (let i = 0; i < rounds; i += 1) {
       let t = performance.now();
-      const { mismatch } = await ipt.applyAll(rules);
+      const { mismatch } = await ipt.apply(rules);
       agent.push(performance.now() - t);
       if (mismatch.length > 0) throw new Error(`verify failed: ${mismatch.join('; ')}`);
       t = performance.now();
-      await ipt.applyAll(rules);
+      await ipt.apply(rules);
       tick.push(performance.now() - t);
       await ipt.cleanup();
 

@@ -1,58 +1,30 @@
 /**
  * The capture controller: builds the rules from config and host facts, applies them, verifies
- * them against iptables-save, repairs drift on a timer, and removes them on stop when
+ * them against iptables-save, repairs drift every capture.resync, retries failures with backoff
+ * (the shared reconciler serialises all of it), and removes the rules on stop when
  * capture.cleanupOnStop (and for `run --cleanup-only`). Start after a crash is idempotent: the
  * first apply replaces whatever our chains hold.
  */
 import type { Controller, ControllerContext, ControllerModule, Readiness } from '../agent/controller.js';
+import { Reconciler } from '../agent/reconciler.js';
 import type { CaptureDetails } from '../status/status-document.js';
 import type { Config } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { captureInput, type InputNotes } from './input.js';
-import { detectBinaries, directExec, Iptables, type Exec } from './iptables.js';
+import type { CaptureBoundary, CaptureTables } from './boundary.js';
+import { buildCapture, ruleCount, type Built } from './build.js';
 import { captureMetrics, type CaptureMetrics } from './metrics.js';
-import { lookupAgentGid, lookupOwner, type ProxyOwner } from './owner.js';
-import { readNameservers } from './resolv-conf.js';
-import { buildRules, type RuleSet } from './rules.js';
-
-export interface CaptureDeps {
-  exec?: Exec;
-  /** The gid whose traffic is the agent's own (default: capture.agentGroup, which this process must hold). */
-  agentGid?: number;
-  passwdFiles?: { passwd: string; group: string };
-}
-
-interface Built {
-  rules: RuleSet;
-  owner: ProxyOwner;
-  agentGid: number;
-  nameservers: string[];
-  resolvConf: string;
-  notes: InputNotes;
-}
-
-async function build(config: Config, deps: CaptureDeps): Promise<Built> {
-  const owner = await lookupOwner(config.capture.proxyUser, deps.passwdFiles);
-  const resolv = config.capture.dns ? await readNameservers(config.stateDir) : { file: '', nameservers: [] };
-  const agentGid = deps.agentGid ?? (await lookupAgentGid(config.capture.agentGroup, deps.passwdFiles?.group));
-  const { input, notes } = captureInput(config, { owner, agentGid, nameservers: resolv.nameservers });
-  return { rules: buildRules(input), owner, agentGid, nameservers: input.dns?.nameservers.slice() ?? [], resolvConf: resolv.file, notes };
-}
-
-function ruleCount(rules: RuleSet, family: 4 | 6): number {
-  return rules[family].reduce((n, t) => n + t.rules.length, 0);
-}
+import { mergePasses, retryOf, type CapturePass } from './pass.js';
+import { systemCaptureBoundary } from './system-boundary.js';
 
 export class CaptureController implements Controller {
   readonly name = 'capture' as const;
   private config: Config;
   private readonly log: Logger;
   private readonly metrics: CaptureMetrics;
-  private iptables: Iptables | undefined;
+  private readonly reconciler: Reconciler<CapturePass>;
+  private tables: CaptureTables | undefined;
   private built: Built | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
   private applied = false;
   private verified = false;
   private lastApply: string | undefined;
@@ -61,64 +33,66 @@ export class CaptureController implements Controller {
   private driftRepairs = 0;
   private errors = 0;
   private lastError: { message: string; at: string } | undefined;
-  private stopped = false;
 
   constructor(
     config: Config,
     private readonly ctx: ControllerContext,
-    private readonly deps: CaptureDeps = {},
+    private readonly boundary: CaptureBoundary = systemCaptureBoundary(),
   ) {
     this.config = config;
     this.log = ctx.log;
     this.metrics = captureMetrics(ctx.metrics);
+    this.reconciler = new Reconciler<CapturePass>({
+      run: (pass) => this.reconcile(pass),
+      merge: mergePasses,
+      retryRequest: retryOf,
+      resync: { everyMs: config.capture.resync, request: () => ({ why: 'resync' }) },
+      clock: boundary.clock,
+      onPass: (record) => {
+        // A reload's failure goes back to its caller (the supervisor); the others happen on a
+        // timer or at start, where nobody awaits them: report them, the retry is armed.
+        if (!record.ok && record.request.why !== 'reload') this.ctx.reportError(record.error);
+      },
+    });
   }
 
   async start(): Promise<void> {
-    this.stopped = false;
-    this.iptables = new Iptables(await detectBinaries(this.deps.exec ?? directExec), this.deps.exec ?? directExec);
-    this.log.info({ backend: this.iptables.binaries.backend, binaries: this.iptables.binaries.restore }, 'iptables backend detected');
-    try {
-      await this.serial(() => this.reconcile(this.config, 'start'));
-    } catch (err) {
-      // A busy xtables lock or a proxy user created a moment later must not need a restart:
-      // report it (not ready, with the reason) and let the resync timer retry.
-      this.ctx.reportError(err);
-    }
-    this.schedule();
+    this.tables = await this.boundary.openTables();
+    this.log.info({ backend: this.tables.backend }, 'iptables backend detected');
+    this.reconciler.start();
+    // A busy xtables lock or a proxy user created a moment later must not need a restart: the
+    // controller starts not ready (with the reason) and the reconciler retries with backoff.
+    await this.reconciler.request({ why: 'start' });
   }
 
   async reload(config: Config): Promise<void> {
     // Build first: a config whose proxy user cannot be resolved keeps the running rules.
-    await this.serial(async () => {
-      const next = await build(config, this.deps);
-      this.config = config;
-      await this.reconcile(config, 'reload', next);
-    });
-    this.schedule();
+    const built = await buildCapture(config, this.boundary.host);
+    this.config = config;
+    this.reconciler.setResync(config.capture.resync);
+    const result = await this.reconciler.request({ why: 'reload', built });
+    if (!result.ok) throw result.error;
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.queue.catch(() => undefined);
-    if (!this.config.capture.cleanupOnStop || this.iptables === undefined) return;
-    const iptables = this.iptables;
-    await this.serial(async () => {
-      await iptables.cleanup();
-      this.applied = false;
-      this.verified = false;
-      this.metrics.verified.set(0);
-      this.metrics.rules.set({ family: 'ipv4' }, 0);
-      this.metrics.rules.set({ family: 'ipv6' }, 0);
-      this.log.info('capture rules removed');
-    });
+    // Waits for a running pass; queued ones and timers are dropped.
+    await this.reconciler.stop();
+    const tables = this.tables;
+    if (!this.config.capture.cleanupOnStop || tables === undefined) return;
+    await tables.cleanup();
+    this.applied = false;
+    this.verified = false;
+    this.metrics.verified.set(0);
+    this.metrics.rules.set({ family: 'ipv4' }, 0);
+    this.metrics.rules.set({ family: 'ipv6' }, 0);
+    this.log.info('capture rules removed');
   }
 
   status(): CaptureDetails {
     const rules = this.built?.rules;
+    const retry = this.reconciler.report().nextRetry;
     return {
-      backend: this.iptables?.binaries.backend ?? null,
+      backend: this.tables?.backend ?? null,
       rulesApplied: this.applied && rules !== undefined ? { ipv4: ruleCount(rules, 4), ipv6: ruleCount(rules, 6) } : { ipv4: 0, ipv6: 0 },
       verified: this.verified,
       lastApply: this.lastApply ?? null,
@@ -127,6 +101,7 @@ export class CaptureController implements Controller {
       driftRepairs: this.driftRepairs,
       captureErrors: this.errors,
       ...(this.lastError === undefined ? {} : { lastCaptureError: this.lastError }),
+      ...(retry === undefined ? {} : { nextRetry: retry.at }),
       proxy: this.built === undefined ? null : { user: this.config.capture.proxyUser, uid: this.built.owner.uid, gid: this.built.owner.gid },
       agent: this.built === undefined ? null : { group: this.config.capture.agentGroup, gid: this.built.agentGid },
       dns: this.config.capture.dns ? { resolvConf: this.built?.resolvConf ?? null, nameservers: this.built?.nameservers ?? [], skipped: this.built?.notes.skippedNameservers ?? [] } : { enabled: false },
@@ -139,42 +114,26 @@ export class CaptureController implements Controller {
     return { ready: false, reason: this.lastError?.message ?? 'capture rules not verified yet' };
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private schedule(): void {
-    clearTimeout(this.timer);
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.serial(() => this.reconcile(this.config, 'resync'))
-        .catch((err: unknown) => this.ctx.reportError(err))
-        .finally(() => this.schedule());
-    }, this.config.capture.resync);
-    this.timer.unref();
-  }
-
-  private async reconcile(config: Config, why: 'start' | 'reload' | 'resync', prebuilt?: Built): Promise<void> {
-    const iptables = this.iptables;
-    if (iptables === undefined || this.stopped) return;
+  private async reconcile({ why, built }: CapturePass): Promise<void> {
+    const tables = this.tables;
+    if (tables === undefined) return;
     try {
-      let next = prebuilt;
+      let next = built;
       if (next === undefined) {
         try {
-          next = await build(config, this.deps);
+          next = await buildCapture(this.config, this.boundary.host);
         } catch (err) {
-          // On a timer, a host lookup failing must not drop working rules: keep the last build.
-          if (why !== 'resync' || this.built === undefined) throw err;
+          // A host lookup failing (on the timer, or on a retry) must not drop working rules:
+          // keep the last build. Only a first build has nothing to fall back on.
+          if (this.built === undefined) throw err;
           this.noteError(err);
           next = this.built;
         }
       }
       this.built = next;
-      const { plans, mismatch } = await iptables.applyAll(next.rules);
+      const { plans, mismatch } = await tables.apply(next.rules);
       const changed = plans.filter((p) => !p.inSync);
-      const now = new Date();
+      const now = new Date(this.boundary.clock.now());
       this.lastVerify = now.toISOString();
       this.metrics.lastVerify.set(now.getTime() / 1000);
       for (const plan of changed) this.metrics.transactions.inc({ family: `ipv${plan.family}`, table: plan.table });
@@ -208,7 +167,7 @@ export class CaptureController implements Controller {
   private noteError(err: unknown): void {
     this.errors += 1;
     this.metrics.errors.inc();
-    this.lastError = { message: errorMessage(err), at: new Date().toISOString() };
+    this.lastError = { message: errorMessage(err), at: new Date(this.boundary.clock.now()).toISOString() };
   }
 }
 
@@ -221,8 +180,8 @@ export const captureModule: ControllerModule = {
       log.info('capture disabled; leaving iptables alone');
       return;
     }
-    const iptables = new Iptables(await detectBinaries(directExec));
-    const plans = await iptables.cleanup();
-    log.info({ backend: iptables.binaries.backend, tables: plans.filter((p) => !p.inSync).map((p) => p.table) }, 'capture rules removed');
+    const tables = await systemCaptureBoundary().openTables();
+    const plans = await tables.cleanup();
+    log.info({ backend: tables.backend, tables: plans.filter((p) => !p.inSync).map((p) => p.table) }, 'capture rules removed');
   },
 };

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { AgentError, ErrorCode } from '../errors.js';
+import type { AppliedPlan, ApplyOutcome, Backend, CaptureTables } from './boundary.js';
 import { planFamily, type TablePlan } from './plan.js';
 import { TABLES, type Family, type RuleSet, type TableRules } from './rules.js';
 import { parseSave, type SavedTable } from './save-parse.js';
@@ -34,8 +35,6 @@ export const directExec: Exec = (cmd, args, input) =>
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
-
-export type Backend = 'nft' | 'legacy';
 
 export interface Binaries {
   backend: Backend;
@@ -75,15 +74,15 @@ export async function detectBinaries(exec: Exec): Promise<Binaries> {
   };
 }
 
-export interface AppliedPlan extends TablePlan {
-  family: Family;
-}
-
-export class Iptables {
+export class Iptables implements CaptureTables {
   constructor(
     readonly binaries: Binaries,
     private readonly exec: Exec = directExec,
   ) {}
+
+  get backend(): Backend {
+    return this.binaries.backend;
+  }
 
   /** Tables this agent manages, as installed; a table the kernel lacks reads as empty. */
   async read(family: Family): Promise<Map<string, SavedTable>> {
@@ -117,7 +116,7 @@ export class Iptables {
   }
 
   /** Applies each out-of-sync table as one transaction. Returns the plans (drift found before applying). */
-  async apply(family: Family, rules: readonly TableRules[]): Promise<TablePlan[]> {
+  async applyFamily(family: Family, rules: readonly TableRules[]): Promise<TablePlan[]> {
     const plans = await this.plan(family, rules);
     for (const plan of plans) {
       if (plan.inSync) continue;
@@ -131,24 +130,24 @@ export class Iptables {
   }
 
   /** Empty when what is installed equals what was built; else the differences. */
-  async verify(family: Family, rules: readonly TableRules[]): Promise<string[]> {
+  async verifyFamily(family: Family, rules: readonly TableRules[]): Promise<string[]> {
     return (await this.plan(family, rules)).flatMap((p) => p.drift);
   }
 
-  async applyAll(ruleSet: RuleSet): Promise<{ plans: AppliedPlan[]; mismatch: string[] }> {
+  async apply(ruleSet: RuleSet): Promise<ApplyOutcome> {
     const plans: AppliedPlan[] = [];
     const mismatch: string[] = [];
     for (const family of [4, 6] as const) {
       if (family === 6 && ruleSet[6].length === 0 && !(await this.usable(6))) continue;
-      plans.push(...(await this.apply(family, ruleSet[family])).map((plan) => ({ ...plan, family })));
-      mismatch.push(...(await this.verify(family, ruleSet[family])).map((d) => `ipv${family} ${d}`));
+      plans.push(...(await this.applyFamily(family, ruleSet[family])).map((plan) => ({ ...plan, family })));
+      mismatch.push(...(await this.verifyFamily(family, ruleSet[family])).map((d) => `ipv${family} ${d}`));
     }
     return { plans, mismatch };
   }
 
   /** Removes our jumps and chains from both families; other rules stay as they are. */
   async cleanup(): Promise<AppliedPlan[]> {
-    return this.applyAll({ 4: [], 6: [] }).then((r) => {
+    return this.apply({ 4: [], 6: [] }).then((r) => {
       if (r.mismatch.length > 0) throw new AgentError(ErrorCode.IptablesFailed, `capture rules still present after cleanup: ${r.mismatch.join('; ')}`);
       return r.plans;
     });

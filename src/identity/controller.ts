@@ -1,16 +1,15 @@
 /**
  * The identity controller: keeps a valid workload certificate for this VM in identity.certDir,
- * issued by istiod or legacy Citadel. Wires the rotation loop to the real clock, CA, and store,
- * and reports status, readiness and metrics.
+ * issued by istiod or legacy Citadel. Wires the rotation loop to the CA, the store and the clock of
+ * its boundary (boundary.ts), and reports status, readiness and metrics.
  */
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import type { IdentityDetails } from '../status/status-document.js';
 import type { Config, IdentityConfig } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Owner } from './durable-fs.js';
-import { createCaClient } from './ca-factory.js';
-import { CertStore, type CertDirFinding } from './cert-store.js';
-import { systemClock, type Clock } from './clock.js';
+import type { CertFiles, IdentityBoundary } from './boundary.js';
+import type { CertDirFinding } from './cert-store.js';
 import { createIdentityMetrics, type FailureReason, type IdentityMetrics } from './metrics.js';
 import { runOnRotate } from './on-rotate.js';
 import { inspectStored, type Inspection } from './inspect.js';
@@ -19,6 +18,7 @@ import { rotateOnce } from './rotate.js';
 import { RotationLoop } from './rotation-loop.js';
 import type { Assessment } from './schedule.js';
 import { spiffeId } from './spiffe.js';
+import { systemIdentityBoundary } from './system-boundary.js';
 import { readConfiguredRoot } from './trust.js';
 
 /** Longest sleep between looks at the installed files. */
@@ -44,7 +44,7 @@ function failureReason(err: unknown): FailureReason {
 export class IdentityController implements Controller {
   readonly name = 'identity' as const;
   private config: IdentityConfig;
-  private store: CertStore;
+  private store: CertFiles;
   private owner: Owner | undefined;
   private readonly loop: RotationLoop;
   private readonly metrics: IdentityMetrics;
@@ -57,14 +57,14 @@ export class IdentityController implements Controller {
   constructor(
     config: Config,
     private readonly ctx: ControllerContext,
-    private readonly clock: Clock = systemClock,
+    private readonly boundary: IdentityBoundary = systemIdentityBoundary(),
   ) {
     this.config = config.identity;
     this.store = this.newStore();
     this.metrics = createIdentityMetrics(ctx.metrics, () => ({ notAfter: this.inspection?.info?.notAfter, consecutiveFailures: this.loop.state.consecutiveFailures }));
     this.loop = new RotationLoop({
-      clock,
-      random: Math.random,
+      clock: boundary.clock,
+      random: () => boundary.random(),
       maxSleepMs: MAX_SLEEP_MS,
       policy: () => ({ graceRatio: this.config.graceRatio, graceJitter: this.config.graceJitter }),
       inspect: () => this.inspect(),
@@ -74,9 +74,9 @@ export class IdentityController implements Controller {
         if (decision.action === 'rotate') this.ctx.log.info({ why: decision.why, state: assessment.state }, 'requesting a certificate');
       },
       onFailure: (err, state) => {
-        this.lastError = { message: errorMessage(err), at: new Date(this.clock.now()).toISOString() };
+        this.lastError = { message: errorMessage(err), at: this.nowIso() };
         this.metrics.failures.inc({ reason: failureReason(err) });
-        const retryIn = state.retryAt === undefined ? undefined : Math.round(state.retryAt - this.clock.now());
+        const retryIn = state.retryAt === undefined ? undefined : Math.round(state.retryAt - this.boundary.clock.now());
         this.ctx.log.warn({ err, consecutiveFailures: state.consecutiveFailures, retryInMs: retryIn }, 'certificate rotation failed; keeping the installed certificate');
       },
     });
@@ -90,7 +90,7 @@ export class IdentityController implements Controller {
     // Said at start, not only when a rotation is due (which may be hours away).
     await readConfiguredRoot(this.config.ca.rootCert).catch((err: unknown) => {
       if (AgentError.is(err) && err.code === ErrorCode.CaRootUnsafe) {
-        this.lastError = { message: err.message, at: new Date(this.clock.now()).toISOString() };
+        this.lastError = { message: err.message, at: this.nowIso() };
         this.ctx.log.error({ err }, 'identity.ca.rootCert is refused; no certificate can be requested until it is fixed');
       }
     });
@@ -112,6 +112,11 @@ export class IdentityController implements Controller {
 
   async stop(): Promise<void> {
     await this.loop.stop();
+  }
+
+  /** Resolves when no look or rotation is running (the loop sleeps on its timer). */
+  settled(): Promise<void> {
+    return this.loop.idle();
   }
 
   ready(): Readiness {
@@ -144,19 +149,23 @@ export class IdentityController implements Controller {
     };
   }
 
+  private nowIso(): string {
+    return new Date(this.boundary.clock.now()).toISOString();
+  }
+
   private currentAssessment(): Assessment {
     const assessment = this.inspection?.assessment ?? { state: 'missing', reason: 'not inspected yet' };
     // Time passes between looks: a certificate valid at the last look may have expired since.
-    if (assessment.state === 'valid' && this.clock.now() >= assessment.notAfter) return { state: 'expired', reason: `expired at ${iso(assessment.notAfter) ?? '?'}` };
+    if (assessment.state === 'valid' && this.boundary.clock.now() >= assessment.notAfter) return { state: 'expired', reason: `expired at ${iso(assessment.notAfter) ?? '?'}` };
     return assessment;
   }
 
-  private newStore(): CertStore {
-    return new CertStore(this.config.certDir, { owner: () => this.owner, report: (finding) => this.noteFinding(finding) });
+  private newStore(): CertFiles {
+    return this.boundary.certStore(this.config.certDir, { owner: () => this.owner, report: (finding) => this.noteFinding(finding) });
   }
 
   private noteFinding(finding: CertDirFinding): void {
-    this.findings.push({ ...finding, at: new Date(this.clock.now()).toISOString() });
+    this.findings.push({ ...finding, at: this.nowIso() });
     if (this.findings.length > MAX_FINDINGS) this.findings.shift();
     const what = finding.entry === '.' ? `identity.certDir ${this.config.certDir} was` : `identity.certDir: ${finding.entry} is`;
     this.ctx.log.warn({ certDir: this.config.certDir, ...finding }, `${what} ${finding.problem}; ${finding.action}`);
@@ -181,7 +190,7 @@ export class IdentityController implements Controller {
 
   private async inspect(): Promise<Assessment> {
     try {
-      this.inspection = inspectStored(await this.store.read(), spiffeId(this.config.spiffe), this.clock.now());
+      this.inspection = inspectStored(await this.store.read(), spiffeId(this.config.spiffe), this.boundary.clock.now());
     } catch (err) {
       this.inspection = { assessment: { state: 'unreadable', reason: errorMessage(err) } };
     }
@@ -190,11 +199,11 @@ export class IdentityController implements Controller {
 
   private async rotate(signal: AbortSignal): Promise<void> {
     const config = this.config;
-    const outcome = await rotateOnce(config, this.store, createCaClient(config.ca), () => this.clock.now(), signal);
+    const outcome = await rotateOnce(config, this.store, this.boundary.caClient(config.ca), () => this.boundary.clock.now(), signal);
     const total = (outcome.ms.keyAndCsr + outcome.ms.ca + outcome.ms.install) / 1000;
     this.metrics.rotations.inc({ auth: outcome.auth });
     this.metrics.duration.observe(total);
-    this.lastRotation = { at: new Date(this.clock.now()).toISOString(), serial: outcome.serial, auth: outcome.auth };
+    this.lastRotation = { at: this.nowIso(), serial: outcome.serial, auth: outcome.auth };
     this.lastError = undefined;
     this.ctx.log.info(
       { serial: outcome.serial, notAfter: iso(outcome.notAfter), auth: outcome.auth, rootUpdated: outcome.rootWritten, ms: outcome.ms },

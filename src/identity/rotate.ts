@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { IdentityConfig } from '../config/schema.js';
+import type { CertFiles } from './boundary.js';
 import type { CaClient, CaCredentials } from './ca-client.js';
-import type { CertStore } from './cert-store.js';
 import { inspectStored } from './inspect.js';
 import { generateKeyAndCsr } from './keys-and-csr.js';
 import { joinPem } from './pem.js';
@@ -36,7 +36,7 @@ async function readToken(path: string): Promise<string | undefined> {
   }
 }
 
-export async function rotateOnce(config: IdentityConfig, store: CertStore, client: CaClient, now: () => number, signal: AbortSignal): Promise<RotationOutcome> {
+export async function rotateOnce(config: IdentityConfig, store: CertFiles, client: CaClient, now: () => number, signal: AbortSignal): Promise<RotationOutcome> {
   const expected = spiffeId(config.spiffe);
   const current = await store.read();
   const trusted = await loadTrustedRoots(config.ca.rootCert, current.rootPem);

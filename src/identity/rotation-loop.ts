@@ -1,9 +1,13 @@
 /**
  * The rotation loop: inspect the installed certificate, ask the pure scheduler what to do, rotate
- * or sleep, repeat. Effects (inspect, rotate) and time (clock, random) are injected. Sleeps are
- * capped so a deleted file, a suspended VM or a clock jump is noticed within maxSleepMs.
+ * or sleep, repeat. Effects (inspect, rotate) and time (clock, random) are injected. Looks run one
+ * at a time through the agent's shared reconciler (a kick during a look becomes one more look);
+ * the wake-up time and the retry backoff stay with the pure scheduler, because they follow the
+ * certificate (NotAfter minus the grace) rather than a fixed period. Sleeps are capped so a
+ * deleted file, a suspended VM or a clock jump is noticed within maxSleepMs.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../agent/clock.js';
+import { Reconciler } from '../agent/reconciler.js';
 import { afterFailure, afterSuccess, decide, type Assessment, type Decision, type RotationPolicy, type ScheduleState } from './schedule.js';
 
 export interface RotationLoopDeps {
@@ -22,13 +26,20 @@ export interface RotationLoopDeps {
 export class RotationLoop {
   private schedule: ScheduleState = { consecutiveFailures: 0 };
   private timer: unknown;
-  private running: Promise<void> | undefined;
-  private again = false;
   private stopped = true;
   private abort: AbortController | undefined;
   private wakeAt: number | undefined;
+  private readonly looks: Reconciler<true>;
 
-  constructor(private readonly deps: RotationLoopDeps) {}
+  constructor(private readonly deps: RotationLoopDeps) {
+    this.looks = new Reconciler<true>({
+      run: () => this.tick(),
+      merge: () => true,
+      // A look never fails (a failed rotation is the scheduler's to retry): nothing to retry here.
+      retryRequest: () => undefined,
+      clock: deps.clock,
+    });
+  }
 
   get state(): Readonly<ScheduleState> {
     return this.schedule;
@@ -41,6 +52,7 @@ export class RotationLoop {
 
   start(): void {
     this.stopped = false;
+    this.looks.start();
     this.kick();
   }
 
@@ -49,33 +61,25 @@ export class RotationLoop {
     if (this.stopped) return;
     if (resetBackoff && this.schedule.retryAt !== undefined) this.schedule = { ...this.schedule, retryAt: undefined };
     this.clearTimer();
-    if (this.running !== undefined) {
-      this.again = true;
-      return;
-    }
-    this.running = this.tick().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    void this.looks.request(true);
   }
 
-  /** Resolves when the current pass (if any) has finished, e.g. for tests on a fake clock. */
-  async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running;
+  /** Resolves when no look is running or queued, e.g. for tests on a fake clock. */
+  idle(): Promise<void> {
+    return this.looks.settled();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
     this.abort?.abort();
-    await this.idle();
+    await this.looks.stop();
   }
 
   private async tick(): Promise<void> {
     const { clock } = this.deps;
+    // A kick queued during the previous look finds that look's timer armed: this look re-arms it.
+    this.clearTimer();
     let assessment: Assessment;
     try {
       assessment = await this.deps.inspect();
@@ -103,7 +107,7 @@ export class RotationLoop {
       this.abort = undefined;
     }
     // Look again at once: the new certificate sets the next rotation, a failure the retry time.
-    if (!this.stopped) this.again = true;
+    if (!this.stopped) void this.looks.request(true);
   }
 
   private sleepUntil(until: number): void {

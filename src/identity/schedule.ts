@@ -2,6 +2,7 @@
  * When to rotate, pure: no clock, no timers, no randomness of its own (callers pass `now` and a
  * random source), so every rule is unit-testable.
  */
+import { retryDelay, type BackoffPolicy } from '../agent/reconciler.js';
 
 /** What the installed files amount to, as seen by inspect(). */
 export type Assessment =
@@ -20,6 +21,7 @@ export interface RotationPolicy {
 
 export const BACKOFF_INITIAL_MS = 500;
 export const BACKOFF_MAX_MS = 60_000;
+const BACKOFF: BackoffPolicy = { initialMs: BACKOFF_INITIAL_MS, maxMs: BACKOFF_MAX_MS, jitter: 0.2 };
 
 /**
  * Istio's rotateTime: NotAfter − (ratio ± jitter)·lifetime, where lifetime runs from the local
@@ -32,11 +34,9 @@ export function rotationTime(cert: { notAfter: number; issuedAt: number }, polic
   return cert.notAfter - ratio * lifetime;
 }
 
-/** Exponential backoff with ±20 % jitter: 0.5 s, 1 s, 2 s … capped at 60 s, never giving up. */
+/** Exponential backoff with ±20 % jitter: 0.5 s, 1 s, 2 s … capped at 60 s, never giving up (the reconciler's formula). */
 export function backoffDelay(consecutiveFailures: number, random: () => number): number {
-  const exponent = Math.min(Math.max(consecutiveFailures - 1, 0), 30);
-  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 2 ** exponent);
-  return Math.round(Math.min(BACKOFF_MAX_MS, base * (0.8 + 0.4 * random())));
+  return retryDelay(consecutiveFailures, BACKOFF, random);
 }
 
 /** What the scheduler remembers between ticks. */

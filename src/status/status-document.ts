@@ -64,6 +64,8 @@ export type CaptureDetails = {
   driftRepairs: number;
   captureErrors: number;
   lastCaptureError?: TimedMessage;
+  /** When the failed pass is retried (ISO time), while one is pending. */
+  nextRetry?: string;
   proxy: { user: string; uid: number; gid: number } | null;
   agent: { group: string; gid: number } | null;
   dns: { resolvConf: string | null; nameservers: string[]; skipped: string[] } | { enabled: false };

@@ -83,16 +83,16 @@ function forBackend(backend: 'nft' | 'legacy'): void {
     });
 
     test('apply installs exactly the built rules, and a second apply changes nothing', async () => {
-      const first = await ipt.applyAll(rules);
+      const first = await ipt.apply(rules);
       assert.deepEqual(first.mismatch, []);
       assert.ok(first.plans.some((p) => !p.inSync));
       const saved = await ipt.saveAll(4);
       assert.match(saved, /-A ISTIO_INBOUND -p tcp -m tcp --dport 22 -j RETURN/);
       assert.match(saved, /-A ISTIO_OUTPUT_DNS -d 127\.0\.0\.53\/32 -p udp -m udp --dport 53 -j CT --zone 2/);
       assert.match(await ipt.saveAll(6), /-A ISTIO_OUTPUT -d fd00:96::\/112 -j ISTIO_REDIRECT/);
-      assert.deepEqual(await ipt.verify(4, rules[4]), []);
-      assert.deepEqual(await ipt.verify(6, rules[6]), []);
-      const second = await ipt.applyAll(rules);
+      assert.deepEqual(await ipt.verifyFamily(4, rules[4]), []);
+      assert.deepEqual(await ipt.verifyFamily(6, rules[6]), []);
+      const second = await ipt.apply(rules);
       assert.ok(second.plans.every((p) => p.inSync), 'idempotent: no transaction when in sync');
     });
 
@@ -102,11 +102,11 @@ function forBackend(backend: 'nft' | 'legacy'): void {
       assert.ok(save4.length > 0);
       const r = await exec(restore4, ['--noflush'], '*nat\n-D ISTIO_INBOUND -p tcp --dport 22 -j RETURN\n-A OUTPUT -j ISTIO_OUTPUT\n-A ISTIO_REDIRECT -j ACCEPT\nCOMMIT\n');
       assert.equal(r.code, 0, r.stderr);
-      const drift = await ipt.verify(4, rules[4]);
+      const drift = await ipt.verifyFamily(4, rules[4]);
       assert.deepEqual(drift.sort(), ['nat/ISTIO_INBOUND: rules differ', 'nat/ISTIO_REDIRECT: rules differ', 'nat/OUTPUT: jumps differ']);
-      const repaired = await ipt.applyAll(rules);
+      const repaired = await ipt.apply(rules);
       assert.deepEqual(repaired.mismatch, []);
-      assert.deepEqual(await ipt.verify(4, rules[4]), []);
+      assert.deepEqual(await ipt.verifyFamily(4, rules[4]), []);
     });
 
     test('cleanup restores iptables-save to exactly what it was before', async () => {
@@ -119,7 +119,7 @@ function forBackend(backend: 'nft' | 'legacy'): void {
       const residue = '*nat\n:ISTIO_OUTPUT - [0:0]\n:ISTIO_REDIRECT - [0:0]\n-A OUTPUT -p tcp -j ISTIO_OUTPUT\n-A OUTPUT -p tcp -j ISTIO_OUTPUT\n-A ISTIO_OUTPUT -d 10.233.0.0/16 -j ISTIO_REDIRECT\n-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001\nCOMMIT\n*raw\n:ISTIO_INBOUND - [0:0]\n-A PREROUTING -j ISTIO_INBOUND\nCOMMIT\n';
       assert.equal((await exec(ipt.binaries.restore[4], ['--noflush'], residue)).code, 0);
       const noDns = buildRules({ ...input, dns: undefined, ipv6: false });
-      const result = await ipt.applyAll(noDns);
+      const result = await ipt.apply(noDns);
       assert.deepEqual(result.mismatch, []);
       assert.doesNotMatch(await ipt.saveAll(4), /10\.233\.0\.0|-A PREROUTING -j ISTIO_INBOUND/);
       await ipt.cleanup();
@@ -128,7 +128,7 @@ function forBackend(backend: 'nft' | 'legacy'): void {
 
     test('100 apply/cleanup cycles leave no residue', async () => {
       for (let i = 0; i < 100; i += 1) {
-        const applied = await ipt.applyAll(i % 2 === 0 ? rules : buildRules({ ...input, serviceCIDRs: ['*'], ipv6: false }));
+        const applied = await ipt.apply(i % 2 === 0 ? rules : buildRules({ ...input, serviceCIDRs: ['*'], ipv6: false }));
         assert.deepEqual(applied.mismatch, [], `cycle ${i}`);
         await ipt.cleanup();
       }

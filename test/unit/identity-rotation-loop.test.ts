@@ -1,37 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Clock } from '../../src/identity/clock.js';
 import { RotationLoop } from '../../src/identity/rotation-loop.js';
 import type { Assessment } from '../../src/identity/schedule.js';
-
-/** A manual clock: timers fire only when the test advances time. */
-class FakeClock implements Clock {
-  time = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private next = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimer(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  }
-  clearTimer(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  pending(): number[] {
-    return [...this.timers.values()].map((t) => t.at - this.time);
-  }
-  /** Advances to the next timer and fires it. */
-  fireNext(): void {
-    const [id, timer] = [...this.timers.entries()].sort((a, b) => a[1].at - b[1].at)[0] ?? [];
-    if (id === undefined || timer === undefined) throw new Error('no timer pending');
-    this.timers.delete(id);
-    this.time = Math.max(this.time, timer.at);
-    timer.fn();
-  }
-}
+import { FakeClock } from '../helpers/fake-clock.js';
 
 interface Harness {
   clock: FakeClock;
@@ -43,7 +14,7 @@ interface Harness {
 }
 
 function harness(lifetime = 10_000, maxSleepMs = 3_600_000): Harness {
-  const h: Harness = { clock: new FakeClock(), loop: undefined as unknown as RotationLoop, rotations: [], failures: [], cert: { state: 'missing', reason: 'none' }, failNext: 0 };
+  const h: Harness = { clock: new FakeClock(0), loop: undefined as unknown as RotationLoop, rotations: [], failures: [], cert: { state: 'missing', reason: 'none' }, failNext: 0 };
   let serial = 0;
   h.loop = new RotationLoop({
     clock: h.clock,
@@ -136,7 +107,7 @@ void describe('RotationLoop on a fake clock', () => {
   });
 
   void test('stop cancels the timer and an in-flight rotation', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(0);
     let aborted = false;
     const loop = new RotationLoop({
       clock,
@@ -174,5 +145,37 @@ void describe('RotationLoop on a fake clock', () => {
     await settle(h.loop);
     assert.equal(h.rotations.length, 1);
     await h.loop.stop();
+  });
+});
+
+void describe('RotationLoop looks', () => {
+  void test('kicks during a look become one more look, and leave one timer armed', async () => {
+    const clock = new FakeClock(0);
+    let release = (): void => undefined;
+    let looks = 0;
+    const loop = new RotationLoop({
+      clock,
+      random: () => 0.5,
+      maxSleepMs: 60_000,
+      policy: () => ({ graceRatio: 0.5, graceJitter: 0 }),
+      inspect: () => {
+        looks += 1;
+        const valid: Assessment = { state: 'valid', serial: '1', issuedAt: 0, notAfter: 3_600_000 };
+        // The first look is slow: the kicks below arrive while it runs.
+        return looks === 1 ? new Promise((resolve) => (release = () => resolve(valid))) : Promise.resolve(valid);
+      },
+      rotate: () => Promise.reject(new Error('not due')),
+    });
+    loop.start();
+    await new Promise((r) => setImmediate(r));
+    loop.kick();
+    loop.kick();
+    loop.kick(true);
+    release();
+    await loop.idle();
+    assert.equal(looks, 2, 'three kicks during a look: one more look');
+    assert.deepEqual(clock.pending(), [60_000], 'one timer, capped at maxSleepMs');
+    await loop.stop();
+    assert.deepEqual(clock.pending(), []);
   });
 });
