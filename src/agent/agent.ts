@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { parseHostPort } from '../config/net-types.js';
+import { parseHostPort } from '../net/host-port.js';
 import { ConfigError, errorMessage, formatIssue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createRegistry } from '../status/metrics.js';

@@ -4,7 +4,7 @@
  * agent's own traffic bypasses capture through its group.
  */
 import type { Config } from '../config/schema.js';
-import { parseHostPort, type HostPort } from '../config/net-types.js';
+import { parseHostPort, type HostPort } from '../net/host-port.js';
 import type { ProxyOwner } from './owner.js';
 import { familyOf, type CaptureInput } from './rules.js';
 

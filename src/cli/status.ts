@@ -1,7 +1,7 @@
 /** `status`: ask the running agent and render /status for a person (or raw JSON). */
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
-import { DEFAULT_STATUS_PORT } from '../config/defaults.js';
-import { formatHostPort, parseHostPort, type HostPort } from '../config/net-types.js';
+import { DEFAULT_STATUS_PORT } from '../status/config-schema.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../net/host-port.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { parseCommandArgs } from './args.js';
 import { STATUS_HELP } from './help.js';

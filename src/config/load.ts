@@ -10,7 +10,7 @@ import { defaultConfig } from './defaults.js';
 import { FORBIDDEN_KEYS } from './key-guard.js';
 import { loadEnvFiles } from './env-files.js';
 import { mapIstioEnv, type EnvSetting } from './istio-env.js';
-import { registryWarnings } from './checks-registry.js';
+import { registryWarnings } from '../registry/etcd-config.js';
 import { configSchema, type Config } from './schema.js';
 import { hasPath, locate, parseYaml, type YamlSource } from './yaml-source.js';
 

@@ -6,7 +6,7 @@
  */
 import type { ControllerContext, ControllerModule, Controller, Readiness } from '../agent/controller.js';
 import type { Config, DnsConfig } from '../config/schema.js';
-import { parseHostPort, type HostPort } from '../config/net-types.js';
+import { parseHostPort, type HostPort } from '../net/host-port.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { AnswerEpoch } from './answer-epoch.js';
 import { DnsCache } from './cache.js';

@@ -3,7 +3,8 @@
  * JSON value flanneld (v0.18+, etcd v3 API) writes. Pure: no I/O.
  */
 import { isIPv4 } from 'node:net';
-import { isMac, parseCidr } from '../config/net-types.js';
+import { isMac } from '../net/address.js';
+import { parseCidr } from '../net/cidr.js';
 import type { Peer } from './peer-source.js';
 
 /** What a lease value says about its host (flannel's LeaseAttrs, IPv4 part). */

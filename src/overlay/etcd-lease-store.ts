@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCidr } from '../config/net-types.js';
+import { parseCidr } from '../net/cidr.js';
 
 export const LEASE_STATE_FILE = 'etcd-lease.json';
 

@@ -3,7 +3,7 @@
  * this agent's overlay config: every member of a VXLAN overlay must use the same VNI and port, so a
  * mismatch is an error the operator must fix, never something to guess around. Pure.
  */
-import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../config/net-types.js';
+import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../net/cidr.js';
 import type { NetworkBounds } from './peer-gate.js';
 
 export interface NetworkConfig {

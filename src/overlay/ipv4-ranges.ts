@@ -4,7 +4,7 @@
  * address classes a VXLAN remote can never be.
  */
 import { isIPv4 } from 'node:net';
-import { ipv4ToInt } from '../config/net-types.js';
+import { ipv4ToInt } from '../net/cidr.js';
 import { parseSubnet, type Subnet } from './subnet.js';
 
 export interface Range {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMac } from '../config/net-types.js';
+import { isMac } from '../net/address.js';
 import { AgentError, ErrorCode } from '../errors.js';
 
 export function generateMac(): string {

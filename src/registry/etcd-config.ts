@@ -1,10 +1,25 @@
 /**
- * Cross-field checks of overlay.etcd (pure), so `check-config` catches what would otherwise only
- * fail when the overlay starts.
+ * `overlay.etcd`: flannel's etcd registry as a peer source and this host's lease. Its schema,
+ * defaults and cross-field checks (pure), so `check-config` catches what would otherwise only fail
+ * when the overlay starts.
  */
-export interface CheckIssue {
-  path: (string | number)[];
-  message: string;
+import { z } from 'zod';
+import type { CheckIssue } from '../config/check-issue.js';
+
+export const etcdSchema = z.strictObject({
+  endpoints: z.array(z.string().url({ message: 'not a URL; write e.g. http://10.0.0.1:2379' })),
+  prefix: z.string().startsWith('/', { message: 'must start with /' }),
+  tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }),
+  register: z.boolean(),
+});
+
+export function etcdDefaults(): z.input<typeof etcdSchema> {
+  return {
+    endpoints: [],
+    prefix: '/coreos.com/network',
+    tls: { ca: '', cert: '', key: '' },
+    register: true,
+  };
 }
 
 interface RegistryShape {
