@@ -4,7 +4,7 @@
  * capture.cleanupOnStop (and for `run --cleanup-only`). Start after a crash is idempotent: the
  * first apply replaces whatever our chains hold.
  */
-import type { Controller, ControllerContext, ControllerModule, Readiness } from '../agent/controller.js';
+import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import type { Config } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -210,18 +210,3 @@ export class CaptureController implements Controller {
     this.lastError = { message: errorMessage(err), at: new Date().toISOString() };
   }
 }
-
-export const captureModule: ControllerModule = {
-  name: 'capture',
-  create: (config, ctx) => new CaptureController(config, ctx),
-  async cleanup(config, log) {
-    // With capture disabled the ISTIO_* chains may belong to istio-start.sh: not ours to remove.
-    if (!config.capture.enabled) {
-      log.info('capture disabled; leaving iptables alone');
-      return;
-    }
-    const iptables = new Iptables(await detectBinaries(directExec));
-    const plans = await iptables.cleanup();
-    log.info({ backend: iptables.binaries.backend, tables: plans.filter((p) => !p.inSync).map((p) => p.table) }, 'capture rules removed');
-  },
-};

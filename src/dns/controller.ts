@@ -4,7 +4,7 @@
  * rules and upstreams. Reload swaps the routes in place and keeps listeners whose address is
  * unchanged, so no query is dropped across a reload.
  */
-import type { ControllerContext, ControllerModule, Controller, Readiness } from '../agent/controller.js';
+import type { ControllerContext, Controller, Readiness } from '../agent/controller.js';
 import type { Config, DnsConfig } from '../config/schema.js';
 import { parseHostPort, type HostPort } from '../net/host-port.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
@@ -46,7 +46,7 @@ function serverAddress(server: string): HostPort {
   return hp;
 }
 
-class DnsController implements Controller {
+export class DnsController implements Controller {
   readonly name = 'dns' as const;
   private config: Config;
   private readonly stats = new DnsStats();
@@ -269,8 +269,3 @@ class DnsController implements Controller {
     }
   }
 }
-
-export const dnsModule: ControllerModule = {
-  name: 'dns',
-  create: (config, ctx) => new DnsController(config, ctx),
-};
