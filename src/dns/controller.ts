@@ -19,7 +19,7 @@ import { MeshTable } from './mesh-table.js';
 import { registerDnsMetrics } from './metrics.js';
 import { DomainTable, normalizeName } from './names.js';
 import { Resolver, type Routes } from './resolver.js';
-import { savedResolvConfPath } from '../config/resolv-conf.js';
+import { savedResolvConfPath } from '../host/resolv-conf.js';
 import { savedUpstreams } from './resolv-conf.js';
 import { describeProblems, ServiceEntrySource, type LoadOutcome } from './service-entries.js';
 import { DnsStats } from './stats.js';

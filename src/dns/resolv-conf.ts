@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HostPort } from '../net/host-port.js';
-import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../config/resolv-conf.js';
+import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../host/resolv-conf.js';
 
 /** A nameserver (always port 53) that is one of our listeners would be a forwarding loop. */
 export function isOwnListener(nameserver: string, listeners: readonly HostPort[]): boolean {

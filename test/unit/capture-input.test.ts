@@ -6,7 +6,7 @@ import { defaultConfig } from '../../src/config/defaults.js';
 import { captureInput } from '../../src/capture/input.js';
 import { resolveOwner } from '../../src/capture/owner.js';
 import { parseGroupId } from '../../src/agent/agent-group.js';
-import { parseNameservers } from '../../src/config/resolv-conf.js';
+import { parseNameservers } from '../../src/host/resolv-conf.js';
 import { AgentError } from '../../src/errors.js';
 
 function config(capture: Record<string, unknown>, extra: Record<string, unknown> = {}): ReturnType<typeof configSchema.parse> {
