@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
 import { captureInput, type InputNotes } from './input.js';
 import { detectBinaries, directExec, Iptables, type Exec } from './iptables.js';
 import { captureMetrics, type CaptureMetrics } from './metrics.js';
-import { lookupAgentGid, lookupOwner, type ProxyOwner } from './owner.js';
+import type { Owner } from '../host/owner.js';
+import { lookupAgentGid, lookupProxyOwner } from './owner.js';
 import { readNameservers } from './resolv-conf.js';
 import { buildRules, type RuleSet } from './rules.js';
 
@@ -24,7 +25,7 @@ export interface CaptureDeps {
 
 interface Built {
   rules: RuleSet;
-  owner: ProxyOwner;
+  owner: Owner;
   agentGid: number;
   nameservers: string[];
   resolvConf: string;
@@ -32,7 +33,7 @@ interface Built {
 }
 
 async function build(config: Config, deps: CaptureDeps): Promise<Built> {
-  const owner = await lookupOwner(config.capture.proxyUser, deps.passwdFiles);
+  const owner = await lookupProxyOwner(config.capture.proxyUser, deps.passwdFiles);
   const resolv = config.capture.dns ? await readNameservers(config.stateDir) : { file: '', nameservers: [] };
   const agentGid = deps.agentGid ?? (await lookupAgentGid(config.capture.agentGroup, deps.passwdFiles?.group));
   const { input, notes } = captureInput(config, { owner, agentGid, nameservers: resolv.nameservers });

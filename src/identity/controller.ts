@@ -6,14 +6,14 @@
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import type { Config, IdentityConfig } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
-import type { Owner } from './durable-fs.js';
+import type { Owner } from '../host/owner.js';
 import { createCaClient } from './ca-factory.js';
 import { CertStore, type CertDirFinding } from './cert-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { createIdentityMetrics, type IdentityMetrics } from './metrics.js';
 import { runOnRotate } from './on-rotate.js';
 import { inspectStored, type Inspection } from './inspect.js';
-import { lookupOwner } from './owner.js';
+import { lookupOwner } from '../host/owner.js';
 import { rotateOnce } from './rotate.js';
 import { RotationLoop } from './rotation-loop.js';
 import type { Assessment } from './schedule.js';
