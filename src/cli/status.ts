@@ -26,7 +26,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   let body: Record<string, unknown>;
   try {
     const res = await fetch(`http://${formatHostPort(addr)}/status`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    if (!res.ok) throw new AgentError(ErrorCode.StatusUnreachable, `HTTP ${res.status}`);
     body = (await res.json()) as Record<string, unknown>;
   } catch (err) {
     process.stderr.write(`mesh-node-agent is unreachable at ${formatHostPort(addr)}: ${errorMessage(err)}\nIs it running? Try: systemctl status mesh-node-agent\n`);

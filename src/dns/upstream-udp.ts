@@ -10,6 +10,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { CASE_ONLY, SAME, compareQuestion, randomizeCase, type CaseLearner } from './name-case.js';
 import { answer, fail, isReplyTo, prepareWire, type SettleHook, type UpstreamQuery } from './upstream-query.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 /** One attempt of one query: its socket, its ID, and whether its name went out in a random case. */
 class Exchange {
@@ -63,7 +64,7 @@ export class UdpLane {
       ex.socket.connect(this.port, this.host);
       if (!ex.done) ex.socket.send(q.wire);
     } catch (err) {
-      this.onError(ex, err instanceof Error ? err : new Error(String(err)));
+      this.onError(ex, err instanceof Error ? err : new AgentError(ErrorCode.DnsUpstreamFailed, String(err)));
     }
   }
 
@@ -110,7 +111,7 @@ export class UdpLane {
   close(): void {
     for (const ex of [...this.pending]) {
       this.end(ex);
-      fail(ex.q, new Error('upstream closed'), this.hook);
+      fail(ex.q, new AgentError(ErrorCode.DnsUpstreamFailed, 'upstream closed'), this.hook);
     }
   }
 

@@ -75,7 +75,7 @@ type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: { deadl
 /** One unary call with a deadline; the abort signal cancels it. Errors become MNA_CA_UNAVAILABLE. */
 export function unaryCall<Req, Res>(client: Client, method: string, request: Req, metadata: Metadata, endpoint: CaEndpoint, signal: AbortSignal | undefined, what: string): Promise<Res> {
   const fn = (client as unknown as Record<string, UnaryMethod<Req, Res>>)[method];
-  if (typeof fn !== 'function') return Promise.reject(new Error(`${what}: the client has no method ${method}`));
+  if (typeof fn !== 'function') return Promise.reject(new AgentError(ErrorCode.Internal, `${what}: the client has no method ${method}`));
   return new Promise<Res>((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(new AgentError(ErrorCode.CaUnavailable, `${what}: cancelled`));
