@@ -7,11 +7,12 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { configDoc } from './gen/config-doc.js';
 import { errorsDoc } from './gen/errors-doc.js';
 import type { Generated } from './gen/output.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const GENERATORS: readonly (() => Generated | Promise<Generated>)[] = [errorsDoc];
+const GENERATORS: readonly (() => Generated | Promise<Generated>)[] = [errorsDoc, configDoc];
 
 async function readOrUndefined(path: string): Promise<string | undefined> {
   try {

@@ -63,6 +63,12 @@ const DERIVED_CA_KEYS = ['ISTIO_PILOT_PORT', 'ISTIO_SYSTEM_NAMESPACE'];
 /** The env variables this agent reads, for help text and check-config. */
 export const MAPPED_ENV_KEYS = [...Object.keys(DIRECT), ...DERIVED_CA_KEYS];
 
+/** Each variable with the config key it sets (the derived CA address included), for docs/config.md. */
+export const ENV_SOURCES: readonly { variable: string; key: string; steersTrust: boolean }[] = [
+  ...Object.entries(DIRECT).map(([variable, spec]) => ({ variable, key: spec.path.join('.'), steersTrust: spec.steersTrust })),
+  ...DERIVED_CA_KEYS.map((variable) => ({ variable, key: 'identity.ca.address', steersTrust: true })),
+];
+
 /** Variables read only from env files only root can write. */
 export const TRUST_STEERING_KEYS: ReadonlySet<string> = new Set([
   ...Object.entries(DIRECT).filter(([, spec]) => spec.steersTrust).map(([key]) => key),

@@ -108,7 +108,7 @@ function toIssue(
 ): ConfigIssue {
   const fullPath = unknownKey === undefined ? path : [...path, unknownKey];
   const key = fullPath.map(String).join('.');
-  const text = unknownKey === undefined ? message : `unknown key; check its spelling against DESIGN.md "Config"`;
+  const text = unknownKey === undefined ? message : 'unknown key; check its spelling (docs/config.md lists every key)';
   if (yaml !== undefined && (unknownKey !== undefined || hasPath(yaml, path) || !envSourceFor(sources, path))) {
     const pos = locate(yaml, path, unknownKey) ?? { line: 1, col: 1 };
     return { file: yaml.file, line: pos.line, col: pos.col, key, message: text };

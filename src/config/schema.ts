@@ -5,6 +5,7 @@
  * env files < YAML), so every key is present; defaults.ts composes the sections' defaults.
  */
 import { z } from 'zod';
+import { key } from './schema-types.js';
 import { captureSchema } from '../capture/config-schema.js';
 import { dnsSchema, checkDns } from '../dns/config-schema.js';
 import { identitySchema } from '../identity/config-schema.js';
@@ -14,9 +15,17 @@ import { checkRegistry } from '../registry/etcd-config.js';
 import { checkStatus, statusSchema } from '../status/config-schema.js';
 
 const baseSchema = z.strictObject({
-  stateDir: z.string().min(1),
-  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
-  istio: z.strictObject({ clusterEnv: z.string(), sidecarEnv: z.string() }),
+  stateDir: key(z.string().min(1), {
+    description: "The agent's own state (VTEP MAC, etcd lease, last known peers, the saved resolv.conf); kept across restarts, removed by `apt-get purge`.",
+    example: '/var/lib/mesh-node-agent',
+  }),
+  log: z.strictObject({
+    level: key(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), { description: 'The least severe level logged (pino JSON lines on stdout).', example: 'debug' }),
+  }),
+  istio: z.strictObject({
+    clusterEnv: key(z.string(), { description: "Istio's cluster.env, read for the variables listed under each key (empty: not read).", example: '/var/lib/istio/envoy/cluster.env' }),
+    sidecarEnv: key(z.string(), { description: "Istio's sidecar.env, read before cluster.env (whose values win); empty: not read.", example: '/var/lib/istio/envoy/sidecar.env' }),
+  }),
   status: statusSchema,
   identity: identitySchema,
   overlay: overlaySchema,

@@ -5,12 +5,27 @@
  */
 import { z } from 'zod';
 import type { CheckIssue } from '../config/check-issue.js';
+import { key } from '../config/schema-types.js';
 
 export const etcdSchema = z.strictObject({
-  endpoints: z.array(z.string().url({ message: 'not a URL; write e.g. http://10.0.0.1:2379' })),
-  prefix: z.string().startsWith('/', { message: 'must start with /' }),
-  tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }),
-  register: z.boolean(),
+  endpoints: key(z.array(z.string().url({ message: 'not a URL; write e.g. http://10.0.0.1:2379' })), {
+    description: "flannel's etcd (`http://` or `https://` URLs). Empty: no registry; peers come from `overlay.peers` only. Use `https://` with client certificates: on plaintext anyone on the path can read and rewrite leases.",
+    example: ['https://10.0.0.10:2379'],
+    type: 'list of URLs',
+  }),
+  prefix: key(z.string().startsWith('/', { message: 'must start with /' }), {
+    description: "flanneld's `--etcd-prefix`: the network config is read at `<prefix>/config`, leases live under `<prefix>/subnets/`.",
+    example: '/coreos.com/network',
+  }),
+  tls: z.strictObject({
+    ca: key(z.string(), { description: 'PEM CA that signed the etcd server certificate; required for TLS (an `https://` endpoint or a client certificate).', example: '/etc/etcd/ca.pem' }),
+    cert: key(z.string(), { description: 'Client certificate (PEM) for etcd client authentication; goes with `tls.key`.', example: '/etc/etcd/client.pem' }),
+    key: key(z.string(), { description: 'Private key (PEM) of `tls.cert`.', example: '/etc/etcd/client-key.pem' }),
+  }),
+  register: key(z.boolean(), {
+    description: "Publish this VM's lease under `<prefix>/subnets/`, so flanneld on every node programs the way back. `false` needs `overlay.subnet`.",
+    example: false,
+  }),
 });
 
 export function etcdDefaults(): z.input<typeof etcdSchema> {
