@@ -9,10 +9,11 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configDoc } from './gen/config-doc.js';
 import { errorsDoc } from './gen/errors-doc.js';
+import { grpcTypes } from './gen/grpc-types.js';
 import type { Generated } from './gen/output.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const GENERATORS: readonly (() => Generated | Promise<Generated>)[] = [errorsDoc, configDoc];
+const GENERATORS: readonly (() => Generated | Promise<Generated>)[] = [errorsDoc, configDoc, () => grpcTypes(ROOT)];
 
 async function readOrUndefined(path: string): Promise<string | undefined> {
   try {
