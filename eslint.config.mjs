@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'build/**', 'debian/**', 'bin/**', '**/*.mjs', '**/*.js'] },
+  // src/identity/generated/: proto-loader-gen-types output (npm run gen), not edited by hand.
+  { ignores: ['node_modules/**', 'dist/**', 'build/**', 'debian/**', 'bin/**', '**/*.mjs', '**/*.js', 'src/identity/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

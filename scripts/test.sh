@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint --max-warnings 0 .
 echo "== import cycles"; node scripts/check-cycles.mjs src
+echo "== generated files"; node --import tsx scripts/gen.ts --check
 
 # Leftovers of killed runs (mna-<tag>-<pid>-<n> whose pid is gone) would only confuse tests.
 for ns in $(ip netns list 2>/dev/null | awk '/^mna-/{print $1}'); do

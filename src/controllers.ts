@@ -7,8 +7,8 @@ import type { ControllerModule } from './agent/controller.js';
 import { lazyModule } from './agent/lazy-module.js';
 
 export const CONTROLLER_MODULES: readonly ControllerModule[] = [
-  lazyModule('identity', async () => (await import('./identity/index.js')).identityModule),
+  lazyModule('identity', async () => (await import('./identity/module.js')).identityModule),
   lazyModule('overlay', async () => (await import('./overlay/module.js')).overlayModule),
-  lazyModule('dns', async () => (await import('./dns/controller.js')).dnsModule),
-  lazyModule('capture', async () => (await import('./capture/controller.js')).captureModule, { cleanup: true }),
+  lazyModule('dns', async () => (await import('./dns/module.js')).dnsModule),
+  lazyModule('capture', async () => (await import('./capture/module.js')).captureModule, { cleanup: true }),
 ];

@@ -5,8 +5,8 @@
 import { hostname } from 'node:os';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { parseHostPort } from '../config/net-types.js';
-import { ConfigError, errorMessage, formatIssue } from '../errors.js';
+import { parseHostPort } from '../net/host-port.js';
+import { AgentError, ConfigError, ErrorCode, errorMessage, formatIssue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { HistoryRecorder, type DnsReading } from '../status/history.js';
 import { createRegistry } from '../status/metrics.js';
@@ -71,7 +71,7 @@ export class Agent {
 
   async start(): Promise<void> {
     const listen = parseHostPort(this.loaded.config.status.listen);
-    if (listen === undefined) throw new Error(`status.listen "${this.loaded.config.status.listen}" is not HOST:PORT`);
+    if (listen === undefined) throw new AgentError(ErrorCode.ConfigInvalid, `status.listen "${this.loaded.config.status.listen}" is not HOST:PORT`);
     // The status server comes first so a slow controller is visible as not-ready, not as silence.
     this.server = await startStatusServer({
       listen,

@@ -4,12 +4,13 @@
  * 20 MB of resident memory and a few hundred ms of start-up it would otherwise pay for nothing).
  */
 import type { ControllerModule } from './controller.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export function lazyModule(name: ControllerModule['name'], load: () => Promise<ControllerModule>, options: { cleanup?: boolean } = {}): ControllerModule {
   let loading: Promise<ControllerModule> | undefined;
   const loaded = async (): Promise<ControllerModule> => {
     const module = await (loading ??= load());
-    if (module.name !== name) throw new Error(`controller module "${name}" loaded the "${module.name}" module`);
+    if (module.name !== name) throw new AgentError(ErrorCode.Internal, `controller module "${name}" loaded the "${module.name}" module`);
     return module;
   };
   return {

@@ -2,6 +2,8 @@
  * Starts the enabled controllers, aggregates their readiness, applies reloads (validate first:
  * a bad config keeps the running one) and stops them within a bounded time. A controller that
  * throws is marked failed and shown in /status; the others and the daemon keep running.
+ * start() and apply() run one at a time: a reload (SIGHUP) that arrives while a controller is still
+ * starting waits for that start and then reloads it, instead of creating a second controller.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config, ControllerName } from '../config/schema.js';
@@ -42,6 +44,9 @@ export class Supervisor {
   private readonly errorCounter: Counter<'controller'>;
   private config: Config;
   private readonly unhandled: { count: number; last?: { message: string; at: string } } = { count: 0 };
+  /** The start or apply in progress; the next one runs after it. */
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(config: Config, options: SupervisorOptions) {
     this.config = config;
@@ -73,14 +78,20 @@ export class Supervisor {
     return this.config;
   }
 
-  async start(): Promise<void> {
-    for (const module of this.modules) {
-      if (this.enabled(module.name, this.config)) await this.startOne(module);
-    }
+  start(): Promise<void> {
+    return this.serially(async () => {
+      for (const module of this.modules) {
+        if (this.enabled(module.name, this.config)) await this.startOne(module);
+      }
+    });
   }
 
   /** Apply a validated config: reload running controllers, start newly enabled ones, stop disabled ones. */
-  async apply(next: Config): Promise<void> {
+  apply(next: Config): Promise<void> {
+    return this.serially(() => this.applyNow(next));
+  }
+
+  private async applyNow(next: Config): Promise<void> {
     const previous = this.config;
     this.config = next;
     // pino children keep the level they were created with: carry a new log.level to them.
@@ -102,7 +113,9 @@ export class Supervisor {
     }
   }
 
+  /** Not queued behind a slow start: stops at once; a start or apply still queued then does nothing. */
   async stop(): Promise<void> {
+    this.stopped = true;
     const running = [...this.slots.values()].reverse();
     for (const slot of running) await this.stopOne(slot);
   }
@@ -173,6 +186,12 @@ export class Supervisor {
   /** Errors that escaped every controller handler (shown in /status so they are not only in logs). */
   unhandledErrors(): { count: number; last?: { message: string; at: string } } {
     return { ...this.unhandled };
+  }
+
+  private serially(work: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() => (this.stopped ? undefined : work()));
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private enabled(name: ControllerName, config: Config): boolean {

@@ -6,7 +6,7 @@
  * reload, drift and error paths run without root.
  */
 import type { Clock } from '../agent/clock.js';
-import type { ProxyOwner } from './owner.js';
+import type { Owner } from '../host/owner.js';
 import type { TablePlan } from './plan.js';
 import type { Family, RuleSet } from './rules.js';
 
@@ -35,7 +35,7 @@ export interface CaptureTables {
 /** What the rules are built from, read from the host on every build. */
 export interface CaptureHost {
   /** capture.proxyUser → uid/gid; rejects naming the key when unknown or root. */
-  proxyOwner(user: string): Promise<ProxyOwner>;
+  proxyOwner(user: string): Promise<Owner>;
   /** capture.agentGroup → a gid this process holds (joined at start); rejects when unknown or not joined. */
   agentGid(group: string): Promise<number>;
   /** The nameservers DNS capture redirects (the resolv.conf copy saved in stateDir, else the system one). */

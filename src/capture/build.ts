@@ -5,12 +5,12 @@
 import type { Config } from '../config/schema.js';
 import type { CaptureHost } from './boundary.js';
 import { captureInput, type InputNotes } from './input.js';
-import type { ProxyOwner } from './owner.js';
+import type { Owner } from '../host/owner.js';
 import { buildRules, type Family, type RuleSet } from './rules.js';
 
 export interface Built {
   rules: RuleSet;
-  owner: ProxyOwner;
+  owner: Owner;
   agentGid: number;
   nameservers: string[];
   resolvConf: string;

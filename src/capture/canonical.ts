@@ -5,6 +5,7 @@
  * Pure.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { AgentError, ErrorCode } from '../errors.js';
 
 const ADDR_FLAGS: Record<string, 's' | 'd' | 'i' | 'o' | 'p'> = {
   '-s': 's',
@@ -72,7 +73,7 @@ export function canonicalAddress(value: string): string {
 /** `-A CHAIN spec` → { chain, spec } with spec canonical. */
 export function canonicalRule(line: string): { chain: string; spec: string } {
   const tokens = tokenize(line.trim());
-  if (tokens[0] !== '-A' || tokens[1] === undefined) throw new Error(`not an append rule: ${line}`);
+  if (tokens[0] !== '-A' || tokens[1] === undefined) throw new AgentError(ErrorCode.IptablesFailed, `not an append rule: ${line}`);
   return { chain: tokens[1], spec: canonicalSpec(tokens.slice(2)) };
 }
 

@@ -5,7 +5,7 @@
  * capture.cleanupOnStop (and for `run --cleanup-only`). Start after a crash is idempotent: the
  * first apply replaces whatever our chains hold.
  */
-import type { Controller, ControllerContext, ControllerModule, Readiness } from '../agent/controller.js';
+import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import { Reconciler } from '../agent/reconciler.js';
 import type { CaptureDetails } from '../status/status-document.js';
 import type { Config } from '../config/schema.js';
@@ -170,18 +170,3 @@ export class CaptureController implements Controller {
     this.lastError = { message: errorMessage(err), at: new Date(this.boundary.clock.now()).toISOString() };
   }
 }
-
-export const captureModule: ControllerModule = {
-  name: 'capture',
-  create: (config, ctx) => new CaptureController(config, ctx),
-  async cleanup(config, log) {
-    // With capture disabled the ISTIO_* chains may belong to istio-start.sh: not ours to remove.
-    if (!config.capture.enabled) {
-      log.info('capture disabled; leaving iptables alone');
-      return;
-    }
-    const tables = await systemCaptureBoundary().openTables();
-    const plans = await tables.cleanup();
-    log.info({ backend: tables.backend, tables: plans.filter((p) => !p.inSync).map((p) => p.table) }, 'capture rules removed');
-  },
-};

@@ -4,14 +4,14 @@
  * agent's own traffic bypasses capture through its group.
  */
 import type { Config } from '../config/schema.js';
-import { parseHostPort, type HostPort } from '../config/net-types.js';
-import type { ProxyOwner } from './owner.js';
+import { parseHostPort, type HostPort } from '../net/host-port.js';
+import type { Owner } from '../host/owner.js';
 import { familyOf, type CaptureInput } from './rules.js';
 
 export const SSH_PORT = 22;
 
 export interface HostFacts {
-  owner: ProxyOwner;
+  owner: Owner;
   /** capture.agentGroup's gid; the agent has it among its groups. */
   agentGid: number;
   nameservers: readonly string[];

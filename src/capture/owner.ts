@@ -1,52 +1,31 @@
 /**
- * The owners whose traffic bypasses capture. capture.proxyUser → uid/gid: a number is used as is
- * (gid = uid, as Istio defaults PROXY_GID to PROXY_UID); a name is looked up in /etc/passwd, and
- * its gid is the group of the same name in /etc/group, else the user's primary group. Root (uid or
- * gid 0) is refused. capture.agentGroup → the gid the agent holds (agent/agent-group.ts).
+ * The owners whose traffic bypasses capture. capture.proxyUser → uid/gid through the agent's one
+ * owner lookup (host/owner.ts); an unknown user and root (uid or gid 0) are refused.
+ * capture.agentGroup → the gid the agent holds (agent/agent-group.ts).
  */
-import { readFile } from 'node:fs/promises';
 import { GROUP_FILE, lookupGroupId, processHasGroup } from '../agent/agent-group.js';
 import { AgentError, ErrorCode } from '../errors.js';
+import { ACCOUNT_FILES, lookupOwner, resolveOwner, type AccountFiles, type Owner } from '../host/owner.js';
 
-export interface ProxyOwner {
-  uid: number;
-  gid: number;
+/** Pure: the proxy's owner from passwd and group contents, or an error saying what to do. */
+export function resolveProxyOwner(user: string, passwd: string, group: string): Owner {
+  return checkProxyOwner(user, resolveOwner(user, passwd, group));
 }
 
-function field(text: string, name: string, index: number): string | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const parts = line.split(':');
-    if (parts[0] === name) return parts[index];
-  }
-  return undefined;
+export async function lookupProxyOwner(user: string, files: AccountFiles = ACCOUNT_FILES): Promise<Owner> {
+  return checkProxyOwner(user, await lookupOwner(user, files));
 }
 
-/** Pure: resolves against the given passwd and group file contents. */
-export function resolveOwner(user: string, passwd: string, group: string): ProxyOwner {
+function checkProxyOwner(user: string, owner: Owner | undefined): Owner {
   const trimmed = user.trim();
-  const owner = /^\d+$/.test(trimmed) ? { uid: Number(trimmed), gid: Number(trimmed) } : lookupName(trimmed, passwd, group);
+  if (owner === undefined) {
+    throw new AgentError(ErrorCode.ConfigInvalid, `capture.proxyUser: user "${trimmed}" is not in /etc/passwd; create it (the istio-sidecar package creates istio-proxy) or give a numeric uid`);
+  }
   // The proxy's uid and gid bypass capture: root's would let every root process through.
   if (owner.uid === 0 || owner.gid === 0) {
     throw new AgentError(ErrorCode.ConfigInvalid, `capture.proxyUser: "${trimmed}" is uid ${owner.uid}, gid ${owner.gid}; root never bypasses capture: run the proxy under its own user (istio-proxy)`);
   }
   return owner;
-}
-
-function lookupName(trimmed: string, passwd: string, group: string): ProxyOwner {
-  const uidText = field(passwd, trimmed, 2);
-  if (uidText === undefined || !/^\d+$/.test(uidText)) {
-    throw new AgentError(ErrorCode.ConfigInvalid, `capture.proxyUser: user "${trimmed}" is not in /etc/passwd; create it (the istio-sidecar package creates istio-proxy) or give a numeric uid`);
-  }
-  const groupGid = field(group, trimmed, 2);
-  const primary = field(passwd, trimmed, 3);
-  const gidText = groupGid !== undefined && /^\d+$/.test(groupGid) ? groupGid : primary;
-  return { uid: Number(uidText), gid: Number(gidText ?? uidText) };
-}
-
-export async function lookupOwner(user: string, files = { passwd: '/etc/passwd', group: '/etc/group' }): Promise<ProxyOwner> {
-  const read = (path: string): Promise<string> => readFile(path, 'utf8').catch(() => '');
-  return resolveOwner(user, await read(files.passwd), await read(files.group));
 }
 
 /** capture.agentGroup's gid, which this process must hold (it joins at start), or an error saying what to do. */

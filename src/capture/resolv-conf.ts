@@ -4,7 +4,7 @@
  * live /etc/resolv.conf is the fallback.
  */
 import { readFile } from 'node:fs/promises';
-import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../config/resolv-conf.js';
+import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../host/resolv-conf.js';
 
 export async function readNameservers(stateDir: string, fallback = SYSTEM_RESOLV_CONF): Promise<{ file: string; nameservers: string[] }> {
   for (const file of [savedResolvConfPath(stateDir), fallback]) {

@@ -5,7 +5,9 @@
  * from writing rule text nobody validated: a space or newline in a value would end the rule and
  * start another. Owner ids of 0 are refused here too: root never bypasses capture as such. Pure.
  */
-import { isAccountId, isPlainIp, parseCidr } from '../config/net-types.js';
+import { isAccountId } from '../host/account-id.js';
+import { isPlainIp } from '../net/address.js';
+import { parseCidr } from '../net/cidr.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import type { CaptureInput } from './rules.js';
 

@@ -3,7 +3,7 @@
  * istio-iptables writes, per address family. Rules are `-A CHAIN …` lines in Istio's order and
  * spelling; canonical.ts makes them comparable with what iptables-save prints.
  */
-import type { HostPort } from '../config/net-types.js';
+import type { HostPort } from '../net/host-port.js';
 import { assertCaptureInput } from './rule-values.js';
 
 export type Family = 4 | 6;

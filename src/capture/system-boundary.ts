@@ -2,11 +2,11 @@
 import { systemClock } from '../agent/clock.js';
 import type { CaptureBoundary, CaptureHost } from './boundary.js';
 import { detectBinaries, directExec, Iptables, type Exec } from './iptables.js';
-import { lookupAgentGid, lookupOwner } from './owner.js';
+import { lookupAgentGid, lookupProxyOwner } from './owner.js';
 import { readNameservers } from './resolv-conf.js';
 
 export const systemCaptureHost: CaptureHost = {
-  proxyOwner: (user) => lookupOwner(user),
+  proxyOwner: (user) => lookupProxyOwner(user),
   agentGid: (group) => lookupAgentGid(group),
   nameservers: (stateDir) => readNameservers(stateDir),
 };

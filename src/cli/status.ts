@@ -1,7 +1,7 @@
 /** `status`: ask the running agent and render /status for a person (or raw JSON). */
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/load.js';
-import { DEFAULT_STATUS_PORT } from '../config/defaults.js';
-import { formatHostPort, parseHostPort, type HostPort } from '../config/net-types.js';
+import { DEFAULT_STATUS_PORT } from '../status/config-schema.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../net/host-port.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { parseCommandArgs } from './args.js';
 import { STATUS_HELP } from './help.js';
@@ -26,7 +26,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   let body: Record<string, unknown>;
   try {
     const res = await fetch(`http://${formatHostPort(addr)}/status`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    if (!res.ok) throw new AgentError(ErrorCode.StatusUnreachable, `HTTP ${res.status}`);
     body = (await res.json()) as Record<string, unknown>;
   } catch (err) {
     process.stderr.write(`mesh-node-agent is unreachable at ${formatHostPort(addr)}: ${errorMessage(err)}\nIs it running? Try: systemctl status mesh-node-agent\n`);

@@ -1,5 +1,9 @@
-/** Built-in defaults, in the form users write (DESIGN.md "Config"); the lowest layer. */
-export const DEFAULT_STATUS_PORT = 15030;
+/** Built-in defaults, in the form users write; the lowest layer. Each section's come from beside its controller. */
+import { captureDefaults } from '../capture/config-schema.js';
+import { dnsDefaults } from '../dns/config-schema.js';
+import { identityDefaults } from '../identity/config-schema.js';
+import { overlayDefaults } from '../overlay/config-schema.js';
+import { statusDefaults } from '../status/config-schema.js';
 
 export function defaultConfig(): Record<string, unknown> {
   return {
@@ -9,68 +13,10 @@ export function defaultConfig(): Record<string, unknown> {
       clusterEnv: '/var/lib/istio/envoy/cluster.env',
       sidecarEnv: '/var/lib/istio/envoy/sidecar.env',
     },
-    status: { listen: `127.0.0.1:${DEFAULT_STATUS_PORT}`, allowRemote: false },
-    identity: {
-      enabled: true,
-      ca: {
-        protocol: 'istiod',
-        address: 'istiod.istio-system.svc:15012',
-        serverName: '',
-        rootCert: '/etc/certs/root-cert.pem',
-        tokenFile: '/var/run/secrets/tokens/istio-token',
-        clusterId: 'Kubernetes',
-      },
-      spiffe: { trustDomain: 'cluster.local', namespace: 'default', serviceAccount: 'default' },
-      certDir: '/etc/certs',
-      owner: 'istio-proxy',
-      key: { type: 'RSA', bits: 2048 },
-      ttl: '24h',
-      graceRatio: 0.5,
-      graceJitter: 0.01,
-      onRotate: '',
-    },
-    overlay: {
-      enabled: false,
-      vni: 1,
-      port: 8472,
-      device: '',
-      underlay: { interface: '', address: '' },
-      network: '',
-      subnet: '',
-      mtu: 0,
-      peers: [],
-      etcd: {
-        endpoints: [],
-        prefix: '/coreos.com/network',
-        tls: { ca: '', cert: '', key: '' },
-        register: true,
-      },
-      resync: '30s',
-    },
-    capture: {
-      enabled: false,
-      inboundPorts: '',
-      localExcludePorts: [22],
-      serviceCIDRs: [],
-      serviceExcludeCIDRs: [],
-      proxyUser: 'istio-proxy',
-      agentGroup: 'mesh-node-agent',
-      outboundPort: 15001,
-      inboundPort: 15006,
-      dns: false,
-      cleanupOnStop: true,
-      resync: '30s',
-    },
-    dns: {
-      enabled: false,
-      listen: ['127.0.0.1:53'],
-      allowRemote: false,
-      upstreams: [],
-      hosts: [],
-      forward: [],
-      serviceEntries: { paths: [], autoAllocate: '240.240.0.0/16' },
-      ttl: 30,
-      cache: { size: 10000, maxTTL: 3600, negativeTTL: 30 },
-    },
+    status: statusDefaults(),
+    identity: identityDefaults(),
+    overlay: overlayDefaults(),
+    capture: captureDefaults(),
+    dns: dnsDefaults(),
   };
 }

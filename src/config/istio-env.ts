@@ -11,21 +11,26 @@ export interface EnvSetting {
   entry: EnvEntry;
 }
 
+/** A value that does not convert, with why (kept apart from any value a variable can hold). */
+class Invalid {
+  constructor(readonly message: string) {}
+}
+
 type Convert = (raw: string) => unknown;
 
 const text: Convert = (raw) => raw;
-const int: Convert = (raw) => (/^\d+$/.test(raw.trim()) ? Number(raw.trim()) : new TypeError('expected a whole number'));
-const float: Convert = (raw) => (raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : new TypeError('expected a number'));
+const int: Convert = (raw) => (/^\d+$/.test(raw.trim()) ? Number(raw.trim()) : new Invalid('expected a whole number'));
+const float: Convert = (raw) => (raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : new Invalid('expected a number'));
 const bool: Convert = (raw) => {
   const v = raw.trim().toLowerCase();
   if (['true', '1', 'yes'].includes(v)) return true;
   if (['false', '0', 'no', ''].includes(v)) return false;
-  return new TypeError('expected true or false');
+  return new Invalid('expected true or false');
 };
 const list: Convert = (raw) => raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
 const intList: Convert = (raw) => {
   const items = list(raw) as string[];
-  return items.every((s) => /^\d+$/.test(s)) ? items.map(Number) : new TypeError('expected a comma-separated list of ports');
+  return items.every((s) => /^\d+$/.test(s)) ? items.map(Number) : new Invalid('expected a comma-separated list of ports');
 };
 
 /**
@@ -58,6 +63,12 @@ const DERIVED_CA_KEYS = ['ISTIO_PILOT_PORT', 'ISTIO_SYSTEM_NAMESPACE'];
 /** The env variables this agent reads, for help text and check-config. */
 export const MAPPED_ENV_KEYS = [...Object.keys(DIRECT), ...DERIVED_CA_KEYS];
 
+/** Each variable with the config key it sets (the derived CA address included), for docs/config.md. */
+export const ENV_SOURCES: readonly { variable: string; key: string; steersTrust: boolean }[] = [
+  ...Object.entries(DIRECT).map(([variable, spec]) => ({ variable, key: spec.path.join('.'), steersTrust: spec.steersTrust })),
+  ...DERIVED_CA_KEYS.map((variable) => ({ variable, key: 'identity.ca.address', steersTrust: true })),
+];
+
 /** Variables read only from env files only root can write. */
 export const TRUST_STEERING_KEYS: ReadonlySet<string> = new Set([
   ...Object.entries(DIRECT).filter(([, spec]) => spec.steersTrust).map(([key]) => key),
@@ -72,7 +83,7 @@ export function mapIstioEnv(env: ReadonlyMap<string, EnvEntry>): { settings: Env
     const entry = env.get(key);
     if (entry === undefined) continue;
     const value = spec.convert(entry.value);
-    if (value instanceof TypeError) {
+    if (value instanceof Invalid) {
       issues.push({ file: entry.file, line: entry.line, col: 1, key, message: `${value.message}, got "${entry.value}"` });
     } else {
       settings.push({ path: spec.path, value, entry });

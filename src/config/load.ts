@@ -12,7 +12,7 @@ import { defaultConfig } from './defaults.js';
 import { FORBIDDEN_KEYS } from './key-guard.js';
 import { loadEnvFiles, type EnvFiles } from './env-files.js';
 import { mapIstioEnv, type EnvSetting } from './istio-env.js';
-import { registryWarnings } from './checks-registry.js';
+import { registryWarnings } from '../registry/etcd-config.js';
 import { configSchema, type Config } from './schema.js';
 import { ValueSources } from './value-sources.js';
 import { hasPath, locate, readYaml, type YamlInput } from './yaml-source.js';
@@ -122,7 +122,7 @@ function toIssue(
 ): ConfigIssue {
   const fullPath = unknownKey === undefined ? path : [...path, unknownKey];
   const key = fullPath.map(String).join('.');
-  const text = unknownKey === undefined ? message : `unknown key; check its spelling against DESIGN.md "Config"`;
+  const text = unknownKey === undefined ? message : 'unknown key; check its spelling (docs/config.md lists every key)';
   const yaml = input?.positions();
   if (yaml !== undefined && (unknownKey !== undefined || hasPath(yaml, path) || !envSourceFor(sources, path))) {
     const pos = locate(yaml, path, unknownKey) ?? { line: 1, col: 1 };

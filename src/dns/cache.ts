@@ -19,6 +19,7 @@ import { performanceClock } from './clock.js';
 import { RecordCursor } from './record-cursor.js';
 import { MEMO_TTL_FIRST, MEMO_TTLS_MAX, closeMemoTtls } from './reply-memo.js';
 import { HEADER, QType, copyBytes, type Query } from './wire.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 /** Replies larger than this are not kept, so the cache's memory stays bounded by size × this. */
 export const MAX_CACHED_REPLY = 4096;
@@ -228,7 +229,7 @@ export class DnsCache {
       this.evictions += 1;
       return this.free.pop()!;
     }
-    throw new Error('dns cache: no slot to evict');
+    throw new AgentError(ErrorCode.Internal, 'dns cache: no slot to evict');
   }
 
   private grow(): void {

@@ -4,10 +4,10 @@
  * rules and upstreams. Reload swaps the routes in place and keeps listeners whose address is
  * unchanged, so no query is dropped across a reload.
  */
-import type { ControllerContext, ControllerModule, Controller, Readiness } from '../agent/controller.js';
+import type { ControllerContext, Controller, Readiness } from '../agent/controller.js';
 import type { DnsDetails } from '../status/status-document.js';
 import type { Config, DnsConfig } from '../config/schema.js';
-import { parseHostPort, type HostPort } from '../config/net-types.js';
+import { parseHostPort, type HostPort } from '../net/host-port.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { AnswerEpoch } from './answer-epoch.js';
 import { DnsCache } from './cache.js';
@@ -20,7 +20,7 @@ import { MeshTable } from './mesh-table.js';
 import { registerDnsMetrics } from './metrics.js';
 import { DomainTable, normalizeName } from './names.js';
 import { Resolver, type Routes } from './resolver.js';
-import { savedResolvConfPath } from '../config/resolv-conf.js';
+import { savedResolvConfPath } from '../host/resolv-conf.js';
 import { savedUpstreams } from './resolv-conf.js';
 import { describeProblems, ServiceEntrySource, type LoadOutcome } from './service-entries.js';
 import { DnsStats } from './stats.js';
@@ -47,7 +47,7 @@ function serverAddress(server: string): HostPort {
   return hp;
 }
 
-class DnsController implements Controller {
+export class DnsController implements Controller {
   readonly name = 'dns' as const;
   private config: Config;
   private readonly stats = new DnsStats();
@@ -271,8 +271,3 @@ class DnsController implements Controller {
     }
   }
 }
-
-export const dnsModule: ControllerModule = {
-  name: 'dns',
-  create: (config, ctx) => new DnsController(config, ctx),
-};

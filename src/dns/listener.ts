@@ -3,7 +3,7 @@
  * see udp-batch.ts) and a TCP server (tcp-server.ts: capped per listener and per client address,
  * each connection bounded and timed out).
  */
-import { formatHostPort, type HostPort } from '../config/net-types.js';
+import { formatHostPort, type HostPort } from '../net/host-port.js';
 import type { Resolver } from './resolver.js';
 import { TcpServer } from './tcp-server.js';
 import { loadUdpBatch } from './udp-batch.js';

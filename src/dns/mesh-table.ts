@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { parseAllDocuments } from 'yaml';
-import { parseCidr } from '../config/net-types.js';
+import { parseCidr } from '../net/cidr.js';
 import { DomainTable, normalizeName } from './names.js';
 import { buildRecordSet, type RecordSet } from './records.js';
 import { allocateVips } from './vip.js';

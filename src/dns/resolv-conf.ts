@@ -5,10 +5,11 @@
  * The capture controller reads the same file.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { HostPort } from '../config/net-types.js';
-import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../config/resolv-conf.js';
+import { writeFileDurably } from '../host/durable-file.js';
+import type { HostPort } from '../net/host-port.js';
+import { parseNameservers, savedResolvConfPath, SYSTEM_RESOLV_CONF } from '../host/resolv-conf.js';
 
 /** A nameserver (always port 53) that is one of our listeners would be a forwarding loop. */
 export function isOwnListener(nameserver: string, listeners: readonly HostPort[]): boolean {
@@ -37,9 +38,7 @@ export async function savedUpstreams(stateDir: string, listeners: readonly HostP
       // No system resolv.conf: an empty copy; forwarded names get SERVFAIL until upstreams are configured.
     }
     await mkdir(dirname(saved), { recursive: true });
-    const tmp = `${saved}.tmp-${process.pid}`;
-    await writeFile(tmp, withoutOwnNameservers(text, listeners), { mode: 0o644 });
-    await rename(tmp, saved);
+    await writeFileDurably(saved, withoutOwnNameservers(text, listeners), { mode: 0o644, owner: 'agent' });
   }
   return parseNameservers(await readFile(saved, 'utf8')).filter((ns) => !isOwnListener(ns, listeners));
 }

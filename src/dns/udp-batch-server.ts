@@ -16,6 +16,7 @@ import { ANSWER_LATER, MIN_OUTPUT_ROOM, type Resolver } from './resolver.js';
 import { LATENCY_BUCKETS_MICROS, type DnsStats } from './stats.js';
 import type { UdpBatchAddon, UdpBatchHandle } from './udp-batch.js';
 import { UDP_BATCH_LAYOUT as L } from './udp-batch-layout.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 /** Meta bytes from here to the slot's end: sockaddr length, the memo word (0 on input), sockaddr (what sendTo takes). */
 const ADDR_FROM = L.metaAddrLength * 4;
@@ -68,16 +69,16 @@ export class BatchUdpServer {
     const shared = memo ? addon.enableMemo(handle, resolver().epoch.cell, new Float64Array(LATENCY_BUCKETS_MICROS)) : undefined;
     this.fast = shared && new Float64Array(shared.stats);
     const ttls = shared && new Uint16Array(shared.ttls);
-    if (ttls !== undefined && ttls.length < handle.slots * MEMO_TTL_WORDS) throw new Error('udp-batch: the memo TTL buffer is smaller than the slots');
+    if (ttls !== undefined && ttls.length < handle.slots * MEMO_TTL_WORDS) throw new AgentError(ErrorCode.Internal, 'udp-batch: the memo TTL buffer is smaller than the slots');
     this.memoSink = ttls && new SlotMemo(ttls);
-    if (this.fast !== undefined && this.fast.length < L.statsLength) throw new Error('udp-batch: the memo statistics buffer is smaller than its layout');
+    if (this.fast !== undefined && this.fast.length < L.statsLength) throw new AgentError(ErrorCode.Internal, 'udp-batch: the memo statistics buffer is smaller than its layout');
     this.input = Buffer.from(handle.input);
     this.inMeta32 = new Uint32Array(handle.inputMeta);
     this.inMeta8 = new Uint8Array(handle.inputMeta);
     this.output = Buffer.from(handle.output);
     this.outMeta32 = new Uint32Array(handle.outputMeta);
     this.words = handle.metaSize / 4;
-    if (handle.slotSize < MIN_OUTPUT_ROOM) throw new Error(`udp-batch slots of ${handle.slotSize} bytes are smaller than a cached reply (${MIN_OUTPUT_ROOM})`);
+    if (handle.slotSize < MIN_OUTPUT_ROOM) throw new AgentError(ErrorCode.Internal, `udp-batch slots of ${handle.slotSize} bytes are smaller than a cached reply (${MIN_OUTPUT_ROOM})`);
     this.responders = Array.from({ length: handle.slots }, (_, slot) => this.responder(slot));
     this.ctx = new QueryContext({ tcp: false, out: this.output, room: handle.slotSize, respond: this.responders[0]!.respond, memo: this.memoSink });
   }

@@ -6,6 +6,7 @@
 import { restoreQuestion } from './name-case.js';
 import { randomId } from './random-ids.js';
 import { HEADER, QR, u16 } from './wire.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 /**
  * A query waiting on one server. The forwarder's job is its own pending record: a query waits on
@@ -27,9 +28,9 @@ export interface UpstreamQuery {
 /** Tells the lane's server how an attempt went (health, round-trip time) before the query hears of it. */
 export type SettleHook = (q: UpstreamQuery, err: Error | undefined) => void;
 
-export class UpstreamTimeout extends Error {
+export class UpstreamTimeout extends AgentError {
   constructor(server: string) {
-    super(`no answer from ${server} in time`);
+    super(ErrorCode.DnsUpstreamFailed, `no answer from ${server} in time`);
     this.name = 'UpstreamTimeout';
   }
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { CASE_ONLY, SAME, compareQuestion } from './name-case.js';
 import { answer, fail, failAll, isReplyTo, prepareWire, type SettleHook, type UpstreamQuery } from './upstream-query.js';
 import { u16 } from './wire.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_PENDING = 512;
@@ -26,7 +27,7 @@ export class TcpLane {
 
   send(q: UpstreamQuery): void {
     if (this.pending.size >= TCP_MAX_PENDING) {
-      fail(q, new Error('too many queries on the upstream TCP connection'), this.hook);
+      fail(q, new AgentError(ErrorCode.DnsUpstreamFailed, 'too many queries on the upstream TCP connection'), this.hook);
       return;
     }
     let id = prepareWire(q);
@@ -70,7 +71,7 @@ export class TcpLane {
       if (this.socket !== socket) return;
       this.socket = undefined;
       clearTimeout(this.idleTimer);
-      failAll(this.pending, err ?? new Error(`TCP connection to ${this.host}:${this.port} closed`), this.hook);
+      failAll(this.pending, err ?? new AgentError(ErrorCode.DnsUpstreamFailed, `TCP connection to ${this.host}:${this.port} closed`), this.hook);
     };
     socket.on('error', (err) => gone(err));
     socket.on('close', () => gone());
@@ -99,7 +100,7 @@ export class TcpLane {
     clearTimeout(this.idleTimer);
     const socket = this.socket;
     this.socket = undefined;
-    failAll(this.pending, new Error('upstream closed'), this.hook);
+    failAll(this.pending, new AgentError(ErrorCode.DnsUpstreamFailed, 'upstream closed'), this.hook);
     socket?.destroy();
   }
 }

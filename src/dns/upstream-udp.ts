@@ -16,6 +16,7 @@ import { CASE_ONLY, SAME, compareQuestion, randomizeCase, type CaseLearner } fro
 import { randomId } from './random-ids.js';
 import { PortPool, type PooledPort } from './udp-port-pool.js';
 import { answer, fail, isReplyTo, prepareWire, type SettleHook, type UpstreamQuery } from './upstream-query.js';
+import { AgentError, ErrorCode } from '../errors.js';
 import { HEADER, u16 } from './wire.js';
 
 /** One connected socket of the pool, with the attempts waiting on it by their ID. */
@@ -115,7 +116,7 @@ export class UdpLane {
     try {
       port.socket.send(q.wire);
     } catch (err) {
-      this.onError(port, err instanceof Error ? err : new Error(String(err)));
+      this.onError(port, err instanceof Error ? err : new AgentError(ErrorCode.DnsUpstreamFailed, String(err)));
     }
   }
 
@@ -169,7 +170,7 @@ export class UdpLane {
   close(): void {
     for (const ex of [...this.pending]) {
       this.end(ex);
-      fail(ex.q, new Error('upstream closed'), this.hook);
+      fail(ex.q, new AgentError(ErrorCode.DnsUpstreamFailed, 'upstream closed'), this.hook);
     }
     this.pool.closeAll();
   }

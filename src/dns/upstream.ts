@@ -5,7 +5,7 @@
  * echoes it (name-case.ts); a reply is accepted only from the server's address, as a response to that
  * ID with the same question. Health is tracked from outcomes.
  */
-import { formatHostPort } from '../config/net-types.js';
+import { formatHostPort } from '../net/host-port.js';
 import { CaseLearner, type CaseEcho } from './name-case.js';
 import { TcpLane } from './upstream-tcp.js';
 import { UpstreamTimeout, type SettleHook, type UpstreamQuery } from './upstream-query.js';

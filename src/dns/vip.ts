@@ -4,7 +4,7 @@
  * state file; on a collision the lexicographically smaller host keeps the slot and the other
  * probes forward. Addresses written in manifests are never handed out. Pure.
  */
-import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../config/net-types.js';
+import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../net/cidr.js';
 
 export interface VipResult {
   vips: Map<string, string>;

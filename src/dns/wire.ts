@@ -4,6 +4,7 @@
  * reference measured ~22 µs per encode); these few functions are all the proxy needs to route.
  */
 import { NameInterner } from './name-intern.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export const HEADER = 12;
 export const QR = 0x8000;
@@ -176,12 +177,12 @@ export function encodeName(name: string): Buffer {
   const parts: Buffer[] = [];
   for (const label of labels) {
     const bytes = Buffer.from(label, 'latin1');
-    if (bytes.length === 0 || bytes.length > 63) throw new Error(`invalid DNS name "${name}": labels must be 1-63 bytes`);
+    if (bytes.length === 0 || bytes.length > 63) throw new AgentError(ErrorCode.DnsNameInvalid, `invalid DNS name "${name}": labels must be 1-63 bytes`);
     parts.push(Buffer.from([bytes.length]), bytes);
   }
   parts.push(Buffer.from([0]));
   const out = Buffer.concat(parts);
-  if (out.length > 255) throw new Error(`invalid DNS name "${name}": longer than 255 bytes`);
+  if (out.length > 255) throw new AgentError(ErrorCode.DnsNameInvalid, `invalid DNS name "${name}": longer than 255 bytes`);
   return out;
 }
 

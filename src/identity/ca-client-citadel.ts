@@ -5,7 +5,9 @@
  */
 import { AgentError, ErrorCode } from '../errors.js';
 import { baseMetadata, channelCredentials, channelOptions, describeAuth, unaryCall, type CaAnswer, type CaClient, type CaEndpoint, type CaRequest } from './ca-client.js';
-import { loadCaProtos, type CsrRequest, type CsrResponse } from './ca-protos.js';
+import { loadCaServices } from './ca-services.js';
+import type { CsrRequest } from './generated/istio/v1/auth/CsrRequest.js';
+import type { CsrResponse__Output as CsrResponse } from './generated/istio/v1/auth/CsrResponse.js';
 import { splitPemCertificates } from './pem.js';
 
 export const CITADEL_SERVER_NAME = 'istio-citadel';
@@ -14,8 +16,8 @@ export function createCitadelClient(options: CaEndpoint): CaClient {
   return {
     protocol: 'citadel',
     async sign(request: CaRequest): Promise<CaAnswer> {
-      const { IstioCAService } = loadCaProtos();
-      const client = new IstioCAService(options.address, channelCredentials(request.credentials), channelOptions(options));
+      const { citadel } = loadCaServices();
+      const client = new citadel(options.address, channelCredentials(request.credentials), channelOptions(options));
       try {
         const body: CsrRequest = {
           csr_pem: Buffer.from(request.csrPem),
@@ -23,7 +25,7 @@ export function createCitadelClient(options: CaEndpoint): CaClient {
           credential_type: 'onprem',
           requested_ttl_minutes: Math.max(1, Math.ceil(request.ttlMs / 60_000)),
         };
-        const response = await unaryCall<CsrRequest, CsrResponse>(client, 'HandleCSR', body, baseMetadata(request.credentials, {}), options, request.signal, 'HandleCSR');
+        const response = await unaryCall<CsrRequest, CsrResponse>((req, md, call, done) => client.HandleCSR(req, md, call, done), body, baseMetadata(request.credentials, {}), options, request.signal, 'HandleCSR');
         if (!response.is_approved) {
           const detail = response.status?.message ?? 'no reason given';
           throw new AgentError(ErrorCode.CaAnswerRejected, `Citadel did not approve the CSR: ${detail}; the installed certificate is kept`);

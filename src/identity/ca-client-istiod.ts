@@ -4,7 +4,9 @@
  */
 import { AgentError, ErrorCode } from '../errors.js';
 import { baseMetadata, channelCredentials, channelOptions, describeAuth, unaryCall, type CaAnswer, type CaClient, type CaEndpoint, type CaRequest } from './ca-client.js';
-import { loadCaProtos, type IstioCertificateRequest, type IstioCertificateResponse } from './ca-protos.js';
+import { loadCaServices } from './ca-services.js';
+import type { IstioCertificateRequest } from './generated/istio/v1/auth/IstioCertificateRequest.js';
+import type { IstioCertificateResponse__Output as IstioCertificateResponse } from './generated/istio/v1/auth/IstioCertificateResponse.js';
 
 export interface IstiodOptions extends CaEndpoint {
   clusterId: string;
@@ -15,8 +17,8 @@ export function createIstiodClient(options: IstiodOptions): CaClient {
   return {
     protocol: 'istiod',
     async sign(request: CaRequest): Promise<CaAnswer> {
-      const { IstioCertificateService } = loadCaProtos();
-      const client = new IstioCertificateService(options.address, channelCredentials(request.credentials), channelOptions(options));
+      const { istiod } = loadCaServices();
+      const client = new istiod(options.address, channelCredentials(request.credentials), channelOptions(options));
       try {
         const body: IstioCertificateRequest = {
           csr: request.csrPem,
@@ -24,7 +26,7 @@ export function createIstiodClient(options: IstiodOptions): CaClient {
           metadata: { fields: { CertSigner: { stringValue: options.certSigner ?? '' } } },
         };
         const metadata = baseMetadata(request.credentials, { ClusterID: options.clusterId });
-        const response = await unaryCall<IstioCertificateRequest, IstioCertificateResponse>(client, 'CreateCertificate', body, metadata, options, request.signal, 'CreateCertificate');
+        const response = await unaryCall<IstioCertificateRequest, IstioCertificateResponse>((req, md, call, done) => client.CreateCertificate(req, md, call, done), body, metadata, options, request.signal, 'CreateCertificate');
         const chain = response.cert_chain;
         // pilot-agent rejects a chain of one element too: without the root the answer is incomplete.
         if (!Array.isArray(chain) || chain.length <= 1) {

@@ -3,7 +3,7 @@
  * channel (trusting the mesh root, with the current certificate as client certificate when it is
  * still valid) and gRPC call plumbing with a deadline and cancellation.
  */
-import { credentials, Metadata, status as grpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status as grpcStatus, type CallOptions, type ClientUnaryCall, type requestCallback, type ServiceError } from '@grpc/grpc-js';
 import { AgentError, ErrorCode } from '../errors.js';
 
 export interface CaCredentials {
@@ -70,18 +70,17 @@ export function baseMetadata(creds: CaCredentials, extra: Record<string, string>
   return md;
 }
 
-type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: { deadline: number }, callback: (err: ServiceError | null, value?: Res) => void) => { cancel(): void };
+/** A generated client's unary method, e.g. `(req, md, options, cb) => client.CreateCertificate(req, md, options, cb)`. */
+export type UnaryMethod<Req, Res> = (request: Req, metadata: Metadata, options: CallOptions, callback: requestCallback<Res>) => ClientUnaryCall;
 
 /** One unary call with a deadline; the abort signal cancels it. Errors become MNA_CA_UNAVAILABLE. */
-export function unaryCall<Req, Res>(client: Client, method: string, request: Req, metadata: Metadata, endpoint: CaEndpoint, signal: AbortSignal | undefined, what: string): Promise<Res> {
-  const fn = (client as unknown as Record<string, UnaryMethod<Req, Res>>)[method];
-  if (typeof fn !== 'function') return Promise.reject(new Error(`${what}: the client has no method ${method}`));
+export function unaryCall<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, metadata: Metadata, endpoint: CaEndpoint, signal: AbortSignal | undefined, what: string): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(new AgentError(ErrorCode.CaUnavailable, `${what}: cancelled`));
       return;
     }
-    const call = fn.call(client, request, metadata, { deadline: Date.now() + endpoint.timeoutMs }, (err, value) => {
+    const call = method(request, metadata, { deadline: Date.now() + endpoint.timeoutMs }, (err, value) => {
       signal?.removeEventListener('abort', onAbort);
       if (err !== null) {
         reject(grpcError(err, endpoint, what));

@@ -1,6 +1,6 @@
 /** Picks the CA client and its TLS server name from identity.ca. */
 import type { IdentityConfig } from '../config/schema.js';
-import { parseHostPort } from '../config/net-types.js';
+import { parseHostPort } from '../net/host-port.js';
 import type { CaClient } from './ca-client.js';
 import { CITADEL_SERVER_NAME, createCitadelClient } from './ca-client-citadel.js';
 import { createIstiodClient } from './ca-client-istiod.js';

@@ -33,7 +33,8 @@ import {
   type EntryFacts,
 } from './cert-dir-plan.js';
 import { secureCertDir } from './cert-dir-secure.js';
-import { atomicWriteFile, fsyncDir, writeNewFile, type Owner } from './durable-fs.js';
+import { fsyncDir, writeFileDurably, writeNewFile } from '../host/durable-file.js';
+import type { Owner } from '../host/owner.js';
 
 export { CHAIN_FILE, DATA_LINK, KEY_FILE, META_FILE, ROOT_FILE } from './cert-dir-plan.js';
 
@@ -153,7 +154,7 @@ export class CertStore {
     // The root goes first: peers verifying our new chain need it, and the old chain still verifies
     // until the switch during an ordinary rotation (same root).
     if (current.rootPem !== input.rootPem) {
-      await atomicWriteFile(this.path(ROOT_FILE), input.rootPem, 0o644, undefined);
+      await writeFileDurably(this.path(ROOT_FILE), input.rootPem, { mode: 0o644, owner: 'agent' });
       result.rootWritten = true;
     }
     if (current.keyPem !== input.keyPem || current.chainPem !== input.chainPem) {
@@ -243,12 +244,12 @@ export class CertStore {
     if (files.keyPem !== undefined) {
       // With an owner the key is owner:root 0640: the proxy reads it as owner and the agent, for
       // its own renewals after a restart, through group root (no CAP_DAC_READ_SEARCH either).
-      const keyOwner = owner === undefined ? undefined : { uid: owner.uid, gid: 0 };
-      await writeNewFile(join(temp, KEY_FILE), files.keyPem, owner === undefined ? 0o600 : 0o640, keyOwner);
+      const spec = owner === undefined ? { mode: 0o600, owner: 'agent' as const } : { mode: 0o640, owner: { uid: owner.uid, gid: 0 } };
+      await writeNewFile(join(temp, KEY_FILE), files.keyPem, spec);
     }
     // Everything but the key stays root's: the proxy reads it and cannot change it.
-    if (files.chainPem !== undefined) await writeNewFile(join(temp, CHAIN_FILE), files.chainPem, 0o644, undefined);
-    if (files.meta !== undefined) await writeNewFile(join(temp, META_FILE), `${JSON.stringify(files.meta)}\n`, 0o644, undefined);
+    if (files.chainPem !== undefined) await writeNewFile(join(temp, CHAIN_FILE), files.chainPem, { mode: 0o644, owner: 'agent' });
+    if (files.meta !== undefined) await writeNewFile(join(temp, META_FILE), `${JSON.stringify(files.meta)}\n`, { mode: 0o644, owner: 'agent' });
     await fsyncDir(temp);
     await rename(temp, this.path(name));
     await fsyncDir(this.dir);

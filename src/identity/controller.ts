@@ -7,13 +7,13 @@ import type { Controller, ControllerContext, Readiness } from '../agent/controll
 import type { IdentityDetails } from '../status/status-document.js';
 import type { Config, IdentityConfig } from '../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
-import type { Owner } from './durable-fs.js';
+import type { Owner } from '../host/owner.js';
 import type { CertFiles, IdentityBoundary } from './boundary.js';
 import type { CertDirFinding } from './cert-store.js';
 import { createIdentityMetrics, type FailureReason, type IdentityMetrics } from './metrics.js';
 import { runOnRotate } from './on-rotate.js';
 import { inspectStored, type Inspection } from './inspect.js';
-import { lookupOwner } from './owner.js';
+import { lookupOwner } from '../host/owner.js';
 import { rotateOnce } from './rotate.js';
 import { RotationLoop } from './rotation-loop.js';
 import type { Assessment } from './schedule.js';

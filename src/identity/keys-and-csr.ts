@@ -6,6 +6,7 @@
  */
 import { createPrivateKey, sign } from 'node:crypto';
 import forge from 'node-forge';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export interface KeyAndCsr {
   /** PKCS#1 "RSA PRIVATE KEY" PEM, the format Istio writes by default. */
@@ -19,11 +20,11 @@ export const MIN_RSA_BITS = 2048;
 
 export function generateRsaKey(bits: number): Promise<forge.pki.rsa.KeyPair> {
   if (!Number.isInteger(bits) || bits < MIN_RSA_BITS) {
-    return Promise.reject(new Error(`identity.key.bits ${bits} is too small; use at least ${MIN_RSA_BITS}`));
+    return Promise.reject(new AgentError(ErrorCode.KeyGenerationFailed, `identity.key.bits ${bits} is too small; use at least ${MIN_RSA_BITS}`));
   }
   return new Promise((resolve, reject) => {
     forge.pki.rsa.generateKeyPair({ bits, e: 0x10001 }, (err, keypair) => {
-      if (err !== null && err !== undefined) reject(err instanceof Error ? err : new Error(String(err)));
+      if (err !== null && err !== undefined) reject(new AgentError(ErrorCode.KeyGenerationFailed, `key generation failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
       else resolve(keypair);
     });
   });

@@ -1,5 +1,6 @@
 /** PEM text helpers: split a bundle into certificates and parse them with node:crypto. */
 import { X509Certificate } from 'node:crypto';
+import { AgentError, ErrorCode } from '../errors.js';
 
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -11,12 +12,12 @@ export function splitPemCertificates(text: string): string[] {
 /** Parses every certificate of a PEM bundle; throws naming `what` when a block is unparsable or none is present. */
 export function parseCertificates(text: string, what: string): X509Certificate[] {
   const blocks = splitPemCertificates(text);
-  if (blocks.length === 0) throw new Error(`${what}: no PEM certificate found`);
+  if (blocks.length === 0) throw new AgentError(ErrorCode.CertInvalid, `${what}: no PEM certificate found`);
   return blocks.map((block, index) => {
     try {
       return new X509Certificate(block);
     } catch (err) {
-      throw new Error(`${what}: certificate ${index + 1} does not parse (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      throw new AgentError(ErrorCode.CertInvalid, `${what}: certificate ${index + 1} does not parse (${err instanceof Error ? err.message : String(err)})`, { cause: err });
     }
   });
 }

@@ -13,6 +13,7 @@ import { joinPem } from './pem.js';
 import { spiffeId } from './spiffe.js';
 import { loadTrustedRoots } from './trust.js';
 import { verifyAnswer } from './verify.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export interface RotationOutcome {
   serial: string;
@@ -65,7 +66,7 @@ export async function rotateOnce(config: IdentityConfig, store: CertFiles, clien
   });
   // istiod's layout (OutputKeyCertToDir): the chain file holds every element, root included.
   const chainBlocks = client.protocol === 'istiod' && answer.root !== undefined ? [...verified.chainPem, verified.rootPem] : verified.chainPem;
-  if (signal.aborted) throw new Error('rotation cancelled before install');
+  if (signal.aborted) throw new AgentError(ErrorCode.Cancelled, 'rotation cancelled before install');
   const result = await store.install({
     keyPem: fresh.keyPem,
     chainPem: joinPem(dedupeTail(chainBlocks)),

@@ -6,7 +6,7 @@
  * the map is kept as it was: a server that is down never looks like "everything was deleted".
  */
 import type { Logger } from '../log.js';
-import { errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { KubeApiError, isGone } from './api-error.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { KubeClient } from './client.js';
@@ -41,7 +41,11 @@ export interface InformerOptions {
 }
 
 /** The stream cannot be trusted any more (a line that is not an event): relist. */
-class StreamFault extends Error {}
+class StreamFault extends AgentError {
+  constructor(message: string) {
+    super(ErrorCode.WatchReset, message);
+  }
+}
 
 export class Informer {
   private objects = new Map<string, KubeObject>();
@@ -87,7 +91,7 @@ export class Informer {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.syncWaiters = this.syncWaiters.filter((w) => w !== done);
-        reject(new Error(`${this.options.path}: not synced after ${timeoutMs} ms: ${this.book.status.reason ?? 'no answer yet'}`));
+        reject(new AgentError(ErrorCode.KubeApiFailed, `${this.options.path}: not synced after ${timeoutMs} ms: ${this.book.status.reason ?? 'no answer yet'}`));
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);

@@ -5,7 +5,7 @@
  * not fail requests. The token itself never reaches a log or an error message.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { describeOrigin, kubeConfigError, type TokenSpec } from './target.js';
 
 export interface TokenSource {
@@ -74,7 +74,7 @@ class FileTokenSource implements TokenSource {
       }
       const token = (await readFile(this.path, 'utf8')).trim();
       const problem = tokenProblem(token);
-      if (problem !== undefined) throw new Error(`the file ${problem}`);
+      if (problem !== undefined) throw new AgentError(ErrorCode.KubeConfigInvalid, `the file ${problem}`);
       this.cached = token;
       this.mtimeMs = info.mtimeMs;
       this.readAt = this.now();

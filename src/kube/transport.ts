@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { KubeApiError, statusOf } from './api-error.js';
 import type { TlsMaterial } from './credentials.js';
 import type { TokenSource } from './token-source.js';
@@ -122,7 +122,7 @@ export class Transport {
         ...(this.options.tls.servername === undefined ? {} : { servername: this.options.tls.servername }),
         ...(req.signal === undefined ? {} : { signal: req.signal }),
       });
-      const timer = setTimeout(() => r.destroy(new Error(`timed out after ${deadlineMs} ms`)), deadlineMs);
+      const timer = setTimeout(() => r.destroy(new AgentError(ErrorCode.KubeApiFailed, `timed out after ${deadlineMs} ms`)), deadlineMs);
       timer.unref();
       r.on('response', (res) => {
         res.on('close', () => clearTimeout(timer));
@@ -148,7 +148,7 @@ function readBody(res: IncomingMessage, limit: number, req: HttpRequest): Promis
     res.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        res.destroy(new Error(`the response exceeded ${limit} bytes`));
+        res.destroy(new AgentError(ErrorCode.KubeApiFailed, `the response exceeded ${limit} bytes`));
         return;
       }
       parts.push(chunk);

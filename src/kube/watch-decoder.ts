@@ -5,6 +5,7 @@
  */
 import { statusOf, type KubeStatus } from './api-error.js';
 import { checkObject, resourceVersionOf, type KubeObject } from './objects.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export type WatchEvent =
   | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject; key: string }
@@ -21,9 +22,9 @@ export interface WatchProblem {
 
 export type Decoded = { ok: true; event: WatchEvent } | ({ ok: false } & WatchProblem);
 
-export class LineTooLongError extends Error {
+export class LineTooLongError extends AgentError {
   constructor(readonly limit: number) {
-    super(`a watch line exceeded ${limit} bytes`);
+    super(ErrorCode.WatchReset, `a watch line exceeded ${limit} bytes`);
   }
 }
 

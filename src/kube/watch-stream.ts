@@ -4,7 +4,7 @@
  * lines before it were handed over), the stream is destroyed and the read fails with that error.
  */
 import type { IncomingMessage } from 'node:http';
-import { errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { KubeApiError } from './api-error.js';
 import { LineSplitter, LineTooLongError } from './watch-decoder.js';
 
@@ -28,7 +28,7 @@ export function readWatchStream(res: IncomingMessage, path: string, maxLineBytes
         onLines(splitter.push(chunk));
         if (splitter.overflowed) throw new LineTooLongError(splitter.maxLine);
       } catch (err) {
-        finish(err instanceof Error ? err : new Error(errorMessage(err)));
+        finish(err instanceof Error ? err : new AgentError(ErrorCode.KubeApiFailed, errorMessage(err)));
       }
     });
     res.on('end', () => finish());

@@ -1,4 +1,5 @@
 /** Address and MAC conversions between the text users write and the byte buffers rtnetlink carries. */
+import { AgentError, ErrorCode } from '../errors.js';
 
 /** Parsed by hand: called for every object of every resync. */
 export function ipv4ToBuffer(address: string): Buffer {
@@ -9,7 +10,7 @@ export function ipv4ToBuffer(address: string): Buffer {
   for (let i = 0; i <= address.length; i++) {
     const c = i < address.length ? address.charCodeAt(i) : 46; // a final '.'
     if (c === 46) {
-      if (digits === 0 || value > 255 || part > 3) throw new TypeError(`not an IPv4 address: ${address}`);
+      if (digits === 0 || value > 255 || part > 3) throw new AgentError(ErrorCode.UnsafeValue, `not an IPv4 address: ${address}`);
       out[part++] = value;
       value = 0;
       digits = 0;
@@ -17,10 +18,10 @@ export function ipv4ToBuffer(address: string): Buffer {
       value = value * 10 + (c - 48);
       digits += 1;
     } else {
-      throw new TypeError(`not an IPv4 address: ${address}`);
+      throw new AgentError(ErrorCode.UnsafeValue, `not an IPv4 address: ${address}`);
     }
   }
-  if (part !== 4) throw new TypeError(`not an IPv4 address: ${address}`);
+  if (part !== 4) throw new AgentError(ErrorCode.UnsafeValue, `not an IPv4 address: ${address}`);
   return out;
 }
 
@@ -43,12 +44,12 @@ function hexDigit(c: number): number {
 }
 
 export function macToBuffer(mac: string): Buffer {
-  if (mac.length !== 17) throw new TypeError(`not a MAC address: ${mac}`);
+  if (mac.length !== 17) throw new AgentError(ErrorCode.UnsafeValue, `not a MAC address: ${mac}`);
   const out = Buffer.allocUnsafe(6);
   for (let i = 0; i < 6; i++) {
     const hi = hexDigit(mac.charCodeAt(i * 3));
     const lo = hexDigit(mac.charCodeAt(i * 3 + 1));
-    if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) throw new TypeError(`not a MAC address: ${mac}`);
+    if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) throw new AgentError(ErrorCode.UnsafeValue, `not a MAC address: ${mac}`);
     out[i] = hi * 16 + lo;
   }
   return out;

@@ -246,7 +246,7 @@ export class OverlayController implements Controller {
   }
 
   private async ensure(): Promise<boolean> {
-    if (this.spec === undefined) throw new Error('device spec missing');
+    if (this.spec === undefined) throw new AgentError(ErrorCode.Internal, 'device spec missing');
     const before = this.link?.index;
     const result = await ensureDevice(this.socket(), this.spec);
     this.link = result.link;
@@ -299,7 +299,7 @@ export class OverlayController implements Controller {
   }
 
   private socket(): RtSocket {
-    if (this.sock === undefined) throw new Error('overlay controller is not started');
+    if (this.sock === undefined) throw new AgentError(ErrorCode.Internal, 'overlay controller is not started');
     return this.sock;
   }
 }

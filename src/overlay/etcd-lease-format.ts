@@ -3,8 +3,10 @@
  * JSON value flanneld (v0.18+, etcd v3 API) writes. Pure: no I/O.
  */
 import { isIPv4 } from 'node:net';
-import { isMac, parseCidr } from '../config/net-types.js';
+import { isMac } from '../net/address.js';
+import { parseCidr } from '../net/cidr.js';
 import type { Peer } from './peer-source.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 /** What a lease value says about its host (flannel's LeaseAttrs, IPv4 part). */
 export interface LeaseAttrs {
@@ -69,17 +71,17 @@ export function decodeLease(value: string): LeaseAttrs {
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw new Error('lease value is not JSON');
+    throw new AgentError(ErrorCode.EtcdLeaseInvalid, 'lease value is not JSON');
   }
-  if (!isRecord(parsed)) throw new Error('lease value is not a JSON object');
+  if (!isRecord(parsed)) throw new AgentError(ErrorCode.EtcdLeaseInvalid, 'lease value is not a JSON object');
   const publicIP = field(parsed, 'PublicIP');
-  if (typeof publicIP !== 'string' || !isIPv4(publicIP)) throw new Error('lease has no IPv4 PublicIP');
+  if (typeof publicIP !== 'string' || !isIPv4(publicIP)) throw new AgentError(ErrorCode.EtcdLeaseInvalid, 'lease has no IPv4 PublicIP');
   const backendType = field(parsed, 'BackendType');
-  if (typeof backendType !== 'string') throw new Error('lease has no BackendType');
+  if (typeof backendType !== 'string') throw new AgentError(ErrorCode.EtcdLeaseInvalid, 'lease has no BackendType');
   const data = field(parsed, 'BackendData');
   const vtepMAC = isRecord(data) ? field(data, 'VtepMAC') : undefined;
   const vni = isRecord(data) ? field(data, 'VNI') : undefined;
-  if (backendType === 'vxlan' && (typeof vtepMAC !== 'string' || !isMac(vtepMAC))) throw new Error('vxlan lease has no valid BackendData.VtepMAC');
+  if (backendType === 'vxlan' && (typeof vtepMAC !== 'string' || !isMac(vtepMAC))) throw new AgentError(ErrorCode.EtcdLeaseInvalid, 'vxlan lease has no valid BackendData.VtepMAC');
   return {
     publicIP,
     backendType,

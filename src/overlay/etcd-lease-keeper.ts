@@ -239,7 +239,7 @@ export class EtcdLeaseKeeper {
     const stream = await this.options.client.leaseClient.leaseKeepAlive();
     try {
       return await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('keepalive timed out')), 5000);
+        const timer = setTimeout(() => reject(new AgentError(ErrorCode.EtcdUnavailable, 'keepalive timed out')), 5000);
         stream.on('data', (res) => {
           clearTimeout(timer);
           resolve(Number(res.TTL));

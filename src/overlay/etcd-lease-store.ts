@@ -4,9 +4,10 @@
  * ID, so a restart keeps that etcd lease (or revokes it) instead of leaving it behind for 24 h.
  * Written atomically.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCidr } from '../config/net-types.js';
+import { writeFileDurably } from '../host/durable-file.js';
+import { parseCidr } from '../net/cidr.js';
 
 export const LEASE_STATE_FILE = 'etcd-lease.json';
 
@@ -37,7 +38,5 @@ export async function readPersistedSubnet(stateDir: string): Promise<string> {
 export async function persistLease(stateDir: string, subnet: string, key: string, leaseId: string): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
   const path = join(stateDir, LEASE_STATE_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ subnet, key, leaseId, at: new Date().toISOString() })}\n`, { mode: 0o644 });
-  await rename(tmp, path);
+  await writeFileDurably(path, `${JSON.stringify({ subnet, key, leaseId, at: new Date().toISOString() })}\n`, { mode: 0o644, owner: 'agent' });
 }

@@ -3,8 +3,9 @@
  * this agent's overlay config: every member of a VXLAN overlay must use the same VNI and port, so a
  * mismatch is an error the operator must fix, never something to guess around. Pure.
  */
-import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../config/net-types.js';
+import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../net/cidr.js';
 import type { NetworkBounds } from './peer-gate.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export interface NetworkConfig {
   /** e.g. 10.234.0.0/16 */
@@ -45,7 +46,7 @@ function field(record: Record<string, unknown>, name: string): unknown {
 function optionalInt(record: Record<string, unknown>, name: string, where: string): number | undefined {
   const value = field(record, name);
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new Error(`${where}: ${name} must be a non-negative integer`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new AgentError(ErrorCode.ConfigInvalid, `${where}: ${name} must be a non-negative integer`);
   return value;
 }
 
@@ -55,26 +56,26 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error(`${where} is not JSON; write flannel's network config there, e.g. {"Network":"10.234.0.0/16","Backend":{"Type":"vxlan"}}`);
+    throw new AgentError(ErrorCode.ConfigInvalid, `${where} is not JSON; write flannel's network config there, e.g. {"Network":"10.234.0.0/16","Backend":{"Type":"vxlan"}}`);
   }
-  if (!isRecord(parsed)) throw new Error(`${where} is not a JSON object`);
-  if (field(parsed, 'EnableIPv4') === false) throw new Error(`${where}: EnableIPv4 is false; this agent joins IPv4 flannel networks only`);
+  if (!isRecord(parsed)) throw new AgentError(ErrorCode.ConfigInvalid, `${where} is not a JSON object`);
+  if (field(parsed, 'EnableIPv4') === false) throw new AgentError(ErrorCode.ConfigInvalid, `${where}: EnableIPv4 is false; this agent joins IPv4 flannel networks only`);
   const networkText = field(parsed, 'Network');
   const cidr = typeof networkText === 'string' ? parseCidr(networkText) : undefined;
-  if (cidr === undefined || cidr.family !== 4) throw new Error(`${where}: Network must be an IPv4 CIDR such as 10.234.0.0/16`);
-  if (cidr.prefix > 28) throw new Error(`${where}: Network ${String(networkText)} is smaller than /28, which flannel refuses`);
+  if (cidr === undefined || cidr.family !== 4) throw new AgentError(ErrorCode.ConfigInvalid, `${where}: Network must be an IPv4 CIDR such as 10.234.0.0/16`);
+  if (cidr.prefix > 28) throw new AgentError(ErrorCode.ConfigInvalid, `${where}: Network ${String(networkText)} is smaller than /28, which flannel refuses`);
   const [first, last] = ipv4Range(cidr);
   const network = `${intToIpv4(first)}/${cidr.prefix}`;
 
   const subnetLen = optionalInt(parsed, 'SubnetLen', where) ?? (cidr.prefix <= 22 ? 24 : cidr.prefix + 2);
-  if (subnetLen <= cidr.prefix || subnetLen > 30) throw new Error(`${where}: SubnetLen ${subnetLen} must be longer than the Network prefix /${cidr.prefix} and at most 30`);
+  if (subnetLen <= cidr.prefix || subnetLen > 30) throw new AgentError(ErrorCode.ConfigInvalid, `${where}: SubnetLen ${subnetLen} must be longer than the Network prefix /${cidr.prefix} and at most 30`);
   const size = 2 ** (32 - subnetLen);
   const minSet = parseBound(parsed, 'SubnetMin', where);
   const maxSet = parseBound(parsed, 'SubnetMax', where);
   const min = minSet ?? first + size;
   const max = maxSet ?? last - size + 1;
   if (min < first || max > last || min > max || min % size !== 0 || max % size !== 0) {
-    throw new Error(`${where}: SubnetMin/SubnetMax must be /${subnetLen} network addresses inside ${network}, SubnetMin ≤ SubnetMax`);
+    throw new AgentError(ErrorCode.ConfigInvalid, `${where}: SubnetMin/SubnetMax must be /${subnetLen} network addresses inside ${network}, SubnetMin ≤ SubnetMax`);
   }
 
   const backend = field(parsed, 'Backend');
@@ -82,7 +83,7 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
   const typeValue = field(backendRecord, 'Type');
   // flannel falls back to "udp" when no backend is given; only VXLAN is something we can join.
   const backendType = typeof typeValue === 'string' ? typeValue.toLowerCase() : 'udp';
-  if (backendType !== 'vxlan') throw new Error(`${where}: Backend.Type is "${backendType}"; this agent joins vxlan networks only`);
+  if (backendType !== 'vxlan') throw new AgentError(ErrorCode.ConfigInvalid, `${where}: Backend.Type is "${backendType}"; this agent joins vxlan networks only`);
   const vni = optionalInt(backendRecord, 'VNI', where) ?? 1;
   const port = optionalInt(backendRecord, 'Port', where) ?? 0;
   return { network, subnetLen, subnetMin: intToIpv4(min), subnetMax: intToIpv4(max), minSet: minSet !== undefined, maxSet: maxSet !== undefined, backendType, vni, port };
@@ -91,7 +92,7 @@ export function parseNetworkConfig(text: string, where: string): NetworkConfig {
 function parseBound(record: Record<string, unknown>, name: string, where: string): number | undefined {
   const value = field(record, name);
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || parseCidr(`${value}/32`)?.family !== 4) throw new Error(`${where}: ${name} must be an IPv4 address`);
+  if (typeof value !== 'string' || parseCidr(`${value}/32`)?.family !== 4) throw new AgentError(ErrorCode.ConfigInvalid, `${where}: ${name} must be an IPv4 address`);
   return ipv4ToInt(value);
 }
 

@@ -5,7 +5,7 @@
  * the source reports not ready with the reason.
  */
 import type { Etcd3 } from 'etcd3';
-import { AgentError, errorMessage } from '../errors.js';
+import { errorMessage, isRefusal, type AgentError } from '../errors.js';
 import type { Readiness } from '../agent/controller.js';
 import type { Logger } from '../log.js';
 import { readNetworkConfig } from './etcd-config-reader.js';
@@ -113,7 +113,7 @@ export class EtcdPeerSource implements PeerSource {
           if (reason !== undefined) this.reason = reason;
           if (connected) options.onConnected?.();
           if (connected) this.firstOutcome?.();
-          else this.firstOutcome?.(new FirstFailure(reason ?? 'etcd unreachable', AgentError.is(error) ? error : undefined));
+          else this.firstOutcome?.(new FirstFailure(reason ?? 'etcd unreachable', isRefusal(error) ? error : undefined));
         },
       },
       options.log,
@@ -194,13 +194,12 @@ export class EtcdPeerSource implements PeerSource {
   }
 }
 
-/** Carries a first failure to start(); config errors (AgentError) are fatal, others are not. */
-class FirstFailure extends Error {
-  readonly configError: AgentError | undefined;
-  constructor(reason: string, configError?: AgentError) {
-    super(reason);
-    this.configError = configError;
-  }
+/** Carries a first failure to start() (a value, never thrown); refusals of ours are fatal, others are not. */
+class FirstFailure {
+  constructor(
+    readonly reason: string,
+    readonly configError: AgentError | undefined,
+  ) {}
 }
 
 function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {

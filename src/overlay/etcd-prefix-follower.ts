@@ -6,7 +6,7 @@
  * never looks like "all keys deleted".
  */
 import type { Etcd3, IWatchResponse } from 'etcd3';
-import { AgentError, errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage, isRefusal } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './etcd-backoff.js';
 
@@ -35,16 +35,24 @@ export interface FollowerStats {
   lastError?: string;
 }
 
-class CompactedError extends Error {
+class CompactedError extends AgentError {
   constructor(readonly compactRevision: string) {
-    super(`watch revision was compacted (compact revision ${compactRevision})`);
+    super(ErrorCode.WatchReset, `watch revision was compacted (compact revision ${compactRevision})`);
   }
 }
 
-class StoppedError extends Error {}
+class StoppedError extends AgentError {
+  constructor() {
+    super(ErrorCode.Cancelled, 'stopped');
+  }
+}
 
 /** The etcd cluster was replaced or restored: revisions restarted, so re-list. */
-class ClusterChangedError extends Error {}
+class ClusterChangedError extends AgentError {
+  constructor(message: string) {
+    super(ErrorCode.WatchReset, message);
+  }
+}
 
 /** The range_end that makes a key a prefix: the key with its last byte incremented. */
 export function prefixRangeEnd(prefix: string): Buffer {
@@ -124,7 +132,7 @@ export class PrefixFollower {
         this.stats.lastError = errorMessage(err);
         this.stats.reconnects += 1;
         // An AgentError is ours (e.g. a config mismatch) and says what to do; anything else is etcd.
-        this.events.onState(false, AgentError.is(err) ? this.stats.lastError : `etcd unreachable: ${this.stats.lastError}`, err);
+        this.events.onState(false, isRefusal(err) ? this.stats.lastError : `etcd unreachable: ${this.stats.lastError}`, err);
         const delay = backoffDelay(attempt);
         attempt += 1;
         this.log.warn({ err: this.stats.lastError, retryInMs: delay }, 'etcd watch interrupted; keeping the last known leases');
@@ -162,20 +170,20 @@ export class PrefixFollower {
         if (err === undefined) resolve();
         else reject(err);
       };
-      this.stopStream = () => finish(new StoppedError('stopped'));
+      this.stopStream = () => finish(new StoppedError());
       if (this.stopped) {
-        finish(new StoppedError('stopped'));
+        finish(new StoppedError());
         return;
       }
       stream.on('data', (res: IWatchResponse) => {
         try {
           this.onResponse(res, onCreated);
         } catch (err) {
-          finish(err instanceof Error ? err : new Error(String(err)));
+          finish(err instanceof Error ? err : new AgentError(ErrorCode.EtcdUnavailable, String(err)));
         }
       });
       stream.on('error', (err: Error) => finish(err));
-      stream.on('end', () => finish(new Error('etcd closed the watch stream')));
+      stream.on('end', () => finish(new AgentError(ErrorCode.EtcdUnavailable, 'etcd closed the watch stream')));
       stream.write({
         create_request: {
           key: Buffer.from(this.prefix),
@@ -195,7 +203,7 @@ export class PrefixFollower {
     if (res.compact_revision !== undefined && res.compact_revision !== '0' && res.compact_revision !== '') {
       throw new CompactedError(res.compact_revision);
     }
-    if (res.canceled) throw new Error(`etcd canceled the watch${res.cancel_reason === '' ? '' : `: ${res.cancel_reason}`}`);
+    if (res.canceled) throw new AgentError(ErrorCode.EtcdUnavailable, `etcd canceled the watch${res.cancel_reason === '' ? '' : `: ${res.cancel_reason}`}`);
     if (res.created) {
       // The store is behind what we applied: etcd was restored or rebuilt, our revision is meaningless.
       if (BigInt(res.header.revision) < this.revision) {

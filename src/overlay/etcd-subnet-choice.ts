@@ -4,7 +4,7 @@
  * else the subnet we held before (persisted), else a random free one. Pure: the caller turns the
  * decision into one etcd transaction.
  */
-import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../config/net-types.js';
+import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../net/cidr.js';
 import { subnetProblem, type NetworkConfig } from './etcd-network-config.js';
 
 export interface ExistingLease {

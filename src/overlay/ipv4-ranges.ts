@@ -4,8 +4,9 @@
  * address classes a VXLAN remote can never be.
  */
 import { isIPv4 } from 'node:net';
-import { ipv4ToInt } from '../config/net-types.js';
+import { ipv4ToInt } from '../net/cidr.js';
 import { parseSubnet, type Subnet } from './subnet.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export interface Range {
   first: number;
@@ -84,7 +85,7 @@ const SPECIAL: readonly [string, string][] = [
 ];
 const SPECIAL_RANGES = SPECIAL.map(([cidr, why]) => {
   const s = parseSubnet(cidr);
-  if (s === undefined) throw new Error(`bad constant ${cidr}`);
+  if (s === undefined) throw new AgentError(ErrorCode.Internal, `bad constant ${cidr}`);
   return { first: s.first, last: s.last, why };
 });
 

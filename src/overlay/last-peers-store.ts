@@ -4,8 +4,9 @@
  * empty registry. Written atomically; read strictly (a file that does not have the expected
  * shape is ignored), and what it holds goes through the peer gate like any other input.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileDurably } from '../host/durable-file.js';
 import type { NetworkBounds } from './peer-gate.js';
 import type { Peer } from './peer-source.js';
 
@@ -80,8 +81,6 @@ export async function readLastPeers(stateDir: string, source: string, onProblem?
 export async function writeLastPeers(stateDir: string, source: string, set: LastPeers): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
   const path = lastPeersPath(stateDir, source);
-  const tmp = `${path}.${process.pid}.tmp`;
   const peers = set.peers.map((p) => ({ key: p.key ?? `${source}:${p.subnet}`, subnet: p.subnet, publicIP: p.publicIP, vtepMAC: p.vtepMAC, order: p.order ?? 0, ...(p.revision === undefined ? {} : { revision: p.revision }) }));
-  await writeFile(tmp, `${JSON.stringify({ version: 1, source, savedAt: new Date().toISOString(), network: set.network ?? null, peers })}\n`, { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileDurably(path, `${JSON.stringify({ version: 1, source, savedAt: new Date().toISOString(), network: set.network ?? null, peers })}\n`, { mode: 0o600, owner: 'agent' });
 }

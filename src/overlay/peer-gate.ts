@@ -7,7 +7,7 @@
  * inputs, not on their order: claims on one subnet, VTEP MAC or public IP go to the earliest
  * candidate (source precedence, then `order`, e.g. the etcd create revision, then key).
  */
-import { ipv4ToInt } from '../config/net-types.js';
+import { ipv4ToInt } from '../net/cidr.js';
 import { RangeSet, macProblem, rangeOf, rangesOf, unicastProblem, type Range } from './ipv4-ranges.js';
 import { parseSubnet, type Subnet } from './subnet.js';
 

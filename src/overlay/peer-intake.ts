@@ -6,7 +6,7 @@
  * is true: the controller then removes nothing, so an unreachable registry never empties the VM.
  */
 import type { Gauge } from 'prom-client';
-import { errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OverlayDetails } from '../status/status-document.js';
 import { DesiredPeers, type PeerChange } from './desired-peers.js';
@@ -179,7 +179,7 @@ export class PeerIntake {
   }
 
   private facts(): PreparedFacts {
-    if (this.prepared === undefined) throw new Error('facts not prepared');
+    if (this.prepared === undefined) throw new AgentError(ErrorCode.Internal, 'facts not prepared');
     return this.prepared;
   }
 

@@ -3,7 +3,7 @@
  * underlay address, VTEP MAC, source and whether it is in the kernel, or why not. Bounded, so a
  * host with thousands of peers keeps /status small; the counts stay beside it.
  */
-import { ipv4ToInt } from '../config/net-types.js';
+import { ipv4ToInt } from '../net/cidr.js';
 import type { DesiredEntry } from './desired-peers.js';
 
 export const STATUS_PEERS = 200;

@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ControllerContext } from '../agent/controller.js';
-import { errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { listAddresses } from '../netlink/addresses.js';
 import type { KernelEvent } from '../netlink/event-types.js';
 import type { NetlinkEvents } from '../netlink/events.js';
@@ -170,7 +170,7 @@ export class ReconcileLoop {
         }
       }
       const link = this.host.link();
-      if (link === undefined) throw new Error('no device');
+      if (link === undefined) throw new AgentError(ErrorCode.NetlinkFailed, 'no device');
       if (req.full) await this.observe(s, link);
       // Taken right before planning: a full plan covers what was queued during its dump (left queued,
       // such an addition would merge with its own removal into nothing, and the route would stay).

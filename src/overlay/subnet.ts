@@ -1,5 +1,5 @@
 /** IPv4 subnet arithmetic for the overlay (pure). */
-import { intToIpv4, ipv4Range, parseCidr } from '../config/net-types.js';
+import { intToIpv4, ipv4Range, parseCidr } from '../net/cidr.js';
 
 export interface Subnet {
   /** Normalized CIDR, e.g. 10.234.1.0/24. */

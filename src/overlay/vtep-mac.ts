@@ -4,10 +4,11 @@
  * (flannel issues #1155, #1795).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMac } from '../config/net-types.js';
+import { isMac } from '../net/address.js';
 import { AgentError, ErrorCode } from '../errors.js';
+import { writeFileDurably } from '../host/durable-file.js';
 
 export function generateMac(): string {
   const b = randomBytes(6);
@@ -34,8 +35,6 @@ export async function loadOrCreateMac(stateDir: string, device: string, adopt?: 
   }
   const mac = adopt !== undefined && isMac(adopt) && adopt !== '00:00:00:00:00:00' ? adopt : generateMac();
   await mkdir(stateDir, { recursive: true });
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, `${mac}\n`, { mode: 0o644 });
-  await rename(tmp, path);
+  await writeFileDurably(path, `${mac}\n`, { mode: 0o644, owner: 'agent' });
   return { mac, created: true };
 }

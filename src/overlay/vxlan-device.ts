@@ -8,6 +8,7 @@
 import { addAddress, deleteAddress, listAddresses } from '../netlink/addresses.js';
 import { createVxlan, deleteLink, getLinkByName, setLink, type Link, type LinkChange, type VxlanSpec } from '../netlink/links.js';
 import type { RtSocket } from '../netlink/socket.js';
+import { AgentError, ErrorCode } from '../errors.js';
 
 export interface DeviceSpec extends VxlanSpec {
   /** The VTEP address: own subnet's network address (as /32). */
@@ -54,7 +55,7 @@ export async function ensureDevice(s: RtSocket, spec: DeviceSpec): Promise<Ensur
     await createVxlan(s, spec);
     if (verdict.action === 'create') actions.push('created');
     link = await getLinkByName(s, spec.name);
-    if (link === undefined) throw new Error(`device ${spec.name} vanished right after creation`);
+    if (link === undefined) throw new AgentError(ErrorCode.NetlinkFailed, `device ${spec.name} vanished right after creation`);
   }
   // The address goes on before the link comes up (flannel's order).
   const dev = link;

@@ -6,7 +6,7 @@
  * a port. Pure.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { isLoopback } from '../config/net-types.js';
+import { isLoopback } from '../net/address.js';
 
 export function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return false;

@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { formatHostPort, type HostPort } from '../config/net-types.js';
+import { formatHostPort, type HostPort } from '../net/host-port.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { isLoopbackHost, refusedHostMessage } from './host-check.js';
 import { PAGE_HEADERS, renderStatusPage } from './page.js';

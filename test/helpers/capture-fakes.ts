@@ -5,7 +5,7 @@
  * the old rules, a missing iptables, a changed /etc/passwd.
  */
 import type { ApplyOutcome, AppliedPlan, CaptureBoundary, CaptureHost, CaptureTables } from '../../src/capture/boundary.js';
-import type { ProxyOwner } from '../../src/capture/owner.js';
+import type { Owner } from '../../src/host/owner.js';
 import { planFamily } from '../../src/capture/plan.js';
 import type { Family, RuleSet, TableRules } from '../../src/capture/rules.js';
 import { parseSave, type SavedTable } from '../../src/capture/save-parse.js';
@@ -89,12 +89,12 @@ export class FakeTables implements CaptureTables {
 }
 
 export class FakeHost implements CaptureHost {
-  users = new Map<string, ProxyOwner>([['istio-proxy', { uid: 1337, gid: 1337 }]]);
+  users = new Map<string, Owner>([['istio-proxy', { uid: 1337, gid: 1337 }]]);
   groups = new Map<string, number>([['mesh-node-agent', 1500]]);
   resolv = { file: '/etc/resolv.conf', nameservers: ['10.0.0.2'] };
   lookups = 0;
 
-  proxyOwner(user: string): Promise<ProxyOwner> {
+  proxyOwner(user: string): Promise<Owner> {
     this.lookups += 1;
     const owner = this.users.get(user);
     if (owner === undefined) return Promise.reject(new AgentError(ErrorCode.ConfigInvalid, `capture.proxyUser: user "${user}" is not in /etc/passwd`));

@@ -3,7 +3,7 @@
  * test creates, started and stopped with the tool's start.sh / stop.sh. This process reaches it
  * through a bridge (kube-bridge.ts) at https://127.0.0.1:<port>, which the serving certificate
  * covers. The tool is found through MNA_KUBE_APISERVER_DIR, else in shared/ beside the checkout
- * (where CI lays it) or the workplace's; a missing tool fails the test with a message saying so.
+ * (where CI lays it); a missing tool fails the test with a message saying so.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,7 +21,7 @@ export const KUBE_APISERVER_DIR_ENV = 'MNA_KUBE_APISERVER_DIR';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The one place the tool's default locations are written. */
-const DEFAULT_TOOL_DIRS = [join(repoRoot, '../shared/tools/kube-apiserver'), '/work/shared/tools/kube-apiserver'];
+const DEFAULT_TOOL_DIRS = [join(repoRoot, '../shared/tools/kube-apiserver')];
 
 /** The tool's directory (start.sh, stop.sh, kube-apiserver, crds/), or an error saying how to provide it. */
 export function kubeApiServerToolDir(): string {

@@ -10,7 +10,13 @@ import type { ServerCredentials} from '@grpc/grpc-js';
 import { experimental, Server, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
-import { caServiceDefinitions, type CsrRequest, type CsrResponse, type IstioCertificateRequest, type IstioCertificateResponse } from '../../src/identity/ca-protos.js';
+import { loadCaServices } from '../../src/identity/ca-services.js';
+import type { CsrRequest__Output as CsrRequest } from '../../src/identity/generated/istio/v1/auth/CsrRequest.js';
+import type { CsrResponse } from '../../src/identity/generated/istio/v1/auth/CsrResponse.js';
+import type { IstioCAServiceHandlers } from '../../src/identity/generated/istio/v1/auth/IstioCAService.js';
+import type { IstioCertificateRequest__Output as IstioCertificateRequest } from '../../src/identity/generated/istio/v1/auth/IstioCertificateRequest.js';
+import type { IstioCertificateResponse } from '../../src/identity/generated/istio/v1/auth/IstioCertificateResponse.js';
+import type { IstioCertificateServiceHandlers } from '../../src/identity/generated/istio/v1/auth/IstioCertificateService.js';
 import { createIntermediateCa, createRootCa, createServingCert, issueWorkloadCert, type Issuer } from './pki.js';
 
 export type CaProtocol = 'istiod' | 'citadel';
@@ -138,14 +144,12 @@ export class TestCa {
   async start(): Promise<void> {
     if (this.server !== undefined) return;
     const server = new Server();
-    const defs = caServiceDefinitions();
-    if (this.options.protocol === 'istiod') {
-      server.addService(defs.istiod, { CreateCertificate: this.createCertificate.bind(this) });
-    } else {
-      // Citadel 1.1 served both APIs on :8060.
-      server.addService(defs.citadel, { HandleCSR: this.handleCsr.bind(this) });
-      server.addService(defs.istiod, { CreateCertificate: this.createCertificate.bind(this) });
-    }
+    const services = loadCaServices();
+    const istiod: IstioCertificateServiceHandlers = { CreateCertificate: this.createCertificate.bind(this) };
+    const citadel: IstioCAServiceHandlers = { HandleCSR: this.handleCsr.bind(this) };
+    server.addService(services.istiod.service, istiod);
+    // Citadel 1.1 served both APIs on :8060.
+    if (this.options.protocol === 'citadel') server.addService(services.citadel.service, citadel);
     const provider = new StaticProvider(Buffer.from(this.roots.map((r) => r.certPem).join('')), {
       certificate: Buffer.from(this.serving.certPem + this.servingIntermediate.certPem),
       privateKey: Buffer.from(this.serving.keyPem),

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
-import { Registry } from 'prom-client';
-import type { Controller, ControllerModule, Readiness } from '../../src/agent/controller.js';
+import { Counter, Registry } from 'prom-client';
+import type { Controller, ControllerContext, ControllerModule, Readiness } from '../../src/agent/controller.js';
 import { lazyModule } from '../../src/agent/lazy-module.js';
 import { Supervisor } from '../../src/agent/supervisor.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -53,6 +53,12 @@ async function config(overrides: Partial<Record<ControllerName, boolean>>, level
 
 const silent = createLogger({ level: 'silent' });
 
+/** Lets pending promise callbacks run until `done` holds (bounded: a hundred turns of the event loop). */
+async function waitUntil(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i += 1) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(done(), 'the condition held within 100 event-loop turns');
+}
+
 describe('supervisor', () => {
   test('starts enabled controllers only and aggregates readiness', async () => {
     const identity = new Scripted('identity');
@@ -102,6 +108,41 @@ describe('supervisor', () => {
     assert.deepEqual(overlay.calls, ['start', 'reload:warn']);
     const status = sup.status();
     assert.deepEqual(CONTROLLER_NAMES.filter((k) => status[k].enabled), ['overlay']);
+  });
+
+  test('a reload while a controller is still starting waits for it and reloads it: no second controller', async () => {
+    // Like the real ones, this controller registers its metrics when constructed: a second instance
+    // in the same registry would throw "metric already registered".
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const created: Scripted[] = [];
+    const slowStart: ControllerModule = {
+      name: 'identity',
+      create: (_config, ctx: ControllerContext) => {
+        new Counter({ name: 'mesh_node_agent_identity_test_total', help: 'registered per instance', registers: [ctx.metrics] });
+        const c = new Scripted('identity');
+        c.start = () => {
+          c.calls.push('start');
+          return gate;
+        };
+        created.push(c);
+        return c;
+      },
+    };
+    const metrics = new Registry();
+    const sup = new Supervisor(await config({ identity: true }), { modules: [slowStart], log: silent, metrics });
+    const starting = sup.start();
+    await waitUntil(() => created[0]?.calls.includes('start') === true);
+    assert.deepEqual(sup.readiness(), [{ name: 'identity', ready: false, reason: 'starting' }]);
+    const reloading = sup.apply(await config({ identity: true }, 'debug'));
+    release();
+    await Promise.all([starting, reloading]);
+    assert.equal(created.length, 1, 'one controller');
+    assert.deepEqual(created[0]?.calls, ['start', 'reload:debug']);
+    const status = sup.status() as unknown as Record<string, { state: string; errors: number; lastError?: { message: string } }>;
+    assert.equal(status.identity?.state, 'running', status.identity?.lastError?.message);
+    assert.equal(status.identity?.errors, 0);
+    await sup.stop();
   });
 
   test('a controller whose stop hangs does not hold up shutdown beyond its timeout', async () => {

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { configSchema } from '../../src/config/schema.js';
 import { defaultConfig } from '../../src/config/defaults.js';
 import { captureInput } from '../../src/capture/input.js';
-import { resolveOwner } from '../../src/capture/owner.js';
+import { resolveProxyOwner } from '../../src/capture/owner.js';
 import { parseGroupId } from '../../src/agent/agent-group.js';
-import { parseNameservers } from '../../src/config/resolv-conf.js';
+import { parseNameservers } from '../../src/host/resolv-conf.js';
 import { AgentError } from '../../src/errors.js';
 
 function config(capture: Record<string, unknown>, extra: Record<string, unknown> = {}): ReturnType<typeof configSchema.parse> {
@@ -60,17 +60,17 @@ describe('proxy owner', () => {
   const group = 'root:x:0:\nistio-proxy:x:996:\n';
 
   test('a name resolves via passwd, its gid via the group of the same name', () => {
-    assert.deepEqual(resolveOwner('istio-proxy', passwd, group), { uid: 998, gid: 996 });
+    assert.deepEqual(resolveProxyOwner('istio-proxy', passwd, group), { uid: 998, gid: 996 });
   });
   test('without a group of that name, the primary group', () => {
-    assert.deepEqual(resolveOwner('nogroup-user', passwd, group), { uid: 1200, gid: 1300 });
+    assert.deepEqual(resolveProxyOwner('nogroup-user', passwd, group), { uid: 1200, gid: 1300 });
   });
   test('a number is a uid and (as Istio defaults PROXY_GID) the gid', () => {
-    assert.deepEqual(resolveOwner('1337', passwd, group), { uid: 1337, gid: 1337 });
+    assert.deepEqual(resolveProxyOwner('1337', passwd, group), { uid: 1337, gid: 1337 });
   });
   test('an unknown name is a clear error naming the key', () => {
     assert.throws(
-      () => resolveOwner('envoy', passwd, group),
+      () => resolveProxyOwner('envoy', passwd, group),
       (err: unknown) => AgentError.is(err) && err.message.includes('capture.proxyUser') && err.message.includes('envoy'),
     );
   });
@@ -78,7 +78,7 @@ describe('proxy owner', () => {
     const withRootGroup = `${passwd}wheelish:x:1400:0::/:/bin/false\n`;
     for (const user of ['root', '0', 'wheelish']) {
       assert.throws(
-        () => resolveOwner(user, withRootGroup, group),
+        () => resolveProxyOwner(user, withRootGroup, group),
         (err: unknown) => AgentError.is(err) && /root never bypasses capture/.test(err.message),
         user,
       );

@@ -58,7 +58,7 @@ describe('config loading', () => {
     assert.ok(issues.includes(`${path}:5:8: overlay.vni: Too big: expected number to be <=16777215`), issues.join('\n'));
     assert.ok(issues.some((l) => l.startsWith(`${path}:7:`) && l.includes('overlay.peers.0.vtepMAC: not a MAC address')), issues.join('\n'));
     assert.ok(issues.includes(`${path}:9:18: dns.cache.size: Too small: expected number to be >=0`), issues.join('\n'));
-    assert.ok(issues.includes(`${path}:10:3: dns.lisen: unknown key; check its spelling against DESIGN.md "Config"`), issues.join('\n'));
+    assert.ok(issues.includes(`${path}:10:3: dns.lisen: unknown key; check its spelling (docs/config.md lists every key)`), issues.join('\n'));
     assert.ok(issues.includes(`${path}:12:11: status.listen: not HOST:PORT; write e.g. 127.0.0.1:15030 or [::1]:53`), issues.join('\n'));
     assert.equal(issues.length, 5);
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseNameservers } from '../../src/config/resolv-conf.js';
+import { parseNameservers } from '../../src/host/resolv-conf.js';
 import { savedUpstreams } from '../../src/dns/resolv-conf.js';
 
 void describe('dns saved resolv.conf', () => {

@@ -6,7 +6,6 @@ import { chown, link, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertStore, DATA_LINK, type CertDirFinding } from '../../src/identity/cert-store.js';
-import { parsePasswd } from '../../src/identity/owner.js';
 
 const meta = (serial: string) => ({ issuedAt: 1, spiffeId: 'spiffe://x/ns/a/sa/b', serial });
 
@@ -162,14 +161,5 @@ void describe('CertStore and files it did not write', () => {
       assert.match(err.message, /identity.certDir \S+ is a symbolic link; refusing to use it. Fix: set identity.certDir to the directory itself/);
       return true;
     });
-  });
-});
-
-void describe('owner lookup', () => {
-  void test('parses /etc/passwd lines by name or uid', () => {
-    const passwd = 'root:x:0:0:root:/root:/bin/bash\nistio-proxy:x:1337:1337::/var/lib/istio:/bin/false\n';
-    assert.deepEqual(parsePasswd(passwd, 'istio-proxy'), { uid: 1337, gid: 1337 });
-    assert.deepEqual(parsePasswd(passwd, '1337'), { uid: 1337, gid: 1337 });
-    assert.equal(parsePasswd(passwd, 'nobody'), undefined);
   });
 });

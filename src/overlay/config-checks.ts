@@ -2,13 +2,10 @@
  * Cross-field checks of the overlay section (pure): this host's subnet against `network`, and
  * the static peers through the overlay's peer gate (the same reasons it gives at run time).
  */
-import { gatePeers, type Candidate, type LocalFacts } from '../overlay/peer-gate.js';
-import { intToIpv4, ipv4Range, isIp, isMac, parseCidr, type Cidr } from './net-types.js';
-
-export interface CheckIssue {
-  path: (string | number)[];
-  message: string;
-}
+import type { CheckIssue } from '../config/check-issue.js';
+import { gatePeers, type Candidate, type LocalFacts } from './peer-gate.js';
+import { isIp, isMac } from '../net/address.js';
+import { intToIpv4, ipv4Range, parseCidr, type Cidr } from '../net/cidr.js';
 
 interface OverlayShape {
   enabled: boolean;

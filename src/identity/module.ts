@@ -1,4 +1,4 @@
-/** The identity capability as a controller module (see controllers.ts). */
+/** The identity capability as the supervisor sees it (see controllers.ts). */
 import type { ControllerModule } from '../agent/controller.js';
 import { IdentityController } from './controller.js';
 
