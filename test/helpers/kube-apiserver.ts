@@ -20,8 +20,11 @@ import { createNetns, type Netns } from './netns.js';
 export const KUBE_APISERVER_DIR_ENV = 'MNA_KUBE_APISERVER_DIR';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-/** The one place the tool's default locations are written. */
-const DEFAULT_TOOL_DIRS = [join(repoRoot, '../shared/tools/kube-apiserver')];
+/**
+ * The one place the tool's default locations are written: beside the checkout, then the path the
+ * project's machines (and CI) provision it at, for clones and worktrees that live elsewhere.
+ */
+const DEFAULT_TOOL_DIRS = [join(repoRoot, '../shared/tools/kube-apiserver'), '/work/shared/tools/kube-apiserver'];
 
 /** The tool's directory (start.sh, stop.sh, kube-apiserver, crds/), or an error saying how to provide it. */
 export function kubeApiServerToolDir(): string {
