@@ -6,6 +6,7 @@
  * last pass for /status. Time is injected, so each rule is unit-tested on a fake clock.
  */
 
+import { AgentError, ErrorCode } from '../errors.js';
 import { systemClock, type Clock } from './clock.js';
 
 /** The agent's one clock type (clock.ts), under the name the reconciler's users know. */
@@ -77,7 +78,7 @@ interface Batch<R> {
   waiters: ((result: PassResult) => void)[];
 }
 
-const STOPPED: PassResult = { ok: false, error: new Error('reconciler stopped') };
+const STOPPED: PassResult = { ok: false, error: new AgentError(ErrorCode.Cancelled, 'reconciler stopped') };
 
 export class Reconciler<R> {
   private readonly clock: ReconcilerClock;

@@ -10,6 +10,7 @@
  * beyond the common ones, and every error. Undefined means "ask the full parser", which then
  * reports problems with their positions. Pure.
  */
+import { AgentError, ErrorCode } from '../errors.js';
 import { FORBIDDEN_KEYS } from './key-guard.js';
 
 /** Tabs, CR, a BOM, control characters, surrogates, non-characters: left to the full parser. */
@@ -22,7 +23,7 @@ interface Line {
 }
 
 /** Thrown (and caught below) wherever the input leaves the subset. */
-const BAIL = new Error('outside the fast YAML subset');
+const BAIL = new AgentError(ErrorCode.Internal, 'outside the fast YAML subset');
 
 function bail(): never {
   throw BAIL;

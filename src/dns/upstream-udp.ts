@@ -95,7 +95,7 @@ export class UdpLane {
     try {
       port = this.pool.take(now, randomId());
     } catch (err) {
-      fail(q, err instanceof Error ? err : new Error(String(err)), this.hook);
+      fail(q, err instanceof Error ? err : new AgentError(ErrorCode.DnsUpstreamFailed, String(err)), this.hook);
       return;
     }
     if (port.error !== undefined) {

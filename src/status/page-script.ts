@@ -64,7 +64,7 @@ function live(message, bad) {
 }
 function refresh() {
   if (document.hidden) return;
-  var get = function (path) { return fetch(path, { cache: 'no-store', headers: { accept: 'application/json' } }).then(function (r) { if (!r.ok) throw new Error(path + ': HTTP ' + r.status); return r.json(); }); };
+  var get = function (path) { return fetch(path, { cache: 'no-store', headers: { accept: 'application/json' } }).then(function (r) { if (!r.ok) throw { message: path + ': HTTP ' + r.status }; return r.json(); }); };
   Promise.all([get('/status'), get('/status/history')]).then(function (both) {
     var now = Date.now();
     document.querySelector('header').replaceWith(header(both[0]));
