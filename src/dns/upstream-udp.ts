@@ -2,9 +2,9 @@
  * UDP to one upstream server through a rotating pool of connected sockets (udp-port-pool.ts): each
  * query leaves from a socket picked at random, bound by the kernel to a random port of the ephemeral
  * range, that carries a bounded number of queries for a bounded time before a fresh one replaces it.
- * A socket per query cost half the forwarded path's throughput in socket, bind, connect, epoll and
- * close calls; shared by a few queries, the port is as unknown to an off-path spoofer (who must
- * still hit port, ID and letter case at once) and no port stays in use for long. The sockets are
+ * A socket per query pays socket, bind, connect, epoll and close calls on every forwarded query;
+ * shared by a few queries, the port is as unknown to an off-path spoofer (who must still hit port,
+ * ID and letter case at once) and no port stays in use for long. The sockets are
  * connected to the server, so only its address can answer and an ICMP port-unreachable fails the
  * queries waiting on that socket at once. A reply must be a response to a pending random ID of its
  * socket repeating that query's question exactly, letter case included while the server is known or
