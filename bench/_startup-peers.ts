@@ -7,6 +7,7 @@
  * Both also report CPU time (agent and its monitor child; the batch processes), which a busy
  * machine disturbs less than wall time.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
-import { must, run, waitFor } from '../test/helpers/exec.js';
+import { must, waitFor } from '../test/helpers/exec.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
 import { testPort } from '../test/helpers/ports.js';
 import type { ShippedBuild } from './_shipped.js';
@@ -29,7 +30,12 @@ class KernelWatch {
   readonly heard = { ip: false, bridge: false };
   doneAt: number | undefined;
 
-  constructor(ns: Netns, private readonly n: number) {
+  constructor(
+    ns: Netns,
+    private readonly n: number,
+    /** Called as the last entry is seen, before anything else runs (a CPU reading then is exact). */
+    private readonly onDone: () => void,
+  ) {
     const follow = (cmd: string, args: string[], onLine: (line: string) => void): void => {
       const child = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
       let rest = '';
@@ -39,7 +45,10 @@ class KernelWatch {
         const lines = (rest + chunk).split('\n');
         rest = lines.pop() ?? '';
         for (const line of lines) onLine(line);
-        if (this.doneAt === undefined && this.complete()) this.doneAt = at;
+        if (this.doneAt === undefined && this.complete()) {
+          this.doneAt = at;
+          this.onDone();
+        }
       });
     };
     follow('ip', ['monitor', 'route', 'neigh'], (line) => {
@@ -70,10 +79,25 @@ async function timed(ns: Netns, argv: string[]): Promise<number> {
 /** CPU seconds (user + system) of a process so far, and of its reaped children. */
 async function cpuOf(pid: number | string): Promise<{ own: number; children: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return cpuFields(stat);
+}
+
+/** utime + stime, cutime + cstime of a /proc/PID/stat line, in seconds (100 ticks a second). */
+function cpuFields(stat: string): { own: number; children: number } {
   // Fields 14-17 of proc(5), counted from after the command name (which may hold spaces).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
   const tick = (i: number): number => (fields[i - 3] ?? NaN) / 100;
   return { own: tick(14) + tick(15), children: tick(16) + tick(17) };
+}
+
+/** CPU seconds of a process and its live children now, read synchronously. */
+function cpuNowSync(pid: number): number {
+  const own = (p: number | string): number => cpuFields(readFileSync(`/proc/${p}/stat`, 'utf8')).own;
+  let total = own(pid);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean)) total += own(child);
+  }
+  return total;
 }
 
 export interface BatchSample {
@@ -144,7 +168,12 @@ export async function agentToKernel(build: ShippedBuild, n: number): Promise<Sta
     const checkConfigMs = await timed(ns, build.argv(['check-config', '--config', configPath, '--json']));
     const versionMs = await timed(ns, build.argv(['version']));
 
-    const watch = new KernelWatch(ns, n);
+    const spawned: { pid?: number } = {};
+    let cpuAtDone = NaN;
+    const watch = new KernelWatch(ns, n, () => {
+      // The agent's own pass after its monitor starts listening is not part of the start.
+      if (spawned.pid !== undefined) cpuAtDone = cpuNowSync(spawned.pid);
+    });
     // The monitors listen once they report a change made after they started.
     await waitFor(
       'kernel monitors',
@@ -166,6 +195,7 @@ export async function agentToKernel(build: ShippedBuild, n: number): Promise<Sta
     );
     const t0 = performance.now();
     const agent = ns.spawn(process.execPath, build.argv(['run', '--config', configPath]), { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    spawned.pid = agent.pid;
     const doneAt = await waitFor(
       `${n} peers in the kernel`,
       () => {
@@ -175,9 +205,7 @@ export async function agentToKernel(build: ShippedBuild, n: number): Promise<Sta
       120_000,
       5,
     );
-    let cpu = (await cpuOf(agent.pid ?? 'self')).own;
-    for (const child of (await run('pgrep', ['-P', String(agent.pid)])).stdout.trim().split('\n').filter(Boolean)) cpu += (await cpuOf(child)).own;
-    return { ms: doneAt - t0, cpuMs: cpu * 1000, checkConfigMs, versionMs };
+    return { ms: doneAt - t0, cpuMs: cpuAtDone * 1000, checkConfigMs, versionMs };
   } finally {
     await ns.destroy();
     await rm(dir, { recursive: true, force: true });
