@@ -49,9 +49,9 @@ export class CaptureController implements Controller {
       resync: { everyMs: config.capture.resync, request: () => ({ why: 'resync' }) },
       clock: boundary.clock,
       onPass: (record) => {
-        // A reload's failure goes back to its caller (the supervisor); the others happen on a
-        // timer or at start, where nobody awaits them: report them, the retry is armed.
-        if (!record.ok && record.request.why !== 'reload') this.ctx.reportError(record.error);
+        // A reload's failure goes back to its caller (the supervisor); the others (start, timers,
+        // retries) are awaited by nobody: report them. Either way the retry is armed.
+        if (!record.ok && record.request.toCaller !== true) this.ctx.reportError(record.error);
       },
     });
   }
@@ -70,7 +70,7 @@ export class CaptureController implements Controller {
     const built = await buildCapture(config, this.boundary.host);
     this.config = config;
     this.reconciler.setResync(config.capture.resync);
-    const result = await this.reconciler.request({ why: 'reload', built });
+    const result = await this.reconciler.request({ why: 'reload', built, toCaller: true });
     if (!result.ok) throw result.error;
   }
 

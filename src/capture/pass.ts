@@ -11,6 +11,8 @@ export interface CapturePass {
   why: PassWhy;
   /** Rules built by reload from the new config (a pass without them builds from the current one). */
   built?: Built;
+  /** A caller (reload) receives this pass's failure; otherwise nobody awaits it and it is reported. */
+  toCaller?: true;
 }
 
 const STRENGTH: Record<PassWhy, number> = { resync: 0, reload: 1, start: 2 };
@@ -18,10 +20,11 @@ const STRENGTH: Record<PassWhy, number> = { resync: 0, reload: 1, start: 2 };
 export function mergePasses(pending: CapturePass, next: CapturePass): CapturePass {
   const why = STRENGTH[next.why] > STRENGTH[pending.why] ? next.why : pending.why;
   const built = next.built ?? pending.built;
-  return built === undefined ? { why } : { why, built };
+  const toCaller = pending.toCaller ?? next.toCaller;
+  return { why, ...(built === undefined ? {} : { built }), ...(toCaller === undefined ? {} : { toCaller }) };
 }
 
-/** A failed pass is retried from the current config (a fresh build reads the host again). */
+/** A failed pass is retried from the current config (a fresh build reads the host again), awaited by nobody. */
 export function retryOf(failed: CapturePass): CapturePass {
   return { why: failed.why };
 }

@@ -89,7 +89,10 @@ void describe('capture controller error paths (fake boundary)', () => {
       await assert.rejects(h.controller.reload(await captureConfig((c) => (c.outboundPort = 15101))), /xtables lock/);
       assert.deepEqual(h.ctx.reported, [], 'the reload caller has the error; nothing reported twice');
       assert.equal(h.controller.ready().ready, false);
-      await fireUntil(h, () => h.controller.ready().ready, 'ready after the retry');
+      h.boundary.tables.failApplies = 1;
+      h.boundary.clock.fireNext();
+      await settleUntil(() => h.ctx.reported.length === 1, 'the failed retry reported (nobody awaits it)');
+      await fireUntil(h, () => h.controller.ready().ready, 'ready after the next retry');
       assert.match(JSON.stringify(h.boundary.tables.installed[4]), /--to-ports 15101/);
     } finally {
       await h.controller.stop();

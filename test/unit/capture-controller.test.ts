@@ -169,10 +169,10 @@ void describe('capture passes (pure)', () => {
   void test('merged passes keep the strongest reason and the newest reload build; a retry rebuilds', async () => {
     const boundary = fakeCaptureBoundary();
     const built = await buildCapture(await captureConfig(), boundary.host);
-    assert.deepEqual(mergePasses({ why: 'resync' }, { why: 'reload', built }), { why: 'reload', built });
-    assert.deepEqual(mergePasses({ why: 'reload', built }, { why: 'resync' }), { why: 'reload', built });
+    assert.deepEqual(mergePasses({ why: 'resync' }, { why: 'reload', built, toCaller: true }), { why: 'reload', built, toCaller: true });
+    assert.deepEqual(mergePasses({ why: 'reload', built, toCaller: true }, { why: 'resync' }), { why: 'reload', built, toCaller: true });
     assert.deepEqual(mergePasses({ why: 'start' }, { why: 'resync' }), { why: 'start' });
     assert.deepEqual(mergePasses({ why: 'resync' }, { why: 'resync' }), { why: 'resync' });
-    assert.deepEqual(retryOf({ why: 'reload', built }), { why: 'reload' });
+    assert.deepEqual(retryOf({ why: 'reload', built, toCaller: true }), { why: 'reload' });
   });
 });
