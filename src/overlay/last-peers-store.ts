@@ -6,8 +6,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NetworkBounds } from './peer-gate.js';
-import type { Peer } from './peer-source.js';
+import type { NetworkBounds, Peer } from '../registry/peer-source.js';
 
 export interface LastPeers {
   network?: NetworkBounds;

@@ -13,8 +13,8 @@ import { Registry } from 'prom-client';
 import type { OverlayConfig } from '../../src/config/schema.js';
 import { AgentError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { EtcdLeaseKeeper } from '../../src/overlay/etcd-lease-keeper.js';
-import { EtcdRegistry } from '../../src/overlay/etcd-registry.js';
+import { EtcdLeaseKeeper } from '../../src/registry/etcd-lease-keeper.js';
+import { EtcdRegistry } from '../../src/registry/etcd-registry.js';
 import { waitFor } from '../helpers/exec.js';
 import { startEtcd, type EtcdServer } from '../helpers/registry-etcd.js';
 import { startTcpProxy } from '../helpers/registry-tcp-proxy.js';
@@ -236,7 +236,7 @@ describe('etcd lease keeper', () => {
       assert.match(text, /mesh_node_agent_overlay_etcd_peers 1/);
       assert.match(text, /mesh_node_agent_overlay_etcd_connected 1/);
     } finally {
-      await registry.stop();
+      await registry.close();
       client.close();
     }
   });
@@ -265,7 +265,7 @@ describe('etcd lease keeper', () => {
       await registry.source.start(() => undefined);
       await waitFor('ready', () => registry.ready().ready, 10_000);
     } finally {
-      await registry.stop();
+      await registry.close();
       client.close();
       await proxy.close();
     }
