@@ -45,16 +45,19 @@ export async function applyPlan(write: Writer, plan: Plan, cache: ObservedCache,
   const rollback: Op[] = [];
   let at = 0;
   for (const peer of plan.peers) {
-    const mine = errors.slice(at, at + peer.ops.length);
+    const first = at;
     at += peer.ops.length;
-    if (mine.every((e) => e === undefined)) {
+    let failed = false;
+    for (let i = first; i < at && !failed; i += 1) failed = errors[i] !== undefined;
+    if (!failed) {
       for (const op of peer.ops) cache.applied(op);
       continue;
     }
     result.failedSubnets.add(peer.subnet);
-    for (const e of mine) if (e !== undefined) result.failures.push({ subnet: peer.subnet, message: e.message });
     peer.ops.forEach((op, i) => {
-      const u = mine[i] === undefined ? undo(op) : undefined;
+      const e = errors[first + i];
+      if (e !== undefined) result.failures.push({ subnet: peer.subnet, message: e.message });
+      const u = e === undefined ? undo(op) : undefined;
       if (u !== undefined) rollback.push(u);
     });
   }
