@@ -83,6 +83,7 @@ export class OverlayController implements Controller {
 
   async start(): Promise<void> {
     this.stopping = false;
+    this.initialized = false;
     this.kernel.open();
     this.loop.start();
     try {
