@@ -1,6 +1,8 @@
 /**
- * Prometheus metrics of the etcd registry, created once per agent registry (a reload builds a new
- * EtcdRegistry; the gauges then read the new one).
+ * Prometheus metrics of the etcd registry, owned by one EtcdRegistry: registered when it is created
+ * (replacing those of an instance it replaces) and removed when it closes, unless a newer instance
+ * has registered its own meanwhile. A replacement (a reload with other etcd settings) therefore
+ * starts the counters again, which Prometheus reads as a counter reset.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
@@ -11,54 +13,37 @@ interface Observed {
 export interface RegistryMetrics {
   applied: Counter<'cause'>;
   writes: Counter<'kind'>;
+  /** Unregisters these metrics (those a newer instance registered stay). */
+  remove(): void;
 }
 
-const perRegistry = new WeakMap<Registry, { metrics: RegistryMetrics; target: { current: () => Observed | undefined } }>();
-
-export function registryMetrics(registry: Registry, current: () => Observed | undefined): RegistryMetrics {
-  const existing = perRegistry.get(registry);
-  if (existing !== undefined) {
-    existing.target.current = current;
-    return existing.metrics;
-  }
-  const target = { current };
-  const numberFrom = (key: string): number => Number(target.current()?.source.status()[key] ?? 0);
-  new Gauge({
-    name: 'mesh_node_agent_overlay_etcd_connected',
-    help: '1 while the etcd registry watch is connected and synced.',
-    registers: [registry],
-    collect() {
-      this.set(target.current()?.source.ready().ready === true ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'mesh_node_agent_overlay_etcd_peers',
-    help: 'Peers known from the etcd registry (this VM excluded).',
-    registers: [registry],
-    collect() {
-      this.set(numberFrom('peers'));
-    },
-  });
-  new Gauge({
-    name: 'mesh_node_agent_overlay_etcd_resyncs',
-    help: 'Full lists of the registry: 1 at start, plus one per compaction.',
-    registers: [registry],
-    collect() {
-      this.set(numberFrom('lists'));
-    },
-  });
-  new Gauge({
-    name: 'mesh_node_agent_overlay_etcd_reconnects',
-    help: 'Watch interruptions (etcd unreachable) since start.',
-    registers: [registry],
-    collect() {
-      this.set(numberFrom('reconnects'));
-    },
-  });
-  const metrics: RegistryMetrics = {
-    applied: new Counter({ name: 'mesh_node_agent_overlay_etcd_responses_total', help: 'etcd list and watch responses applied.', labelNames: ['cause'], registers: [registry] }),
-    writes: new Counter({ name: 'mesh_node_agent_overlay_etcd_lease_writes_total', help: 'Lease transactions: create, takeover, lost-race.', labelNames: ['kind'], registers: [registry] }),
+export function registryMetrics(registry: Registry, observed: Observed): RegistryMetrics {
+  const mine: { name: string; metric: unknown }[] = [];
+  const own = <T>(name: string, make: (name: string) => T): T => {
+    registry.removeSingleMetric(name);
+    const metric = make(name);
+    mine.push({ name, metric });
+    return metric;
   };
-  perRegistry.set(registry, { metrics, target });
-  return metrics;
+  const registers = [registry];
+  const numberFrom = (key: string): number => Number(observed.source.status()[key] ?? 0);
+  own('mesh_node_agent_overlay_etcd_connected', (name) => new Gauge({ name, help: '1 while the etcd registry watch is connected and synced.', registers, collect() {
+    this.set(observed.source.ready().ready ? 1 : 0);
+  } }));
+  own('mesh_node_agent_overlay_etcd_peers', (name) => new Gauge({ name, help: 'Peers known from the etcd registry (this VM excluded).', registers, collect() {
+    this.set(numberFrom('peers'));
+  } }));
+  own('mesh_node_agent_overlay_etcd_resyncs', (name) => new Gauge({ name, help: 'Full lists of the registry: 1 at start, plus one per compaction.', registers, collect() {
+    this.set(numberFrom('lists'));
+  } }));
+  own('mesh_node_agent_overlay_etcd_reconnects', (name) => new Gauge({ name, help: 'Watch interruptions (etcd unreachable) since start.', registers, collect() {
+    this.set(numberFrom('reconnects'));
+  } }));
+  return {
+    applied: own('mesh_node_agent_overlay_etcd_responses_total', (name) => new Counter({ name, help: 'etcd list and watch responses applied.', labelNames: ['cause'], registers })),
+    writes: own('mesh_node_agent_overlay_etcd_lease_writes_total', (name) => new Counter({ name, help: 'Lease transactions: create, takeover, lost-race.', labelNames: ['kind'], registers })),
+    remove() {
+      for (const { name, metric } of mine) if (registry.getSingleMetric(name) === metric) registry.removeSingleMetric(name);
+    },
+  };
 }

@@ -53,7 +53,7 @@ export class EtcdRegistry implements OverlayRegistry {
     private readonly ownsClient: boolean,
   ) {
     const { overlay } = options;
-    this.metrics = options.metrics === undefined ? undefined : registryMetrics(options.metrics, () => this);
+    this.metrics = options.metrics === undefined ? undefined : registryMetrics(options.metrics, this);
     this.source = new EtcdPeerSource({
       client,
       prefix: overlay.etcd.prefix,
@@ -166,6 +166,7 @@ export class EtcdRegistry implements OverlayRegistry {
     await this.source.stop();
     await this.keeper?.stop();
     if (this.ownsClient) this.client.close();
+    this.metrics?.remove();
   }
 }
 
