@@ -17,6 +17,7 @@ PACKAGES=(
   openssl         # verifies issued certificates
   iputils-ping    # ping across the overlay
   procps          # ps/pgrep in tests
+  curl            # the test kube-apiserver's start.sh polls its health endpoint
   python3         # tiny test helpers (a fake NOTIFY_SOCKET listener); node-gyp (native/udp-batch)
   make            # node-gyp (native/udp-batch)
   g++             # node-gyp (native/udp-batch): compiles C, links with g++; brings gcc-12's libasan/libubsan (sanitized run)
