@@ -1,3 +1,7 @@
+import { serviceEntriesKubeDefaults } from '../dns/service-entries-kube-config.js';
+import { kubernetesDefaults } from '../kube/config-schema.js';
+import { overlayKubernetesDefaults } from '../registry/kube/config.js';
+
 /** Built-in defaults, in the form users write (DESIGN.md "Config"); the lowest layer. */
 export const DEFAULT_STATUS_PORT = 15030;
 
@@ -10,6 +14,7 @@ export function defaultConfig(): Record<string, unknown> {
       sidecarEnv: '/var/lib/istio/envoy/sidecar.env',
     },
     status: { listen: `127.0.0.1:${DEFAULT_STATUS_PORT}`, allowRemote: false },
+    kubernetes: kubernetesDefaults(),
     identity: {
       enabled: true,
       ca: {
@@ -45,6 +50,7 @@ export function defaultConfig(): Record<string, unknown> {
         tls: { ca: '', cert: '', key: '' },
         register: true,
       },
+      kubernetes: overlayKubernetesDefaults(),
       resync: '30s',
     },
     capture: {
@@ -68,7 +74,7 @@ export function defaultConfig(): Record<string, unknown> {
       upstreams: [],
       hosts: [],
       forward: [],
-      serviceEntries: { paths: [], autoAllocate: '240.240.0.0/16' },
+      serviceEntries: { paths: [], autoAllocate: '240.240.0.0/16', ...serviceEntriesKubeDefaults() },
       ttl: 30,
       cache: { size: 10000, maxTTL: 3600, negativeTTL: 30 },
     },

@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { checkOverlay } from './checks-overlay.js';
 import { checkRegistry } from './checks-registry.js';
+import { kubernetesSchema } from '../kube/config-schema.js';
+import { checkServiceEntriesKube, serviceEntriesKubeShape } from '../dns/service-entries-kube-config.js';
+import { checkOverlayKubernetes, overlayKubernetesSchema } from '../registry/kube/config.js';
 import { isAccountId, isHostName, isIp, isLoopback, isMac, parseCidr, parseHostPort, parseIpPort } from './net-types.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -101,6 +104,7 @@ export const overlaySchema = z.strictObject({
     tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }),
     register: z.boolean(),
   }),
+  kubernetes: overlayKubernetesSchema,
   resync: duration,
 });
 
@@ -128,7 +132,7 @@ export const dnsSchema = z.strictObject({
   upstreams: z.array(dnsServer),
   hosts: z.array(z.strictObject({ name: domainName, addresses: z.array(ip).min(1) })),
   forward: z.array(z.strictObject({ domain: domainName, servers: z.array(dnsServer).min(1) })),
-  serviceEntries: z.strictObject({ paths: z.array(z.string()), autoAllocate: cidr }),
+  serviceEntries: z.strictObject({ paths: z.array(z.string()), autoAllocate: cidr, ...serviceEntriesKubeShape }),
   ttl: z.number().int().min(0).max(86_400),
   cache: z.strictObject({
     size: z.number().int().min(0),
@@ -142,6 +146,7 @@ const baseSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) }),
   istio: z.strictObject({ clusterEnv: z.string(), sidecarEnv: z.string() }),
   status: z.strictObject({ listen: hostPort, allowRemote: z.boolean() }),
+  kubernetes: kubernetesSchema,
   identity: identitySchema,
   overlay: overlaySchema,
   capture: captureSchema,
@@ -163,6 +168,7 @@ export const configSchema = baseSchema.superRefine((cfg, ctx) => {
   });
   for (const issue of checkOverlay(cfg.overlay)) ctx.addIssue({ code: 'custom', ...issue });
   for (const issue of checkRegistry(cfg.overlay)) ctx.addIssue({ code: 'custom', ...issue });
+  for (const issue of [...checkOverlayKubernetes(cfg), ...checkServiceEntriesKube(cfg)]) ctx.addIssue({ code: 'custom', ...issue });
 });
 
 export type Config = z.output<typeof configSchema>;

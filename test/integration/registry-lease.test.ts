@@ -213,6 +213,7 @@ describe('etcd lease keeper', () => {
     const config: OverlayConfig = {
       enabled: true, vni: 1, port: 8472, device: '', underlay: { interface: '', address: '' }, network: '', subnet: '', mtu: 0, peers: [], resync: 30_000,
       etcd: { endpoints: [etcd.endpoint], prefix, tls: { ca: '', cert: '', key: '' }, register: true },
+      kubernetes: { enabled: false, nodeName: '', annotationPrefix: 'flannel.alpha.coreos.com', configMap: { name: 'kube-flannel-cfg', namespaces: [] }, allocatorWait: 0 },
     };
     const client = new Etcd3({ hosts: etcd.endpoint });
     const metrics = new Registry();
@@ -254,6 +255,7 @@ describe('etcd lease keeper', () => {
     const config: OverlayConfig = {
       enabled: true, vni: 1, port: 8472, device: '', underlay: { interface: '', address: '' }, network: '', subnet: '', mtu: 0, peers: [], resync: 30_000,
       etcd: { endpoints: [proxy.endpoint], prefix, tls: { ca: '', cert: '', key: '' }, register: true },
+      kubernetes: { enabled: false, nodeName: '', annotationPrefix: 'flannel.alpha.coreos.com', configMap: { name: 'kube-flannel-cfg', namespaces: [] }, allocatorWait: 0 },
     };
     const registry = await EtcdRegistry.create({ overlay: config, stateDir, log, client, isLocalAddress: anyAddressIsLocal });
     try {

@@ -37,8 +37,8 @@ export function isFlannelNode(node: NodeLike, names: FlannelNames): boolean {
 }
 
 /** spec.podCIDR when it is a string; '' otherwise. */
-export function podCIDROf(node: { spec?: unknown }): string {
-  const spec = node.spec;
+export function podCIDROf(node: object): string {
+  const spec = (node as { spec?: unknown }).spec;
   if (!isRecord(spec)) return '';
   return typeof spec.podCIDR === 'string' ? spec.podCIDR : '';
 }

@@ -1,0 +1,165 @@
+/**
+ * flannel's kube subnet manager as the overlay's registry: one API client, the network config
+ * (net-conf.json), this VM's Node (registrar.ts) and every other Node as a peer (peer-source.ts).
+ * The source tells the registrar when our Node changed; the registrar's podCIDR is this VM's
+ * subnet. With the API unreachable at start, the agent comes up with the podCIDR its Node held
+ * (stateDir) and registers once the API answers; the overlay meanwhile programs the last peers.
+ */
+import { hostname } from 'node:os';
+import type { Readiness } from '../../agent/controller.js';
+import type { OverlayConfig } from '../../config/schema.js';
+import { AgentError, ErrorCode, errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { BackoffOptions } from '../../kube/backoff.js';
+import type { KubeClient } from '../../kube/client.js';
+import type { KubernetesConfig } from '../../kube/config-schema.js';
+import { createKubeClient } from '../../kube/connect.js';
+import type { NetworkConfig } from '../../overlay/etcd-network-config.js';
+import { flannelNames } from './annotations.js';
+import { nodeName as nodeNameSchema } from './config.js';
+import { podCIDRBounds } from './network-config.js';
+import { readKubeNetworkConfig, type NetworkSource } from './network-reader.js';
+import { KubePeerSource } from './peer-source.js';
+import { NodeRegistrar, isTransient, type LocalFacts } from './registrar.js';
+import { loadOrCreateOwner, readHeldPodCIDR, writeHeldPodCIDR } from './state.js';
+
+export interface KubeRegistryOptions {
+  overlay: OverlayConfig;
+  kubernetes: KubernetesConfig;
+  stateDir: string;
+  log: Logger;
+  /** A ready client (tests, benchmarks); otherwise made from `kubernetes`. */
+  client?: KubeClient;
+  /** Default node name when overlay.kubernetes.nodeName is empty; default the hostname. */
+  hostname?: string;
+  watchTimeoutSeconds?: number;
+  backoff?: BackoffOptions;
+  pollMs?: number;
+}
+
+/** overlay.kubernetes.nodeName, or the hostname when it is a valid Node name. */
+export function resolveNodeName(configured: string, host: string = hostname()): string {
+  if (configured !== '') return configured;
+  const name = host.toLowerCase();
+  if (!nodeNameSchema.safeParse(name).success || name === '') {
+    throw new AgentError(ErrorCode.ConfigInvalid, `the hostname "${host}" is not a valid Node name; set overlay.kubernetes.nodeName, e.g. vm-nginx01`);
+  }
+  return name;
+}
+
+export class KubeRegistry {
+  readonly source: KubePeerSource;
+  readonly registrar: NodeRegistrar;
+  readonly nodeName: string;
+  private network: NetworkSource | undefined;
+  private reading: Promise<NetworkSource> | undefined;
+
+  static async create(options: KubeRegistryOptions): Promise<KubeRegistry> {
+    const nodeName = resolveNodeName(options.overlay.kubernetes.nodeName, options.hostname);
+    const owner = await loadOrCreateOwner(options.stateDir);
+    const client = options.client ?? (await createKubeClient(options.kubernetes));
+    return new KubeRegistry(options, client, options.client === undefined, nodeName, owner);
+  }
+
+  private constructor(
+    private readonly options: KubeRegistryOptions,
+    readonly client: KubeClient,
+    private readonly ownsClient: boolean,
+    nodeName: string,
+    owner: string,
+  ) {
+    const { overlay, log } = options;
+    this.nodeName = nodeName;
+    const names = flannelNames(overlay.kubernetes.annotationPrefix);
+    this.registrar = new NodeRegistrar({
+      client,
+      nodeName,
+      owner,
+      names,
+      vni: overlay.vni,
+      configured: overlay.subnet,
+      allocatorWaitMs: overlay.kubernetes.allocatorWait,
+      log: log.child({ component: 'kube-node' }),
+      network: async () => (await this.readNetwork()).net,
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+      onSubnet: (subnet) => {
+        void writeHeldPodCIDR(options.stateDir, nodeName, subnet).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not persist our podCIDR'));
+      },
+    });
+    this.source = new KubePeerSource({
+      client,
+      names,
+      ownName: nodeName,
+      log: log.child({ component: 'kube-nodes' }),
+      network: () => (this.network === undefined ? undefined : podCIDRBounds(this.network.net)),
+      onOwnNode: (node) => this.registrar.observe(node),
+      onConnected: () => {
+        this.registrar.retryNow();
+        if (this.network === undefined) void this.readNetwork().then(() => this.source.refresh(), () => undefined);
+      },
+      ...(options.watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds: options.watchTimeoutSeconds }),
+      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    });
+  }
+
+  /** flannel's network config, once read. */
+  get net(): NetworkConfig | undefined {
+    return this.network?.net;
+  }
+
+  /**
+   * The own-subnet step: registers this VM's Node for `local` and returns its podCIDR. Refusals
+   * (a Node we do not own, a config mismatch) reject; an unreachable API falls back to the
+   * podCIDR held before (or overlay.subnet) and registers in the background.
+   */
+  async ownSubnet(local: LocalFacts): Promise<string> {
+    try {
+      return await this.registrar.register(local);
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      const held = await readHeldPodCIDR(this.options.stateDir, this.nodeName);
+      const fallback = held !== '' ? held : this.options.overlay.subnet;
+      if (fallback === '') throw err;
+      this.options.log.warn({ err: errorMessage(err), subnet: fallback }, 'kubernetes API unreachable; using the podCIDR our Node held until it can be registered');
+      this.registrar.registerInBackground(local, fallback);
+      return fallback;
+    }
+  }
+
+  ready(): Readiness {
+    const source = this.source.ready();
+    if (!source.ready) return source;
+    return this.registrar.ready();
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      ...this.source.status(),
+      ...(this.network === undefined ? {} : { network: this.network.net.network, networkFrom: this.network.where }),
+      node: this.registrar.status(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.source.stop();
+    await this.registrar.stop();
+    if (this.ownsClient) this.client.close();
+  }
+
+  private readNetwork(): Promise<NetworkSource> {
+    if (this.network !== undefined) return Promise.resolve(this.network);
+    this.reading ??= readKubeNetworkConfig(this.client, this.options.overlay.kubernetes, this.options.overlay).then(
+      (found) => {
+        this.network = found;
+        this.reading = undefined;
+        return found;
+      },
+      (err: unknown) => {
+        this.reading = undefined;
+        throw err;
+      },
+    );
+    return this.reading;
+  }
+}
