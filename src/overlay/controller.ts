@@ -11,6 +11,7 @@
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
 import type { ReconcilerClock } from '../agent/reconciler.js';
 import type { Config, OverlayConfig } from '../config/schema.js';
+import type { KubernetesConfig } from '../kube/config-schema.js';
 import { AgentError, ErrorCode } from '../errors.js';
 import { registries, type RegistryFactory } from '../registry/create.js';
 import type { Peer, PeerSource } from '../registry/peer-source.js';
@@ -40,6 +41,8 @@ export class OverlayController implements Controller {
   readonly name = 'overlay' as const;
   private config: OverlayConfig;
   private stateDir: string;
+  /** The top-level `kubernetes:` connection, for the Kubernetes registry. */
+  private kubernetes: KubernetesConfig;
   private readonly ctx: ControllerContext;
   private readonly kernel: OverlayKernel;
   private readonly registries: RegistryFactory;
@@ -58,6 +61,7 @@ export class OverlayController implements Controller {
   constructor(config: Config, ctx: ControllerContext, deps: OverlayDeps) {
     this.config = config.overlay;
     this.stateDir = config.stateDir;
+    this.kubernetes = config.kubernetes;
     this.ctx = ctx;
     this.kernel = deps.kernel;
     this.registries = deps.registries ?? registries;
@@ -121,6 +125,7 @@ export class OverlayController implements Controller {
     const prev = this.config;
     this.config = config.overlay;
     this.stateDir = config.stateDir;
+    this.kubernetes = config.kubernetes;
     const deviceKeys = (c: OverlayConfig): string => JSON.stringify([c.vni, c.port, c.device, c.underlay, c.mtu, c.subnet, c.network]);
     const deviceChanged = deviceKeys(prev) !== deviceKeys(this.config);
     const registryChanged = await this.syncRegistry();
@@ -197,10 +202,10 @@ export class OverlayController implements Controller {
 
   /** Creates the registry the config asks for, or replaces the running one; true when it changed. */
   private async syncRegistry(): Promise<boolean> {
-    const key = this.registries.key(this.config, this.stateDir);
+    const key = this.registries.key(this.config, this.stateDir, this.kubernetes);
     if (key === this.registry?.key) return false;
     // Created first: if that fails, the running registry stays.
-    const instance = key === undefined ? undefined : await this.registries.create(this.config, { log: this.ctx.log, stateDir: this.stateDir, metrics: this.ctx.metrics });
+    const instance = key === undefined ? undefined : await this.registries.create(this.config, { log: this.ctx.log, stateDir: this.stateDir, metrics: this.ctx.metrics, kubernetes: this.kubernetes });
     await this.closeRegistry();
     if (key !== undefined && instance !== undefined) this.registry = { key, instance, started: false };
     return true;

@@ -24,6 +24,7 @@
  * `/status` `overlay.sources.<name>`.
  */
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { KubernetesConfig } from '../kube/config-schema.js';
 import type { Logger } from '../log.js';
 import type { PeerSource } from './peer-source.js';
 
@@ -55,4 +56,6 @@ export interface RegistryContext {
   stateDir: string;
   /** The agent's metrics; a registry registers its own (mesh_node_agent_overlay_<name>_*). */
   metrics?: MetricsRegistry;
+  /** The top-level `kubernetes:` connection (the Kubernetes registry's API). */
+  kubernetes?: KubernetesConfig;
 }

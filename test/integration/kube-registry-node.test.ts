@@ -56,7 +56,7 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
   });
 
   after(async () => {
-    for (const r of registries) await r.stop().catch(() => undefined);
+    for (const r of registries) await r.close().catch(() => undefined);
     vmClient?.close();
     await api?.cleanup();
     await rm(dir, { recursive: true, force: true });
@@ -64,7 +64,7 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
 
   test('registers its Node: podCIDR = overlay.subnet, flannel annotations byte-equal to flanneld\'s, label, taint, no OS label', async () => {
     const r = await registry('vm-a', overlay({ nodeName: 'vm-a' }, { subnet: '10.244.30.0/24' }));
-    assert.equal(await r.ownSubnet({ publicIP: '192.168.0.81', vtepMAC: 'FE:3F:4A:8C:74:A4' }), '10.244.30.0/24');
+    assert.equal(await r.register({ publicIP: '192.168.0.81', vtepMAC: 'FE:3F:4A:8C:74:A4' }), '10.244.30.0/24');
     const node = await getNode(api.admin, 'vm-a');
     assert.ok(node !== undefined);
     const spec = node.spec as { podCIDR?: string; podCIDRs?: string[]; taints?: { key: string; effect: string; value?: string }[] };
@@ -82,11 +82,11 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
     assert.equal((r.status().node as { writes: { create: number } }).writes.create, 1);
     // A restart with the same identity and facts writes nothing.
     const rv = node.metadata.resourceVersion;
-    await r.stop();
+    await r.close();
     const again = await registry('vm-a', overlay({ nodeName: 'vm-a' }, { subnet: '10.244.30.0/24' }));
-    assert.equal(await again.ownSubnet({ publicIP: '192.168.0.81', vtepMAC: 'fe:3f:4a:8c:74:a4' }), '10.244.30.0/24');
+    assert.equal(await again.register({ publicIP: '192.168.0.81', vtepMAC: 'fe:3f:4a:8c:74:a4' }), '10.244.30.0/24');
     assert.equal((await getNode(api.admin, 'vm-a'))?.metadata.resourceVersion, rv);
-    await again.stop();
+    await again.close();
   });
 
   test('without overlay.subnet: a free podCIDR chosen against every Node; the ConfigMap from the next namespace', async () => {
@@ -95,24 +95,24 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
     await api.admin.create(NODES, flannelNodeManifest('node-top', '10.245.255.0/24', '192.168.0.20', '5a:09:44:c7:a3:20'));
     await api.admin.create(NODES, flannelNodeManifest('node-next', '10.245.254.0/24', '192.168.0.21', '5a:09:44:c7:a3:21'));
     const r = await registry('vm-free', overlay({ nodeName: 'vm-free', configMap: { name: 'kube-flannel-cfg', namespaces: ['not-here', 'kube-system'] } }));
-    const subnet = await r.ownSubnet({ publicIP: '192.168.0.82', vtepMAC: '02:00:00:00:00:82' });
+    const subnet = await r.register({ publicIP: '192.168.0.82', vtepMAC: '02:00:00:00:00:82' });
     assert.match(subnet, /^10\.245\.\d+\.0\/24$/);
     assert.ok(!['10.245.255.0/24', '10.245.254.0/24'].includes(subnet), subnet);
     assert.equal((r.status() as { networkFrom?: string }).networkFrom, 'ConfigMap kube-system/kube-flannel-cfg');
     assert.equal(((await getNode(api.admin, 'vm-free'))?.spec as { podCIDR?: string }).podCIDR, subnet);
-    await r.stop();
+    await r.close();
     for (const n of ['node-top', 'node-next', 'vm-free']) await deleteNode(api.admin, n);
   });
 
   test('waits for the cluster\'s CIDR allocator and takes its assignment', async () => {
     const r = await registry('vm-alloc', overlay({ nodeName: 'vm-alloc', allocatorWait: '60s' }));
-    const registering = r.ownSubnet({ publicIP: '192.168.0.83', vtepMAC: '02:00:00:00:00:83' });
+    const registering = r.register({ publicIP: '192.168.0.83', vtepMAC: '02:00:00:00:00:83' });
     // Play kube-controller-manager's range allocator: the Node appears without podCIDR; assign one.
     const created = await waitFor('the Node created without podCIDR', () => getNode(api.admin, 'vm-alloc'), 20_000, 100);
     assert.equal((created.spec as { podCIDR?: string }).podCIDR, undefined);
     await api.admin.patch(`${NODES}/vm-alloc`, { spec: { podCIDR: '10.244.7.0/24', podCIDRs: ['10.244.7.0/24'] } });
     assert.equal(await registering, '10.244.7.0/24');
-    await r.stop();
+    await r.close();
     await deleteNode(api.admin, 'vm-alloc');
   });
 
@@ -120,22 +120,22 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
     await api.admin.create(NODES, nodeManifest('worker-1', { 'kubernetes.io/os': 'linux' }, flannelAnnotations('192.168.0.30', '5a:09:44:c7:a3:30')));
     const before = await getNode(api.admin, 'worker-1');
     const r = await registry('vm-thief', overlay({ nodeName: 'worker-1' }, { subnet: '10.244.31.0/24' }));
-    await assert.rejects(r.ownSubnet({ publicIP: '192.168.0.84', vtepMAC: '02:00:00:00:00:84' }), /Node worker-1 exists and was not registered by mesh-node-agent/);
+    await assert.rejects(r.register({ publicIP: '192.168.0.84', vtepMAC: '02:00:00:00:00:84' }), /Node worker-1 exists and was not registered by mesh-node-agent/);
     assert.equal((await getNode(api.admin, 'worker-1'))?.metadata.resourceVersion, before?.metadata.resourceVersion);
     const first = await registry('vm-b1', overlay({ nodeName: 'vm-b' }, { subnet: '10.244.32.0/24' }));
-    await first.ownSubnet({ publicIP: '192.168.0.85', vtepMAC: '02:00:00:00:00:85' });
+    await first.register({ publicIP: '192.168.0.85', vtepMAC: '02:00:00:00:00:85' });
     const rv = (await getNode(api.admin, 'vm-b'))?.metadata.resourceVersion;
     // Another VM (another stateDir, so another identity) configured with the same name.
     const second = await registry('vm-b2', overlay({ nodeName: 'vm-b' }, { subnet: '10.244.33.0/24' }));
-    await assert.rejects(second.ownSubnet({ publicIP: '192.168.0.86', vtepMAC: '02:00:00:00:00:86' }), /registered by another mesh-node-agent host/);
+    await assert.rejects(second.register({ publicIP: '192.168.0.86', vtepMAC: '02:00:00:00:00:86' }), /registered by another mesh-node-agent host/);
     assert.equal((await getNode(api.admin, 'vm-b'))?.metadata.resourceVersion, rv);
-    for (const x of [r, first, second]) await x.stop();
+    for (const x of [r, first, second]) await x.close();
   });
 
   test('keeps its Node: annotations put back, public-ip-overwrite advertised, a deleted Node re-created with its podCIDR', async () => {
     const r = await registry('vm-keep', overlay({ nodeName: 'vm-keep' }, { subnet: '10.244.34.0/24' }));
-    await r.ownSubnet({ publicIP: '192.168.0.87', vtepMAC: '02:00:00:00:00:87' });
-    await r.source.start(() => undefined);
+    await r.register({ publicIP: '192.168.0.87', vtepMAC: '02:00:00:00:00:87' });
+    await r.start(() => undefined);
     const ann = async (key: string): Promise<string | undefined> => (await getNode(api.admin, 'vm-keep'))?.metadata.annotations?.[`${FLANNEL}/${key}`];
 
     await api.admin.patch(`${NODES}/vm-keep`, { metadata: { annotations: { [`${FLANNEL}/backend-data`]: null, [`${FLANNEL}/public-ip`]: '192.168.0.99' } } });
@@ -155,34 +155,34 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
     assert.equal((back.spec as { podCIDR?: string }).podCIDR, '10.244.34.0/24');
     assert.equal(back.metadata.annotations?.[`${FLANNEL}/backend-data`], '{"VNI":1,"VtepMAC":"02:00:00:00:00:87"}');
     assert.deepEqual(r.ready(), { ready: true });
-    await r.stop();
+    await r.close();
     await deleteNode(api.admin, 'vm-keep');
   });
 
   test('API unreachable at start: the podCIDR held before, registered once the API answers', async () => {
     const stateDir = join(dir, 'vm-outage');
     const first = await registry('vm-outage', overlay({ nodeName: 'vm-outage' }), stateDir);
-    const subnet = await first.ownSubnet({ publicIP: '192.168.0.88', vtepMAC: '02:00:00:00:00:88' });
-    await first.stop();
+    const subnet = await first.register({ publicIP: '192.168.0.88', vtepMAC: '02:00:00:00:00:88' });
+    await first.close();
     await api.admin.delete(`${NODES}/vm-outage`); // gone while the VM was down
     api.bridge.cut();
     let r: KubeRegistry | undefined;
     try {
       r = await registry('vm-outage', overlay({ nodeName: 'vm-outage' }), stateDir);
-      assert.equal(await r.ownSubnet({ publicIP: '192.168.0.88', vtepMAC: '02:00:00:00:00:88' }), subnet);
+      assert.equal(await r.register({ publicIP: '192.168.0.88', vtepMAC: '02:00:00:00:00:88' }), subnet);
       assert.equal(r.ready().ready, false);
     } finally {
       api.bridge.restore();
     }
     const back = await waitFor('registered after the outage', () => getNode(api.admin, 'vm-outage'), 20_000, 100);
     assert.equal((back.spec as { podCIDR?: string }).podCIDR, subnet);
-    await r.stop();
+    await r.close();
   });
 
   test('leave deletes only our own Node', async () => {
     const r = await registry('vm-leave', overlay({ nodeName: 'vm-leave' }, { subnet: '10.244.35.0/24' }));
-    await r.ownSubnet({ publicIP: '192.168.0.89', vtepMAC: '02:00:00:00:00:89' });
-    await r.stop();
+    await r.register({ publicIP: '192.168.0.89', vtepMAC: '02:00:00:00:00:89' });
+    await r.close();
     const owner = (r.status().node as { owner: string }).owner;
     await assert.rejects(leaveNode(vmClient, 'worker-1', owner), /not deleting: Node worker-1 exists and was not registered by mesh-node-agent/);
     await assert.rejects(leaveNode(vmClient, 'vm-leave', 'mna-someoneelse000000000000'), /registered by another mesh-node-agent host/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseNetworkConfig } from '../../src/overlay/etcd-network-config.js';
+import { parseNetworkConfig } from '../../src/registry/etcd-network-config.js';
 import { gatePeers, type Candidate } from '../../src/overlay/peer-gate.js';
 import { FLANNEL_PREFIX, OWNER_ANNOTATION, VM_LABEL, encodeBackendData, flannelNames, ownAnnotations } from '../../src/registry/kube/annotations.js';
 import { networkFromConfigMap, networkFromOverlay, podCIDRBounds } from '../../src/registry/kube/network-config.js';

@@ -4,8 +4,8 @@
  * defaults as the etcd `config` key; or, when the agent is told not to read it, built from
  * config.yaml's overlay.network, vni and port. Pure.
  */
-import { parseNetworkConfig, type NetworkConfig } from '../../overlay/etcd-network-config.js';
-import type { NetworkBounds } from '../../overlay/peer-gate.js';
+import { parseNetworkConfig, type NetworkConfig } from '../etcd-network-config.js';
+import type { NetworkBounds } from '../peer-source.js';
 
 export const NET_CONF_KEY = 'net-conf.json';
 

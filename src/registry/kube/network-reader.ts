@@ -6,7 +6,7 @@
 import { AgentError, ErrorCode, errorMessage } from '../../errors.js';
 import { isStatus } from '../../kube/api-error.js';
 import { resourcePath, type KubeClient } from '../../kube/client.js';
-import { checkAgainstOverlay, type NetworkConfig } from '../../overlay/etcd-network-config.js';
+import { checkAgainstOverlay, type NetworkConfig } from '../etcd-network-config.js';
 import type { OverlayKubernetesConfig } from './config.js';
 import { networkFromConfigMap, networkFromOverlay } from './network-config.js';
 

@@ -7,7 +7,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { isMac, parseCidr } from '../../config/net-types.js';
-import type { Peer } from '../../overlay/peer-source.js';
+import type { Peer } from '../peer-source.js';
 import type { FlannelNames } from './annotations.js';
 
 export const SOURCE = 'kubernetes';

@@ -4,7 +4,7 @@
  * heartbeats, label edits) keeps the same Peer object and revision, so the overlay's intake sees
  * nothing to do and a refusal is logged once, not at every status update.
  */
-import type { Peer } from '../../overlay/peer-source.js';
+import type { Peer } from '../peer-source.js';
 import type { FlannelNames } from './annotations.js';
 import { nodeToPeer, peerFingerprint, type NodeLike } from './node-peer.js';
 

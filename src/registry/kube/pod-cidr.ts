@@ -6,7 +6,7 @@
  * out the lowest ones first, so a VM racing it (or another VM) rarely picks the same.
  */
 import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../../config/net-types.js';
-import type { NetworkConfig } from '../../overlay/etcd-network-config.js';
+import type { NetworkConfig } from '../etcd-network-config.js';
 
 export interface PodCIDRInput {
   net: NetworkConfig;

@@ -13,7 +13,7 @@ import { backoffDelay, KUBE_BACKOFF, type BackoffOptions } from '../../kube/back
 import { resourcePath, type KubeClient } from '../../kube/client.js';
 import { listAll } from '../../kube/list-pager.js';
 import type { KubeObject } from '../../kube/objects.js';
-import type { NetworkConfig } from '../../overlay/etcd-network-config.js';
+import type { NetworkConfig } from '../etcd-network-config.js';
 import { ownAnnotations, type FlannelNames } from './annotations.js';
 import { podCIDROf } from './node-peer.js';
 import { foreignReason, planOwnNode, type ExistingNode } from './own-node.js';

@@ -14,13 +14,15 @@ import type { BackoffOptions } from '../../kube/backoff.js';
 import type { KubeClient } from '../../kube/client.js';
 import type { KubernetesConfig } from '../../kube/config-schema.js';
 import { createKubeClient } from '../../kube/connect.js';
-import type { NetworkConfig } from '../../overlay/etcd-network-config.js';
+import type { NetworkConfig } from '../etcd-network-config.js';
+import type { NetworkBounds, Peer } from '../peer-source.js';
+import type { LocalVtep, OverlayRegistry } from '../registry.js';
 import { flannelNames } from './annotations.js';
 import { nodeName as nodeNameSchema } from './config.js';
 import { podCIDRBounds } from './network-config.js';
 import { readKubeNetworkConfig, type NetworkSource } from './network-reader.js';
 import { KubePeerSource } from './peer-source.js';
-import { NodeRegistrar, isTransient, type LocalFacts } from './registrar.js';
+import { NodeRegistrar, isTransient } from './registrar.js';
 import { loadOrCreateOwner, readHeldPodCIDR, writeHeldPodCIDR } from './state.js';
 
 export interface KubeRegistryOptions {
@@ -47,11 +49,13 @@ export function resolveNodeName(configured: string, host: string = hostname()): 
   return name;
 }
 
-export class KubeRegistry {
+export class KubeRegistry implements OverlayRegistry {
+  readonly name = 'kubernetes';
+  readonly remote = true;
   readonly source: KubePeerSource;
   readonly registrar: NodeRegistrar;
   readonly nodeName: string;
-  private network: NetworkSource | undefined;
+  private netConf: NetworkSource | undefined;
   private reading: Promise<NetworkSource> | undefined;
 
   static async create(options: KubeRegistryOptions): Promise<KubeRegistry> {
@@ -92,11 +96,11 @@ export class KubeRegistry {
       names,
       ownName: nodeName,
       log: log.child({ component: 'kube-nodes' }),
-      network: () => (this.network === undefined ? undefined : podCIDRBounds(this.network.net)),
+      network: () => (this.netConf === undefined ? undefined : podCIDRBounds(this.netConf.net)),
       onOwnNode: (node) => this.registrar.observe(node),
       onConnected: () => {
         this.registrar.retryNow();
-        if (this.network === undefined) void this.readNetwork().then(() => this.source.refresh(), () => undefined);
+        if (this.netConf === undefined) void this.readNetwork().then(() => this.source.refresh(), () => undefined);
       },
       ...(options.watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds: options.watchTimeoutSeconds }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
@@ -105,15 +109,28 @@ export class KubeRegistry {
 
   /** flannel's network config, once read. */
   get net(): NetworkConfig | undefined {
-    return this.network?.net;
+    return this.netConf?.net;
+  }
+
+  /** What every podCIDR must fit (the peer gate checks), once the network config was read. */
+  network(): NetworkBounds | undefined {
+    return this.source.network();
+  }
+
+  start(onChange: (peers: readonly Peer[]) => void): Promise<void> {
+    return this.source.start(onChange);
+  }
+
+  stop(): Promise<void> {
+    return this.source.stop();
   }
 
   /**
-   * The own-subnet step: registers this VM's Node for `local` and returns its podCIDR. Refusals
-   * (a Node we do not own, a config mismatch) reject; an unreachable API falls back to the
-   * podCIDR held before (or overlay.subnet) and registers in the background.
+   * Registers this VM's Node for `local` and returns its podCIDR. Refusals (a Node we do not own,
+   * a config mismatch) reject; an unreachable API falls back to the podCIDR held before (or
+   * overlay.subnet) and registers in the background.
    */
-  async ownSubnet(local: LocalFacts): Promise<string> {
+  async register(local: LocalVtep): Promise<string> {
     try {
       return await this.registrar.register(local);
     } catch (err) {
@@ -136,22 +153,23 @@ export class KubeRegistry {
   status(): Record<string, unknown> {
     return {
       ...this.source.status(),
-      ...(this.network === undefined ? {} : { network: this.network.net.network, networkFrom: this.network.where }),
+      ...(this.netConf === undefined ? {} : { network: this.netConf.net.network, networkFrom: this.netConf.where }),
       node: this.registrar.status(),
     };
   }
 
-  async stop(): Promise<void> {
+  /** Ends following and the Node's upkeep; the Node itself stays (deleted only by `leave`). */
+  async close(): Promise<void> {
     await this.source.stop();
     await this.registrar.stop();
     if (this.ownsClient) this.client.close();
   }
 
   private readNetwork(): Promise<NetworkSource> {
-    if (this.network !== undefined) return Promise.resolve(this.network);
+    if (this.netConf !== undefined) return Promise.resolve(this.netConf);
     this.reading ??= readKubeNetworkConfig(this.client, this.options.overlay.kubernetes, this.options.overlay).then(
       (found) => {
-        this.network = found;
+        this.netConf = found;
         this.reading = undefined;
         return found;
       },
