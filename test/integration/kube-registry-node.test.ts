@@ -17,6 +17,9 @@ import type { KubeClient } from '../../src/kube/client.js';
 import { createKubeClient } from '../../src/kube/connect.js';
 import { createLogger } from '../../src/log.js';
 import { leaveNode } from '../../src/registry/kube/leave.js';
+import { stringify } from 'yaml';
+import { cliArgv } from '../helpers/agent-process.js';
+import { run } from '../helpers/exec.js';
 import { KubeRegistry } from '../../src/registry/kube/registry.js';
 import { waitFor } from '../helpers/exec.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
@@ -177,6 +180,47 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
     const back = await waitFor('registered after the outage', () => getNode(api.admin, 'vm-outage'), 20_000, 100);
     assert.equal((back.spec as { podCIDR?: string }).podCIDR, subnet);
     await r.close();
+  });
+
+  test('check-config validates the kubeconfig and names each missing permission (SelfSubjectAccessReview)', async () => {
+    const check = async (name: string, kubernetes: Record<string, unknown>): Promise<{ code: number; stderr: string }> => {
+      const path = join(dir, `${name}.yaml`);
+      await writeFile(path, stringify({
+        stateDir: join(dir, `${name}-state`),
+        istio: { clusterEnv: join(dir, 'none.env'), sidecarEnv: join(dir, 'none.env') },
+        identity: { enabled: false },
+        kubernetes,
+        overlay: { enabled: true, kubernetes: { enabled: true, nodeName: 'vm-check' } },
+        dns: { serviceEntries: { kubernetes: true, namespaces: ['istio-system'] } },
+      }));
+      const [cmd = '', ...args] = cliArgv('check-config', '--config', path);
+      return run(cmd, args);
+    };
+    // Allowed to list nodes, nothing else.
+    const reader = await serviceAccountToken(api.admin, 'mesh-reader', [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }]);
+    await writeFile(join(dir, 'reader-token'), reader);
+    const weak = await check('weak', { server: api.env.APISERVER_URL, caFile: api.env.KUBE_CA_FILE, tokenFile: join(dir, 'reader-token') });
+    assert.equal(weak.code, 1, weak.stderr);
+    const missing = weak.stderr.split('\n').filter((l) => l.startsWith('kubernetes: missing permission: '));
+    assert.deepEqual(missing.map((l) => l.slice('kubernetes: missing permission: '.length)), [
+      'create nodes (cluster-wide)',
+      'patch nodes (cluster-wide)',
+      'list serviceentries.networking.istio.io in namespace istio-system',
+      'watch serviceentries.networking.istio.io in namespace istio-system',
+      'get configmaps "kube-flannel-cfg" in namespace kube-flannel, or get configmaps "kube-flannel-cfg" in namespace kube-system (flannel\'s net-conf.json)',
+    ]);
+    assert.match(weak.stderr, /warning: kubernetes: no permission to delete nodes "vm-check" .* "mesh-node-agent leave" will fail/);
+    // The documented rules: the registry's, plus ServiceEntries.
+    const full = await serviceAccountToken(api.admin, 'mesh-full', [...REGISTRY_RULES, { apiGroups: ['networking.istio.io'], resources: ['serviceentries'], verbs: ['list', 'watch'] }]);
+    await writeFile(join(dir, 'full-token'), full);
+    const ok = await check('full', { server: api.env.APISERVER_URL, caFile: api.env.KUBE_CA_FILE, tokenFile: join(dir, 'full-token') });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /the needed permissions are granted/);
+    // A kubeconfig the agent refuses is named with the key at fault.
+    await writeFile(join(dir, 'bad-kubeconfig'), stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: api.env.APISERVER_URL, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: { tokenFile: join(dir, 'full-token') } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
+    const bad = await check('bad', { kubeconfig: join(dir, 'bad-kubeconfig') });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /bad-kubeconfig:\d+:\d+: .*insecure-skip-tls-verify/);
   });
 
   test('leave deletes only our own Node', async () => {

@@ -18,6 +18,7 @@ export interface NetworkSource {
 
 export async function readKubeNetworkConfig(client: KubeClient, k: OverlayKubernetesConfig, overlay: { vni: number; port: number; network: string }): Promise<NetworkSource> {
   let found: NetworkSource | undefined;
+  const forbidden: string[] = [];
   if (k.configMap.namespaces.length === 0) {
     found = { net: networkFromOverlay(overlay), where: 'overlay.network' };
   } else {
@@ -26,7 +27,12 @@ export async function readKubeNetworkConfig(client: KubeClient, k: OverlayKubern
       try {
         object = await client.get(resourcePath({ version: 'v1', resource: 'configmaps', namespace, name: k.configMap.name }));
       } catch (err) {
+        // Read access is often granted in the one namespace that has it: a refusal elsewhere is no answer.
         if (isStatus(err, 404)) continue;
+        if (isStatus(err, 403)) {
+          forbidden.push(namespace);
+          continue;
+        }
         throw err;
       }
       try {
@@ -40,7 +46,7 @@ export async function readKubeNetworkConfig(client: KubeClient, k: OverlayKubern
   if (found === undefined) {
     throw new AgentError(
       ErrorCode.ConfigInvalid,
-      `ConfigMap ${k.configMap.name} (flannel's net-conf.json) not found in namespace ${k.configMap.namespaces.join(' nor ')}; set overlay.kubernetes.configMap to where it is, or namespaces: [] with overlay.network`,
+      `ConfigMap ${k.configMap.name} (flannel's net-conf.json) not found in namespace ${k.configMap.namespaces.join(' nor ')}${forbidden.length === 0 ? '' : ` (reading it was forbidden in ${forbidden.join(', ')}: grant get on configmaps/${k.configMap.name} there)`}; set overlay.kubernetes.configMap to where it is, or namespaces: [] with overlay.network`,
     );
   }
   // The podCIDR is checked against Network when it is chosen; SubnetLen does not bind it (see pod-cidr.ts).
