@@ -32,7 +32,7 @@ export const registries: RegistryFactory = {
     if (config.kubernetes.enabled) {
       if (ctx.kubernetes === undefined) throw new AgentError(ErrorCode.ConfigInvalid, 'overlay.kubernetes needs the kubernetes: connection');
       const { KubeRegistry } = await import('./kube/registry.js');
-      return KubeRegistry.create({ overlay: config, kubernetes: ctx.kubernetes, stateDir: ctx.stateDir, log: ctx.log.child({ component: 'kube-registry' }) });
+      return KubeRegistry.create({ overlay: config, kubernetes: ctx.kubernetes, stateDir: ctx.stateDir, log: ctx.log.child({ component: 'kube-registry' }), ...(ctx.metrics === undefined ? {} : { metrics: ctx.metrics }) });
     }
     throw new Error('no registry configured');
   },

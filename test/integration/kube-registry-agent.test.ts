@@ -147,6 +147,10 @@ void describe('kube registry: the agent joins flannel\'s kube subnet manager', (
     for (const host of HOSTS) await waitFor(`route to ${host.name}`, () => routed(vm, host.subnet), 10_000, 50);
     const fdb = await vm.must('bridge', ['fdb', 'show', 'dev', 'flannel.1']);
     for (const host of HOSTS) assert.match(fdb, new RegExp(`${host.mac} dst ${host.ip} self permanent`));
+    const metrics = (await agent.get('/metrics')).body;
+    assert.match(metrics, /mesh_node_agent_overlay_kubernetes_peers 2/);
+    assert.match(metrics, /mesh_node_agent_overlay_kubernetes_connected 1/);
+    assert.match(metrics, /mesh_node_agent_overlay_kubernetes_node_writes_total\{kind="create"\} 1/);
     for (const host of HOSTS) await playFlanneld(host);
     for (const host of HOSTS) {
       assert.ok(await waitFor(`VM → pod ${host.podIP}`, () => pings(vm, host.podIP), 10_000, 200));

@@ -6,6 +6,7 @@
  * (stateDir) and registers once the API answers; the overlay meanwhile programs the last peers.
  */
 import { hostname } from 'node:os';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Readiness } from '../../agent/controller.js';
 import type { OverlayConfig } from '../../config/schema.js';
 import { AgentError, ErrorCode, errorMessage } from '../../errors.js';
@@ -19,6 +20,7 @@ import type { NetworkBounds, Peer } from '../peer-source.js';
 import type { LocalVtep, OverlayRegistry } from '../registry.js';
 import { flannelNames } from './annotations.js';
 import { nodeName as nodeNameSchema } from './config.js';
+import { kubeRegistryMetrics } from './metrics.js';
 import { podCIDRBounds } from './network-config.js';
 import { readKubeNetworkConfig, type NetworkSource } from './network-reader.js';
 import { KubePeerSource } from './peer-source.js';
@@ -30,6 +32,7 @@ export interface KubeRegistryOptions {
   kubernetes: KubernetesConfig;
   stateDir: string;
   log: Logger;
+  metrics?: MetricsRegistry;
   /** A ready client (tests, benchmarks); otherwise made from `kubernetes`. */
   client?: KubeClient;
   /** Default node name when overlay.kubernetes.nodeName is empty; default the hostname. */
@@ -75,6 +78,7 @@ export class KubeRegistry implements OverlayRegistry {
     const { overlay, log } = options;
     this.nodeName = nodeName;
     const names = flannelNames(overlay.kubernetes.annotationPrefix);
+    const metrics = options.metrics === undefined ? undefined : kubeRegistryMetrics(options.metrics, () => this);
     this.registrar = new NodeRegistrar({
       client,
       nodeName,
@@ -87,6 +91,7 @@ export class KubeRegistry implements OverlayRegistry {
       network: async () => (await this.readNetwork()).net,
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+      onWrite: (kind) => metrics?.writes.inc({ kind }),
       onSubnet: (subnet) => {
         void writeHeldPodCIDR(options.stateDir, nodeName, subnet).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'could not persist our podCIDR'));
       },
@@ -98,6 +103,7 @@ export class KubeRegistry implements OverlayRegistry {
       log: log.child({ component: 'kube-nodes' }),
       network: () => (this.netConf === undefined ? undefined : podCIDRBounds(this.netConf.net)),
       onOwnNode: (node) => this.registrar.observe(node),
+      onApplied: (cause) => metrics?.applied.inc({ cause }),
       onConnected: () => {
         this.registrar.retryNow();
         if (this.netConf === undefined) void this.readNetwork().then(() => this.source.refresh(), () => undefined);
