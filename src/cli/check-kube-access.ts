@@ -9,6 +9,7 @@ import { deniedAccess, describeAccess, type AccessCheck } from '../kube/access-r
 import { createKubeClient } from '../kube/connect.js';
 import { serviceEntryAccessChecks } from '../dns/service-entries-kube-access.js';
 import { configMapAccessChecks, leaveAccessCheck, registryAccessChecks } from '../registry/kube/access.js';
+import { resolveNodeName } from '../registry/kube/registry.js';
 
 export interface AccessReport {
   /** What stops the agent from working: each missing permission, or why the API cannot be used. */
@@ -31,10 +32,11 @@ export async function checkKubeAccess(config: Config): Promise<AccessReport> {
   try {
     const required: AccessCheck[] = [];
     const k = config.overlay.kubernetes;
+    const nodeName = k.enabled ? resolveNodeName(k.nodeName) : '';
     const oneOf = k.enabled ? configMapAccessChecks(k) : [];
-    if (k.enabled) required.push(...registryAccessChecks());
+    if (k.enabled) required.push(...registryAccessChecks(nodeName));
     if (config.dns.serviceEntries.kubernetes) required.push(...serviceEntryAccessChecks(config.dns.serviceEntries.namespaces));
-    const leave = k.enabled ? [leaveAccessCheck(k.nodeName)] : [];
+    const leave = k.enabled ? [leaveAccessCheck(nodeName)] : [];
     let denied;
     try {
       denied = await deniedAccess(client, [...required, ...oneOf, ...leave]);

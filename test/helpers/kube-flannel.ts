@@ -12,11 +12,20 @@ import type { PolicyRule } from './kube-fixtures.js';
 export const FLANNEL = 'flannel.alpha.coreos.com';
 export const NET_CONF = '{\n  "Network": "10.244.0.0/16",\n  "Backend": {\n    "Type": "vxlan"\n  }\n}\n';
 
-/** The ClusterRole docs/kubernetes.md gives the VM's ServiceAccount (the registry's part). */
+/** The registry's rules for a VM that may patch and delete any Node (tests that use many names). */
 export const REGISTRY_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
   { apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: ['kube-flannel-cfg'] },
 ];
+
+/** The rules docs/kubernetes.md gives one VM: patch and delete only on its own Node. */
+export function vmRegistryRules(nodeName: string): PolicyRule[] {
+  return [
+    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch', 'create'] },
+    { apiGroups: [''], resources: ['nodes'], verbs: ['patch', 'delete'], resourceNames: [nodeName] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: ['kube-flannel-cfg'] },
+  ];
+}
 
 export function flannelAnnotations(publicIP: string, vtepMAC: string, vni = 1): Record<string, string> {
   return {

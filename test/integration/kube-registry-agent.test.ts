@@ -18,7 +18,7 @@ import { waitFor } from '../helpers/exec.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 import { startNsEntry, type NsEntry } from '../helpers/kube-bridge.js';
 import { NODES, serviceAccountToken } from '../helpers/kube-fixtures.js';
-import { FLANNEL, REGISTRY_RULES, createNetConf, flannelAnnotations, flannelNodeManifest, getNode } from '../helpers/kube-flannel.js';
+import { FLANNEL, createNetConf, vmRegistryRules, flannelAnnotations, flannelNodeManifest, getNode } from '../helpers/kube-flannel.js';
 import { connect, createNetns, type Netns } from '../helpers/netns.js';
 
 const VM_IP = '192.168.91.81';
@@ -75,7 +75,8 @@ void describe('kube registry: the agent joins flannel\'s kube subnet manager', (
     dir = await mkdtemp(join(tmpdir(), 'mna-kagent-'));
     api = await startKubeApiServer('tkca');
     await createNetConf(api.admin);
-    const token = await serviceAccountToken(api.admin, 'mesh-vm', REGISTRY_RULES);
+    // Exactly the rules docs/kubernetes.md gives one VM: patch and delete on its own Node only.
+    const token = await serviceAccountToken(api.admin, 'mesh-vm', vmRegistryRules('vm-1'));
     await writeFile(join(dir, 'token'), token);
 
     lan = await createNetns('kal');

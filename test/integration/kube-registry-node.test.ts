@@ -24,7 +24,7 @@ import { KubeRegistry } from '../../src/registry/kube/registry.js';
 import { waitFor } from '../helpers/exec.js';
 import { startKubeApiServer, type KubeApiServer } from '../helpers/kube-apiserver.js';
 import { NODES, nodeManifest, serviceAccountToken } from '../helpers/kube-fixtures.js';
-import { FLANNEL, REGISTRY_RULES, createNetConf, deleteNode, flannelAnnotations, flannelNodeManifest, getNode } from '../helpers/kube-flannel.js';
+import { FLANNEL, REGISTRY_RULES, createNetConf, deleteNode, vmRegistryRules, flannelAnnotations, flannelNodeManifest, getNode } from '../helpers/kube-flannel.js';
 
 const log = createLogger({ level: 'silent' });
 const FAST = { initialMs: 100, maxMs: 1000 };
@@ -204,14 +204,14 @@ describe('kube registry: this VM\'s Node on a real API server', () => {
     const missing = weak.stderr.split('\n').filter((l) => l.startsWith('kubernetes: missing permission: '));
     assert.deepEqual(missing.map((l) => l.slice('kubernetes: missing permission: '.length)), [
       'create nodes (cluster-wide)',
-      'patch nodes (cluster-wide)',
+      'patch nodes "vm-check" (cluster-wide)',
       'list serviceentries.networking.istio.io in namespace istio-system',
       'watch serviceentries.networking.istio.io in namespace istio-system',
       'get configmaps "kube-flannel-cfg" in namespace kube-flannel, or get configmaps "kube-flannel-cfg" in namespace kube-system (flannel\'s net-conf.json)',
     ]);
     assert.match(weak.stderr, /warning: kubernetes: no permission to delete nodes "vm-check" .* "mesh-node-agent leave" will fail/);
-    // The documented rules: the registry's, plus ServiceEntries.
-    const full = await serviceAccountToken(api.admin, 'mesh-full', [...REGISTRY_RULES, { apiGroups: ['networking.istio.io'], resources: ['serviceentries'], verbs: ['list', 'watch'] }]);
+    // The documented rules for one VM (patch and delete on its own Node only), plus ServiceEntries.
+    const full = await serviceAccountToken(api.admin, 'mesh-full', [...vmRegistryRules('vm-check'), { apiGroups: ['networking.istio.io'], resources: ['serviceentries'], verbs: ['list', 'watch'] }]);
     await writeFile(join(dir, 'full-token'), full);
     const ok = await check('full', { server: api.env.APISERVER_URL, caFile: api.env.KUBE_CA_FILE, tokenFile: join(dir, 'full-token') });
     assert.equal(ok.code, 0, ok.stderr);

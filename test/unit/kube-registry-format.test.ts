@@ -129,17 +129,24 @@ describe('foreign Nodes as peers', () => {
       ['kubelet-only', { metadata: { name: 'kubelet-only', resourceVersion: '13' }, spec: { podCIDR: '10.244.3.0/24' } }],
     ]);
     const first = peers.compute(nodes);
-    assert.deepEqual(first.map((p) => [p.key, p.revision]), [['node-1', '11'], ['node-2', '10']]);
-    // A heartbeat: a new resourceVersion, the same peer facts.
+    assert.deepEqual(first.map((p) => [p.key, p.revision]), [['node-2', '10'], ['node-1', '11']]);
+    // A heartbeat: a new resourceVersion, the same peer facts: the same object, in its place.
     nodes.set('node-1', flannelNode('node-1', '10.244.1.0/24', '192.168.0.1', '02:00:00:00:00:01', { 'x/heartbeat': 'now' }, '20'));
-    const second = peers.compute(nodes);
-    assert.equal(second[0], first[0]);
+    const second = peers.update([['node-1', nodes.get('node-1')]]);
+    assert.equal(second[1], first[1]);
+    assert.deepEqual(peers.compute(nodes), second, 'a full read agrees with the incremental one');
     // A new MAC: a new object with the version it appeared at.
     nodes.set('node-1', flannelNode('node-1', '10.244.1.0/24', '192.168.0.1', '02:00:00:00:00:11', {}, '21'));
-    const third = peers.compute(nodes);
-    assert.notEqual(third[0], first[0]);
-    assert.deepEqual([third[0]?.vtepMAC, third[0]?.revision], ['02:00:00:00:00:11', '21']);
+    const third = peers.update([['node-1', nodes.get('node-1')]]);
+    assert.notEqual(third[1], first[1]);
+    assert.deepEqual([third[1]?.vtepMAC, third[1]?.revision], ['02:00:00:00:00:11', '21']);
+    // Deleted, and a Node that stops being marked, leave; our own Node never joins.
     nodes.delete('node-2');
+    nodes.set('kubelet-only', flannelNode('kubelet-only', '10.244.3.0/24', '192.168.0.3', '02:00:00:00:00:03', {}, '22'));
+    const fourth = peers.update([['node-2', undefined], ['kubelet-only', nodes.get('kubelet-only')], ['vm-1', nodes.get('vm-1')]]);
+    assert.deepEqual(fourth.map((p) => p.key), ['node-1', 'kubelet-only']);
+    nodes.set('kubelet-only', { metadata: { name: 'kubelet-only', resourceVersion: '23' }, spec: { podCIDR: '10.244.3.0/24' } });
+    assert.deepEqual(peers.update([['kubelet-only', nodes.get('kubelet-only')]]).map((p) => p.key), ['node-1']);
     assert.deepEqual(peers.compute(nodes).map((p) => p.key), ['node-1']);
   });
 });

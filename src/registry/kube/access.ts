@@ -5,9 +5,12 @@
 import type { AccessCheck } from '../../kube/access-review.js';
 import type { OverlayKubernetesConfig } from './config.js';
 
-/** Needed to run: follow every Node, create and patch our own. */
-export function registryAccessChecks(): AccessCheck[] {
-  return ['get', 'list', 'watch', 'create', 'patch'].map((verb) => ({ verb, group: '', resource: 'nodes' }));
+/**
+ * Needed to run: follow every Node, create ours, patch ours. Patch is checked on our Node by name,
+ * so a ClusterRole that allows it only there (resourceNames) passes, as docs/kubernetes.md advises.
+ */
+export function registryAccessChecks(nodeName: string): AccessCheck[] {
+  return [...['get', 'list', 'watch', 'create'].map((verb) => ({ verb, group: '', resource: 'nodes' })), { verb: 'patch', group: '', resource: 'nodes', name: nodeName }];
 }
 
 /** Where net-conf.json may be read: any one of these suffices. */
@@ -17,5 +20,5 @@ export function configMapAccessChecks(k: OverlayKubernetesConfig): AccessCheck[]
 
 /** Needed only by `mesh-node-agent leave`. */
 export function leaveAccessCheck(nodeName: string): AccessCheck {
-  return { verb: 'delete', group: '', resource: 'nodes', ...(nodeName === '' ? {} : { name: nodeName }) };
+  return { verb: 'delete', group: '', resource: 'nodes', name: nodeName };
 }

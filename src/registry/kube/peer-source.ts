@@ -173,11 +173,18 @@ export class KubePeerSource implements PeerSource {
     this.options.onApplied?.(cause);
     const own = this.options.ownName;
     if (cause !== 'watch' || changes.some((c) => c.key === own)) this.options.onOwnNode?.(objects.get(own));
-    this.recompute(objects);
+    if (cause !== 'watch') {
+      this.recompute(objects);
+      return;
+    }
+    this.deliver(this.peerSet.update(changes.map((c): [string, KubeObject | undefined] => [c.key, c.type === 'deleted' ? undefined : objects.get(c.key)])));
   }
 
   private recompute(objects: ReadonlyMap<string, KubeObject>): void {
-    const peers = this.peerSet.compute(objects);
+    this.deliver(this.peerSet.compute(objects));
+  }
+
+  private deliver(peers: Peer[]): void {
     if (this.delivered && samePeers(peers, this.peers)) return;
     this.delivered = true;
     this.peers = peers;
