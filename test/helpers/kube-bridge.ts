@@ -20,12 +20,12 @@ export interface NsBridge {
   close(): Promise<void>;
 }
 
-// Runs inside the namespace (plain CommonJS for `node -e`): unix socket → 127.0.0.1:port.
+// Runs inside the namespace (plain CommonJS for `node -e`): unix socket → host:port there.
 const FORWARDER = `
 const net = require('node:net');
-const [path, port] = process.argv.slice(1);
+const [path, port, host] = process.argv.slice(1);
 net.createServer((c) => {
-  const u = net.connect(Number(port), '127.0.0.1');
+  const u = net.connect(Number(port), host);
   const drop = () => { c.destroy(); u.destroy(); };
   c.on('error', drop).on('close', drop);
   u.on('error', drop).on('close', drop);
@@ -34,8 +34,8 @@ net.createServer((c) => {
 }).listen(path);
 `;
 
-export async function startNsBridge(ns: Netns, socketPath: string, targetPort: number): Promise<NsBridge> {
-  const forwarder = ns.spawn(process.execPath, ['-e', FORWARDER, socketPath, String(targetPort)]);
+export async function startNsBridge(ns: Netns, socketPath: string, targetPort: number, targetHost = '127.0.0.1'): Promise<NsBridge> {
+  const forwarder = ns.spawn(process.execPath, ['-e', FORWARDER, socketPath, String(targetPort), targetHost]);
   let output = '';
   forwarder.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   await waitFor(`the bridge forwarder's socket ${socketPath}`, async () => {
