@@ -50,6 +50,8 @@ export interface RegistrarOptions {
 
 /** Conflicts (409) and races are retried this many times in one pass before backing off. */
 const MAX_CONFLICTS = 10;
+/** Writes in one pass: more means someone keeps undoing ours; back off instead of fighting. */
+const MAX_WRITES = 5;
 
 export class NodeRegistrar {
   private local: LocalFacts | undefined;
@@ -178,6 +180,7 @@ export class NodeRegistrar {
     // Once we hold a podCIDR it is the only one we may have (the VTEP address is made of it).
     const configured = this.subnet ?? this.options.configured;
     const waitUntil = first && this.options.allocatorWaitMs > 0 ? Date.now() + this.options.allocatorWaitMs : 0;
+    let writes = 0;
     for (let conflicts = 0; !this.stopped; ) {
       try {
         const existing = await this.read(path);
@@ -193,6 +196,9 @@ export class NodeRegistrar {
           log.warn({ node: nodeName, annotation: names.publicIPOverwrite }, 'public-ip-overwrite is not an IPv4 address; advertising the underlay address instead');
         }
         const plan = planOwnNode(existing, { name: nodeName, owner, annotations: own.annotations, podCIDR: choice.kind === 'set' ? choice.subnet : '' });
+        if ((plan.kind === 'create' || plan.kind === 'patch') && ++writes > MAX_WRITES) {
+          throw new AgentError(ErrorCode.KubeApiFailed, `Node ${nodeName} does not keep what the agent writes (${plan.kind === 'patch' ? plan.what.join(', ') : 'created again'}); another writer is undoing it`);
+        }
         if (plan.kind === 'create') {
           await client.create(NODES_PATH, plan.body);
           this.writes.create += 1;
