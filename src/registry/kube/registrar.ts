@@ -116,6 +116,8 @@ export class NodeRegistrar {
   ready(): { ready: boolean; reason?: string } {
     if (this.foreign !== undefined) return { ready: false, reason: this.foreign };
     if (this.registeredAt === undefined) return { ready: false, reason: `Node ${this.options.nodeName} not registered yet${this.lastError === undefined ? '' : `: ${this.lastError}`}` };
+    // Registered once, but the last attempt to keep it so failed (deleted and not re-creatable, a fight).
+    if (this.lastError !== undefined) return { ready: false, reason: `Node ${this.options.nodeName}: ${this.lastError}` };
     return { ready: true };
   }
 
