@@ -20,7 +20,7 @@ import type { NetworkBounds, Peer } from '../peer-source.js';
 import type { LocalVtep, OverlayRegistry } from '../registry.js';
 import { flannelNames } from './annotations.js';
 import { nodeName as nodeNameSchema } from './config.js';
-import { kubeRegistryMetrics } from './metrics.js';
+import { kubeRegistryMetrics, type KubeRegistryMetrics } from './metrics.js';
 import { podCIDRBounds } from './network-config.js';
 import { readKubeNetworkConfig, type NetworkSource } from './network-reader.js';
 import { KubePeerSource } from './peer-source.js';
@@ -59,6 +59,7 @@ export class KubeRegistry implements OverlayRegistry {
   readonly registrar: NodeRegistrar;
   readonly nodeName: string;
   private netConf: NetworkSource | undefined;
+  private readonly metrics: KubeRegistryMetrics | undefined;
   private reading: Promise<NetworkSource> | undefined;
 
   static async create(options: KubeRegistryOptions): Promise<KubeRegistry> {
@@ -78,7 +79,9 @@ export class KubeRegistry implements OverlayRegistry {
     const { overlay, log } = options;
     this.nodeName = nodeName;
     const names = flannelNames(overlay.kubernetes.annotationPrefix);
-    const metrics = options.metrics === undefined ? undefined : kubeRegistryMetrics(options.metrics, () => this);
+    // Read at collection time only, when the source below exists.
+    const metrics = options.metrics === undefined ? undefined : kubeRegistryMetrics(options.metrics, this);
+    this.metrics = metrics;
     this.registrar = new NodeRegistrar({
       client,
       nodeName,
@@ -168,6 +171,7 @@ export class KubeRegistry implements OverlayRegistry {
   async close(): Promise<void> {
     await this.source.stop();
     await this.registrar.stop();
+    this.metrics?.remove();
     if (this.ownsClient) this.client.close();
   }
 
