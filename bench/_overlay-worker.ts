@@ -7,7 +7,8 @@ import { defaultConfig } from '../src/config/defaults.js';
 import { configSchema } from '../src/config/schema.js';
 import { createLogger } from '../src/log.js';
 import { OverlayController } from '../src/overlay/controller.js';
-import type { Peer, PeerSource } from '../src/overlay/peer-source.js';
+import { NetlinkKernel } from '../src/overlay/netlink-kernel.js';
+import type { Peer, PeerSource } from '../src/registry/peer-source.js';
 import { deepMerge } from '../test/helpers/agent-process.js';
 import { median, quantile } from './_stats.js';
 
@@ -42,7 +43,7 @@ const config = configSchema.parse(
   }),
 );
 const errors: string[] = [];
-const controller = new OverlayController(config, { log: createLogger({ level: 'silent' }), metrics: new Registry(), reportError: (e) => errors.push(String(e)) }, { buildSources: () => [source] });
+const controller = new OverlayController(config, { log: createLogger({ level: 'silent' }), metrics: new Registry(), reportError: (e) => errors.push(String(e)) }, { kernel: new NetlinkKernel(), configSources: () => [source] });
 
 interface Status {
   lastResync: { ms: number; writes: number };

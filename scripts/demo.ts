@@ -2,11 +2,14 @@
  * `npm run demo` (as root): the seeds' mesh-expansion scenario in network namespaces, with
  * mesh-node-agent doing on the VM what the operator did by hand. Prints a progress line per step,
  * then a report in which every line is a real check. Leaves nothing behind (Ctrl-C included);
- * `--keep` leaves it running to explore.
+ * `--keep` leaves it running to explore. `--kubernetes`: the same topology with flannel's kube
+ * subnet manager (a kube-apiserver with the nodes' Nodes) instead of its etcd registry, and the
+ * ServiceEntries read from the cluster.
  */
 import { runScenario, type Scenario } from '../test/e2e/scenario.js';
 
 const keep = process.argv.includes('--keep');
+const kubernetes = process.argv.includes('--kubernetes');
 const started = Date.now();
 let scenario: Scenario | undefined;
 let tearingDown = false;
@@ -35,7 +38,7 @@ const step = (message: string): void => {
 };
 
 try {
-  scenario = await runScenario(step);
+  scenario = await runScenario(step, { kubernetes });
 } catch (err) {
   process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

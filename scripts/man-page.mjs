@@ -40,6 +40,10 @@ mesh-node-agent \\- join this Linux VM to a Kubernetes and Istio service mesh
 .IR PATH ]
 .RB [ \\-\\-json ]
 .br
+.B mesh-node-agent leave
+.RB [ \\-\\-config
+.IR PATH ]
+.br
 .B mesh-node-agent version
 .SH DESCRIPTION
 ${pre(help('--help'))}
@@ -50,6 +54,8 @@ ${pre(help('run', '--help'))}
 ${pre(help('status', '--help'))}
 .SS check-config
 ${pre(help('check-config', '--help'))}
+.SS leave
+${pre(help('leave', '--help'))}
 .SS version
 ${pre(help('version', '--help'))}
 .SH FILES
@@ -65,7 +71,7 @@ after editing it, then
 Istio's env files; their values fill in what config.yaml leaves unset.
 .TP
 .I /var/lib/mesh-node-agent/
-State: the VTEP MAC address, the overlay lease, the saved resolv.conf.
+State: the VTEP MAC address, the overlay lease, this VM's Node identity and podCIDR, the saved resolv.conf.
 .TP
 .I /etc/certs/
 The issued identity (cert-chain.pem, key.pem, root-cert.pem): root's, except key.pem, which istio-proxy owns.

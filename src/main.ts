@@ -1,6 +1,7 @@
 /** Entry point: dispatches to one command per file under cli/. */
 import { EXIT_USAGE } from './cli/args.js';
 import { checkConfigCommand } from './cli/check-config.js';
+import { leaveCommand } from './cli/leave.js';
 import { MAIN_HELP, VERSION_HELP } from './cli/help.js';
 import { runCommand } from './cli/run.js';
 import { statusCommand } from './cli/status.js';
@@ -17,6 +18,8 @@ export async function main(argv: string[]): Promise<number> {
         return await statusCommand(rest);
       case 'check-config':
         return await checkConfigCommand(rest);
+      case 'leave':
+        return await leaveCommand(rest);
       case 'version':
       case '--version':
         if (rest.includes('--help')) {

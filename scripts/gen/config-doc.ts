@@ -35,8 +35,9 @@ const defOf = (schema: z.ZodType): Def => (schema as unknown as { def: Def }).de
 const SECTIONS: readonly { title: string; keys: readonly string[]; about: string }[] = [
   { title: 'Agent', keys: ['stateDir', 'log', 'istio'], about: 'The daemon itself: where it keeps state, how much it logs, which Istio env files it reads.' },
   { title: 'status', keys: ['status'], about: 'The local HTTP endpoint (README "HTTP").' },
+  { title: 'kubernetes', keys: ['kubernetes'], about: 'The one Kubernetes API connection, shared by `overlay.kubernetes` and `dns.serviceEntries.kubernetes` ([kubernetes.md](kubernetes.md)).' },
   { title: 'identity', keys: ['identity'], about: 'Workload certificates rotated against istiod or Citadel ([identity.md](identity.md)).' },
-  { title: 'overlay', keys: ['overlay'], about: "flannel-compatible VXLAN ([overlay.md](overlay.md)); `overlay.etcd` is flannel's etcd registry ([registry.md](registry.md))." },
+  { title: 'overlay', keys: ['overlay'], about: "flannel-compatible VXLAN ([overlay.md](overlay.md)); `overlay.etcd` is flannel's etcd registry ([registry.md](registry.md)), `overlay.kubernetes` flannel's kube subnet manager ([kubernetes.md](kubernetes.md))." },
   { title: 'capture', keys: ['capture'], about: "Istio's iptables redirect ([capture.md](capture.md))." },
   { title: 'dns', keys: ['dns'], about: 'The DNS proxy ([dns.md](dns.md)).' },
 ];

@@ -26,6 +26,17 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     process.stdout.write(renderWithSources(loaded));
   }
   for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+  if (loaded.config.overlay.kubernetes.enabled || loaded.config.dns.serviceEntries.kubernetes) {
+    // Only then: the API client is loaded and the API server asked.
+    const access = await (await import('./check-kube-access.js')).checkKubeAccess(loaded.config);
+    for (const warning of access.warnings) process.stderr.write(`warning: ${warning}\n`);
+    for (const error of access.errors) process.stderr.write(`${error}\n`);
+    if (access.errors.length > 0) {
+      process.stderr.write(`config valid, but the Kubernetes API cannot be used as configured: ${access.errors.length} problem(s)\n`);
+      return 1;
+    }
+    if (access.summary !== undefined) process.stderr.write(`${access.summary}\n`);
+  }
   process.stderr.write(`config OK (${loaded.path}${loaded.envFiles.length > 0 ? ` + ${loaded.envFiles.join(', ')}` : ''})\n`);
   return 0;
 }

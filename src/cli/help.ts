@@ -13,6 +13,8 @@ Usage:
                                                ask the running agent how it is
   mesh-node-agent check-config [--config PATH] [--json]
                                                validate and print the effective config
+  mesh-node-agent leave [--config PATH]        delete this VM's Node (Kubernetes registry);
+                                               stop the agent first
   mesh-node-agent version                      print the version
   mesh-node-agent COMMAND --help               details for one command
 
@@ -66,6 +68,21 @@ root does not own, or that group or others can write, gives only the values that
 name the workload; the CA address, capture and proxy-user variables in it are
 ignored, and a "warning:" line names the file and the fix.
 Exit codes: 0 valid; 1 invalid; 64 usage.
+`;
+
+export const LEAVE_HELP = `Usage: mesh-node-agent leave [--config PATH]
+
+With overlay.kubernetes, the agent registers this VM as a Node. "leave" deletes that
+Node, so flanneld on every node withdraws the routes to this VM: the only time the
+agent deletes a Node. Only the Node whose owner annotation names this VM's identity
+(stateDir/kube-node-owner) is deleted, never another host's. Stop the agent first
+(systemctl stop mesh-node-agent): a running agent would register the Node again.
+The ServiceAccount needs "delete" on nodes for this.
+
+  --config PATH     config file (default /etc/mesh-node-agent/config.yaml)
+
+Exit codes: 0 deleted or already absent; 1 failure (another host's Node, API error,
+agent still running); 64 usage.
 `;
 
 export const VERSION_HELP = `Usage: mesh-node-agent version

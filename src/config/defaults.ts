@@ -2,6 +2,7 @@
 import { captureDefaults } from '../capture/config-schema.js';
 import { dnsDefaults } from '../dns/config-schema.js';
 import { identityDefaults } from '../identity/config-schema.js';
+import { kubernetesDefaults } from '../kube/config-schema.js';
 import { overlayDefaults } from '../overlay/config-schema.js';
 import { statusDefaults } from '../status/config-schema.js';
 
@@ -14,6 +15,7 @@ export function defaultConfig(): Record<string, unknown> {
       sidecarEnv: '/var/lib/istio/envoy/sidecar.env',
     },
     status: statusDefaults(),
+    kubernetes: kubernetesDefaults(),
     identity: identityDefaults(),
     overlay: overlayDefaults(),
     capture: captureDefaults(),

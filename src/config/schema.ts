@@ -11,7 +11,10 @@ import { dnsSchema, checkDns } from '../dns/config-schema.js';
 import { identitySchema } from '../identity/config-schema.js';
 import { checkOverlay } from '../overlay/config-checks.js';
 import { overlaySchema } from '../overlay/config-schema.js';
+import { checkServiceEntriesKube } from '../dns/service-entries-kube-config.js';
+import { kubernetesSchema } from '../kube/config-schema.js';
 import { checkRegistry } from '../registry/etcd-config.js';
+import { checkOverlayKubernetes } from '../registry/kube/config.js';
 import { checkStatus, statusSchema } from '../status/config-schema.js';
 
 const baseSchema = z.strictObject({
@@ -27,6 +30,7 @@ const baseSchema = z.strictObject({
     sidecarEnv: key(z.string(), { description: "Istio's sidecar.env, read before cluster.env (whose values win); empty: not read.", example: '/var/lib/istio/envoy/sidecar.env' }),
   }),
   status: statusSchema,
+  kubernetes: kubernetesSchema,
   identity: identitySchema,
   overlay: overlaySchema,
   capture: captureSchema,
@@ -34,7 +38,14 @@ const baseSchema = z.strictObject({
 });
 
 export const configSchema = baseSchema.superRefine((cfg, ctx) => {
-  const issues = [...checkStatus(cfg.status), ...checkDns(cfg.dns), ...checkOverlay(cfg.overlay), ...checkRegistry(cfg.overlay)];
+  const issues = [
+    ...checkStatus(cfg.status),
+    ...checkDns(cfg.dns),
+    ...checkOverlay(cfg.overlay),
+    ...checkRegistry(cfg.overlay),
+    ...checkOverlayKubernetes(cfg),
+    ...checkServiceEntriesKube(cfg),
+  ];
   for (const issue of issues) ctx.addIssue({ code: 'custom', ...issue });
 });
 

@@ -7,6 +7,7 @@ import type { CheckIssue } from '../config/check-issue.js';
 import { cidr, domainName, ip, key } from '../config/schema-types.js';
 import { isLoopback } from '../net/address.js';
 import { parseHostPort, parseIpPort } from '../net/host-port.js';
+import { serviceEntriesKubeDefaults, serviceEntriesKubeShape } from './service-entries-kube-config.js';
 
 // Listener and server addresses end up in capture rules and socket calls: addresses, never names.
 const listenAddress = z.string().refine((v) => parseIpPort(v) !== undefined, {
@@ -48,6 +49,7 @@ export const dnsSchema = z.strictObject({
   serviceEntries: z.strictObject({
     paths: key(z.array(z.string()), { description: 'Files or directories (`*.yaml`, `*.yml`, `*.json`) of Istio ServiceEntry manifests whose hosts are answered; watched and reloaded.', example: ['/etc/mesh-node-agent/service-entries'] }),
     autoAllocate: key(cidr, { description: 'The IPv4 range VIPs are allocated from for ServiceEntries without addresses.', example: '240.240.0.0/16' }),
+    ...serviceEntriesKubeShape,
   }),
   ttl: key(z.number().int().min(0).max(86_400), { description: 'TTL (seconds) of the answers the agent makes itself (hosts, ServiceEntries).', example: 60 }),
   cache: z.strictObject({
@@ -65,7 +67,7 @@ export function dnsDefaults(): z.input<typeof dnsSchema> {
     upstreams: [],
     hosts: [],
     forward: [],
-    serviceEntries: { paths: [], autoAllocate: '240.240.0.0/16' },
+    serviceEntries: { paths: [], autoAllocate: '240.240.0.0/16', ...serviceEntriesKubeDefaults() },
     ttl: 30,
     cache: { size: 10000, maxTTL: 3600, negativeTTL: 30 },
   };

@@ -23,6 +23,7 @@ import { Resolver, type Routes } from './resolver.js';
 import { savedResolvConfPath } from '../host/resolv-conf.js';
 import { savedUpstreams } from './resolv-conf.js';
 import { describeProblems, ServiceEntrySource, type LoadOutcome } from './service-entries.js';
+import { startKubeServiceEntries, type KubeEntriesHandle } from './service-entries-kube-hook.js';
 import { DnsStats } from './stats.js';
 import { Upstream } from './upstream.js';
 
@@ -58,6 +59,7 @@ export class DnsController implements Controller {
   private defaultUpstreams: string[] = [];
   private upstreamSource = 'config';
   private entries: ServiceEntrySource | undefined;
+  private kubeEntries: KubeEntriesHandle | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private manifestErrors = 0;
   private started = false;
@@ -121,10 +123,11 @@ export class DnsController implements Controller {
 
   async reload(config: Config): Promise<void> {
     const before = this.config.dns;
+    const beforeKube = this.config.kubernetes;
     this.config = config;
     const cfg = config.dns;
     this.cache.configure(cfg.cache.size, { maxTTL: cfg.cache.maxTTL, negativeTTL: cfg.cache.negativeTTL });
-    const seChanged = JSON.stringify(before.serviceEntries) !== JSON.stringify(cfg.serviceEntries) || before.ttl !== cfg.ttl;
+    const seChanged = JSON.stringify(before.serviceEntries) !== JSON.stringify(cfg.serviceEntries) || before.ttl !== cfg.ttl || (cfg.serviceEntries.kubernetes && JSON.stringify(beforeKube) !== JSON.stringify(config.kubernetes));
     await this.applyRoutes(config, seChanged);
     // Routing may have changed: answers cached under the old rules must not outlive them.
     if (JSON.stringify([before.forward, before.upstreams, before.hosts]) !== JSON.stringify([cfg.forward, cfg.upstreams, cfg.hosts])) this.cache.clear();
@@ -137,6 +140,8 @@ export class DnsController implements Controller {
     this.sweeper = undefined;
     this.entries?.stop();
     this.entries = undefined;
+    this.kubeEntries?.stop();
+    this.kubeEntries = undefined;
     await Promise.all([...this.listeners.values()].map((l) => l.stop()));
     this.listeners.clear();
     for (const u of this.upstreamPool.values()) u.close();
@@ -171,6 +176,7 @@ export class DnsController implements Controller {
         loads: this.entries?.loads ?? 0,
         lastLoad: this.entries?.lastLoad,
         problems: this.entries?.problems ?? [],
+        ...(this.kubeEntries === undefined ? {} : { kubernetes: this.kubeEntries.status() }),
       },
     };
   }
@@ -179,6 +185,8 @@ export class DnsController implements Controller {
     if (!this.started) return { ready: false, reason: 'not listening' };
     const problems = this.entries?.problems ?? [];
     if (problems.length > 0) return { ready: true, reason: `serving the last good mesh table; ${describeProblems(problems)}` };
+    const kube = this.kubeEntries?.problem();
+    if (kube !== undefined) return { ready: true, reason: `serving the last ServiceEntries read; ${kube}` };
     return { ready: true, reason: `listening on ${[...this.listeners.keys()].join(', ')}` };
   }
 
@@ -217,13 +225,20 @@ export class DnsController implements Controller {
     for (const rule of cfg.forward) forward.set(normalizeName(rule.domain), forwarderFor(rule.servers));
     const upstream = forwarderFor(this.defaultUpstreams);
     if (rebuildMesh) {
+      // First, so that a connection that cannot be made leaves the running sources as they are.
+      // The API's changes rebuild the table with the current file source's files.
+      const kube = cfg.serviceEntries.kubernetes ? await startKubeServiceEntries(config, this.ctx.log, () => this.entries?.rebuild()) : undefined;
+      const previous = this.entries?.current ?? MeshTable.empty();
       this.entries?.stop();
+      this.kubeEntries?.stop();
+      this.kubeEntries = kube;
       const source = new ServiceEntrySource({
         paths: cfg.serviceEntries.paths,
         autoAllocate: cfg.serviceEntries.autoAllocate,
         ttl: cfg.ttl,
-        initial: this.entries?.current ?? MeshTable.empty(),
+        initial: previous,
         onChange: (outcome) => this.meshChanged(outcome),
+        ...(kube === undefined ? {} : { extra: () => kube.current() }),
       });
       this.entries = source;
       await source.start();

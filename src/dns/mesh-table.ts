@@ -79,6 +79,62 @@ function serviceEntries(doc: unknown): Record<string, unknown>[] {
   return doc.kind === 'ServiceEntry' ? [doc] : [];
 }
 
+/** One ServiceEntry read: its valid hosts and addresses, and what is wrong with it. */
+export interface ParsedEntry {
+  hosts: string[];
+  addresses: string[];
+  problems: string[];
+}
+
+/**
+ * Reads one ServiceEntry (from a manifest or the API): `spec.hosts` (DNS names, `*.` wildcards),
+ * `spec.addresses` (IPs; /32 and /128 CIDRs as their address; wider CIDRs skipped). `label`
+ * prefixes each problem. Pure.
+ */
+export function readServiceEntry(entry: Record<string, unknown>, label: string): ParsedEntry {
+  const out: ParsedEntry = { hosts: [], addresses: [], problems: [] };
+  const spec = entry.spec;
+  if (!isRecord(spec) || !Array.isArray(spec.hosts) || spec.hosts.length === 0) {
+    out.problems.push(`${label}: spec.hosts must be a non-empty list`);
+    return out;
+  }
+  for (const host of spec.hosts) {
+    const name = typeof host === 'string' ? normalizeName(host) : '';
+    if (!HOST_RE.test(name)) {
+      out.problems.push(`${label}: host ${JSON.stringify(host)} is not a DNS name (write e.g. httpbin.bar.global or *.example.com)`);
+      continue;
+    }
+    out.hosts.push(name);
+  }
+  const rawAddresses: unknown = spec.addresses ?? [];
+  if (!Array.isArray(rawAddresses)) {
+    out.problems.push(`${label}: spec.addresses must be a list`);
+    out.hosts = [];
+    return out;
+  }
+  for (const address of rawAddresses) {
+    if (typeof address === 'string' && isIP(address) !== 0) {
+      out.addresses.push(address);
+      continue;
+    }
+    const cidr = typeof address === 'string' ? parseCidr(address) : undefined;
+    if (cidr === undefined) {
+      out.problems.push(`${label}: address ${JSON.stringify(address)} is not an IP or CIDR`);
+    } else if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
+      out.addresses.push(cidr.address);
+    }
+  }
+  return out;
+}
+
+function addHosts(entry: { hosts: readonly string[]; addresses: readonly string[] }, into: Map<string, Set<string>>): void {
+  for (const host of entry.hosts) {
+    const set = into.get(host) ?? new Set<string>();
+    for (const a of entry.addresses) set.add(a);
+    into.set(host, set);
+  }
+}
+
 /** Reads one file's entries into `into` (host → addresses); returns the problems found. */
 function readFile(file: ManifestFile, into: Map<string, Set<string>>): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
@@ -95,44 +151,9 @@ function readFile(file: ManifestFile, into: Map<string, Set<string>>): ManifestP
     }
     for (const entry of serviceEntries(doc.toJS())) {
       const meta = isRecord(entry.metadata) ? entry.metadata : {};
-      const label = `${where}ServiceEntry ${typeof meta.name === 'string' ? `"${meta.name}"` : '(unnamed)'}`;
-      const spec = entry.spec;
-      if (!isRecord(spec) || !Array.isArray(spec.hosts) || spec.hosts.length === 0) {
-        problems.push({ file: file.file, reason: `${label}: spec.hosts must be a non-empty list` });
-        continue;
-      }
-      const hosts: string[] = [];
-      for (const host of spec.hosts) {
-        const name = typeof host === 'string' ? normalizeName(host) : '';
-        if (!HOST_RE.test(name)) {
-          problems.push({ file: file.file, reason: `${label}: host ${JSON.stringify(host)} is not a DNS name (write e.g. httpbin.bar.global or *.example.com)` });
-          continue;
-        }
-        hosts.push(name);
-      }
-      const addresses: string[] = [];
-      const rawAddresses: unknown = spec.addresses ?? [];
-      if (!Array.isArray(rawAddresses)) {
-        problems.push({ file: file.file, reason: `${label}: spec.addresses must be a list` });
-        continue;
-      }
-      for (const address of rawAddresses) {
-        if (typeof address === 'string' && isIP(address) !== 0) {
-          addresses.push(address);
-          continue;
-        }
-        const cidr = typeof address === 'string' ? parseCidr(address) : undefined;
-        if (cidr === undefined) {
-          problems.push({ file: file.file, reason: `${label}: address ${JSON.stringify(address)} is not an IP or CIDR` });
-        } else if (cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
-          addresses.push(cidr.address);
-        }
-      }
-      for (const host of hosts) {
-        const set = found.get(host) ?? new Set<string>();
-        for (const a of addresses) set.add(a);
-        found.set(host, set);
-      }
+      const parsed = readServiceEntry(entry, `${where}ServiceEntry ${typeof meta.name === 'string' ? `"${meta.name}"` : '(unnamed)'}`);
+      for (const reason of parsed.problems) problems.push({ file: file.file, reason });
+      addHosts(parsed, found);
     }
   });
   for (const [host, set] of found) {
@@ -143,10 +164,14 @@ function readFile(file: ManifestFile, into: Map<string, Set<string>>): ManifestP
   return problems;
 }
 
-/** Builds the table from all files; any problem is reported with its file and reason. */
-export function buildMeshTable(files: readonly ManifestFile[], autoAllocate: string, ttl: number): MeshBuild {
+/**
+ * Builds the table from all files, plus entries already read and checked elsewhere (from the API),
+ * with one VIP allocation over all of them; any file problem is reported with its file and reason.
+ */
+export function buildMeshTable(files: readonly ManifestFile[], autoAllocate: string, ttl: number, extra: readonly { hosts: readonly string[]; addresses: readonly string[] }[] = []): MeshBuild {
   const byHost = new Map<string, Set<string>>();
   const problems = files.flatMap((file) => readFile(file, byHost));
+  for (const entry of extra) addHosts(entry, byHost);
   const reserved = new Set<string>();
   for (const set of byHost.values()) for (const a of set) reserved.add(a);
   const needVip = [...byHost].filter(([host, set]) => set.size === 0 && !host.startsWith('*.')).map(([host]) => host);

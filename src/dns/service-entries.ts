@@ -8,7 +8,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { errorMessage } from '../errors.js';
-import type { MeshTable} from './mesh-table.js';
+import type { MeshTable } from './mesh-table.js';
 import { buildMeshTable, type ManifestFile, type ManifestProblem } from './mesh-table.js';
 
 const POLL_MS = 5000;
@@ -28,6 +28,8 @@ export interface ServiceEntrySourceOptions {
   ttl: number;
   /** Served until a load succeeds (the previous table across a config reload). */
   initial: MeshTable;
+  /** Entries from another source (the Kubernetes API), already checked: built into the same table. */
+  extra?: () => readonly { hosts: readonly string[]; addresses: readonly string[] }[];
   onChange(outcome: LoadOutcome): void;
 }
 
@@ -49,6 +51,8 @@ async function readManifests(paths: readonly string[]): Promise<{ files: Manifes
 export class ServiceEntrySource {
   private table: MeshTable;
   private lastText: string | undefined;
+  /** The files of the last good build: the other source's changes are built with them. */
+  private goodFiles: ManifestFile[] = [];
   private watchers: FSWatcher[] = [];
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -102,6 +106,23 @@ export class ServiceEntrySource {
     await this.load();
   }
 
+  /**
+   * Builds again from the last good files and the other source's current entries (it changed);
+   * the files are not read again.
+   */
+  rebuild(): void {
+    // Before the first load the load itself builds with the other source's entries.
+    if (this.loads === 0) return;
+    const built = buildMeshTable(this.goodFiles, this.options.autoAllocate, this.options.ttl, this.options.extra?.() ?? []);
+    // VIP exhaustion is the only problem a build of good files can have: reported, and the hosts
+    // that got an address are served (entries from the cluster must not freeze the table).
+    this.problems = [...this.problems.filter((p) => p.file !== '(autoAllocate)'), ...built.problems];
+    this.table = built.table;
+    this.loads += 1;
+    this.lastLoad = new Date().toISOString();
+    this.options.onChange({ table: this.table, problems: [], changed: true });
+  }
+
   private schedule(): void {
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => void this.load(), DEBOUNCE_MS);
@@ -127,12 +148,15 @@ export class ServiceEntrySource {
     const text = JSON.stringify(files) + JSON.stringify(readProblems);
     if (text === this.lastText) return;
     this.lastText = text;
-    const built = buildMeshTable(files, this.options.autoAllocate, this.options.ttl);
+    const built = buildMeshTable(files, this.options.autoAllocate, this.options.ttl, this.options.extra?.() ?? []);
     const problems = [...readProblems, ...built.problems];
     this.problems = problems;
     this.loads += 1;
     this.lastLoad = new Date().toISOString();
-    if (problems.length === 0) this.table = built.table;
+    if (problems.length === 0) {
+      this.table = built.table;
+      this.goodFiles = files;
+    }
     this.options.onChange({ table: this.table, problems, changed: problems.length === 0 });
   }
 }

@@ -77,6 +77,11 @@ export class KubeClient {
     return this.object('GET', withQuery(path, query));
   }
 
+  /** A GET whose answer is not an object with metadata (discovery: /apis/<group>). */
+  async getRaw(path: string): Promise<unknown> {
+    return this.transport.json({ method: 'GET', path });
+  }
+
   /** One page of a collection; `limit` + `continue` page through large ones (see listAll). */
   async listPage(path: string, query?: Query, signal?: AbortSignal): Promise<ListPage> {
     const full = withQuery(path, query);

@@ -5,31 +5,19 @@
  * the schema and `kubernetes: kubernetesDefaults()` in the defaults.
  */
 import { z } from 'zod';
-import { parseDuration } from '../config/duration.js';
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 30s` });
-    return z.NEVER;
-  }
-  return ms;
-});
+import { duration, key } from '../config/schema-types.js';
 
 export const kubernetesSchema = z
   .strictObject({
-    /** A kubeconfig file; its current-context (or `context`) names the cluster and the user. */
-    kubeconfig: z.string(),
-    /** A context of the kubeconfig other than its current-context. */
-    context: z.string(),
-    /** Without a kubeconfig: the API server's URL, e.g. https://10.0.0.10:6443. */
-    server: z.string(),
-    /** PEM CA bundle for `server`; empty = the system's trusted roots. */
-    caFile: z.string(),
-    /** A bearer token file (a ServiceAccount token); re-read when it rotates. */
-    tokenFile: z.string(),
-    /** Deadline of one request (a watch has its own, longer one). */
-    timeout: duration.refine((ms) => ms >= 1000 && ms <= 600_000, { message: 'must be between 1s and 10m' }),
+    kubeconfig: key(z.string(), { description: 'A kubeconfig file; its current-context (or `context`) names the cluster and the user. Empty: use `server`, `caFile` and `tokenFile`.', example: '/etc/mesh-node-agent/kubeconfig' }),
+    context: key(z.string(), { description: 'A context of the kubeconfig other than its current-context.', example: 'mesh-vms' }),
+    server: key(z.string(), { description: "Without a kubeconfig: the API server's URL (https only).", example: 'https://10.0.0.10:6443' }),
+    caFile: key(z.string(), { description: 'PEM CA bundle for `server`; empty: the system\'s trusted roots.', example: '/etc/mesh-node-agent/kube-ca.crt' }),
+    tokenFile: key(z.string(), { description: 'A bearer token file (a ServiceAccount token) for `server`; re-read when it rotates.', example: '/var/run/secrets/tokens/mesh-node-agent' }),
+    timeout: key(
+      duration.refine((ms) => ms >= 1000 && ms <= 600_000, { message: 'must be between 1s and 10m' }),
+      { description: 'Deadline of one API request (a watch has its own, longer one).', example: '10s', type: 'duration, 1s to 10m' },
+    ),
   })
   .superRefine((k, ctx) => {
     const issue = (key: string, message: string): void => ctx.addIssue({ code: 'custom', path: [key], message });

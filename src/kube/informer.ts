@@ -30,6 +30,11 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   /** The caller's own check of an object; a problem keeps it out of the map (reported in status). */
   check?: (object: KubeObject) => string | undefined;
+  /**
+   * Keeps only what the caller reads of each checked object (client-go's SetTransform): a Node's
+   * status (images, conditions) is most of its size and no use to the overlay. Must keep metadata.
+   */
+  transform?: (object: KubeObject) => KubeObject;
   backoff?: BackoffOptions;
   /** Longest watch line accepted; default 16 MiB. */
   maxLineBytes?: number;
@@ -153,7 +158,7 @@ export class Informer {
     for (const item of result.dropped) this.dropped(item);
     for (const [key, object] of result.objects) {
       const problem = check?.(object);
-      if (problem === undefined) next.set(key, slim(object));
+      if (problem === undefined) next.set(key, this.keep(object));
       else this.dropped({ key, problem });
     }
     const cause: ChangeCause = this.book.status.synced ? 'relist' : 'list';
@@ -233,10 +238,14 @@ export class Informer {
     }
     this.book.clearInvalid(event.key);
     const previous = this.objects.get(event.key);
-    const object = slim(event.object);
+    const object = this.keep(event.object);
     this.objects.set(event.key, object);
     if (previous === undefined) batch.push({ type: 'added', key: event.key, object });
     else if (previous.metadata.resourceVersion !== object.metadata.resourceVersion) batch.push({ type: 'modified', key: event.key, object, previous });
+  }
+
+  private keep(object: KubeObject): KubeObject {
+    return this.options.transform === undefined ? slim(object) : this.options.transform(object);
   }
 
   private remove(key: string, batch: Change[]): void {

@@ -1,17 +1,18 @@
 /** Address and MAC conversions between the text users write and the byte buffers rtnetlink carries. */
 import { AgentError, ErrorCode } from '../errors.js';
 
-/** Parsed by hand: called for every object of every resync. */
-export function ipv4ToBuffer(address: string): Buffer {
-  const out = Buffer.allocUnsafe(4);
+/** Parsed by hand, without allocating: called for every object of every resync. Big-endian value. */
+export function ipv4ToUint32(address: string): number {
   let part = 0;
   let value = 0;
   let digits = 0;
+  let out = 0;
   for (let i = 0; i <= address.length; i++) {
     const c = i < address.length ? address.charCodeAt(i) : 46; // a final '.'
     if (c === 46) {
       if (digits === 0 || value > 255 || part > 3) throw new AgentError(ErrorCode.UnsafeValue, `not an IPv4 address: ${address}`);
-      out[part++] = value;
+      out = out * 256 + value;
+      part += 1;
       value = 0;
       digits = 0;
     } else if (c >= 48 && c <= 57 && digits < 3) {
@@ -22,6 +23,12 @@ export function ipv4ToBuffer(address: string): Buffer {
     }
   }
   if (part !== 4) throw new AgentError(ErrorCode.UnsafeValue, `not an IPv4 address: ${address}`);
+  return out;
+}
+
+export function ipv4ToBuffer(address: string): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt32BE(ipv4ToUint32(address));
   return out;
 }
 
@@ -43,15 +50,27 @@ function hexDigit(c: number): number {
   return -1;
 }
 
-export function macToBuffer(mac: string): Buffer {
+/** A MAC as a 48-bit number (exact in a double), parsed without allocating. */
+export function macToNumber(mac: string): number {
   if (mac.length !== 17) throw new AgentError(ErrorCode.UnsafeValue, `not a MAC address: ${mac}`);
-  const out = Buffer.allocUnsafe(6);
+  let out = 0;
   for (let i = 0; i < 6; i++) {
     const hi = hexDigit(mac.charCodeAt(i * 3));
     const lo = hexDigit(mac.charCodeAt(i * 3 + 1));
     if (hi < 0 || lo < 0 || (i < 5 && mac.charCodeAt(i * 3 + 2) !== 58)) throw new AgentError(ErrorCode.UnsafeValue, `not a MAC address: ${mac}`);
-    out[i] = hi * 16 + lo;
+    out = out * 256 + hi * 16 + lo;
   }
+  return out;
+}
+
+/** Writes a macToNumber value as its 6 bytes. */
+export function writeMac(buf: Buffer, at: number, mac: number): void {
+  buf.writeUIntBE(mac, at, 6);
+}
+
+export function macToBuffer(mac: string): Buffer {
+  const out = Buffer.allocUnsafe(6);
+  writeMac(out, 0, macToNumber(mac));
   return out;
 }
 

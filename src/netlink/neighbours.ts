@@ -3,9 +3,9 @@
  * Dumps are filtered by the kernel to that device, so their cost follows our table, not the host's.
  */
 import { AttrStream, FlagsNew, rt } from 'netlink';
-import { AF_BRIDGE, AF_INET, ipv4ToBuffer, macToBuffer, u32 } from './codec.js';
+import { AF_BRIDGE, AF_INET, ipv4ToUint32, macToNumber, u32 } from './codec.js';
 import { decodeNeighbour } from './decode.js';
-import { NDA_DST, NDA_LLADDR, NTF_SELF, NUD_PERMANENT, encodeNeighbour, type Attr, type NdmsgFields } from './encode.js';
+import { NTF_SELF, NUD_PERMANENT, neighbourLength, writeNeighbour, type NdmsgFields } from './encode.js';
 import type { RtSocket, WriteRequest } from './socket.js';
 
 export interface Neighbour {
@@ -52,47 +52,34 @@ export async function listFdb(s: RtSocket, dev: Device): Promise<FdbEntry[]> {
   return result;
 }
 
-function neighbourBody(nd: NdmsgFields, dst: string | undefined, mac: string | undefined): Uint8Array[] {
-  const attrs: Attr[] = [];
-  if (dst !== undefined) attrs.push({ type: NDA_DST, data: ipv4ToBuffer(dst) });
-  if (mac !== undefined) attrs.push({ type: NDA_LLADDR, data: macToBuffer(mac) });
-  return [encodeNeighbour(nd, attrs)];
+/**
+ * A neighbour or FDB request. Addresses are parsed here, so a bad one throws when the request is
+ * made, never while its datagram is built.
+ */
+function neighbourRequest(what: () => string, type: rt.MessageType, flags: number, nd: NdmsgFields, dst: string | undefined, mac: string | undefined): WriteRequest {
+  const ip = dst === undefined ? undefined : ipv4ToUint32(dst);
+  const lladdr = mac === undefined ? undefined : macToNumber(mac);
+  return { what, type, flags, size: neighbourLength(ip, lladdr), write: (buf, at) => writeNeighbour(buf, at, nd, ip, lladdr) };
 }
 
 /** `ip neigh replace IP lladdr MAC dev DEV nud permanent`. */
 export function neighbourSet(dev: Device, n: { ip: string; mac: string }): WriteRequest {
-  return {
-    what: () => `neighbour ${n.ip} lladdr ${n.mac} on ${dev.name}`,
-    type: rt.MessageType.NEWNEIGH,
-    flags: FlagsNew.CREATE | FlagsNew.REPLACE,
-    body: neighbourBody({ family: AF_INET, ifindex: dev.index, state: NUD_PERMANENT, flags: 0 }, n.ip, n.mac),
-  };
+  const nd = { family: AF_INET, ifindex: dev.index, state: NUD_PERMANENT, flags: 0 };
+  return neighbourRequest(() => `neighbour ${n.ip} lladdr ${n.mac} on ${dev.name}`, rt.MessageType.NEWNEIGH, FlagsNew.CREATE | FlagsNew.REPLACE, nd, n.ip, n.mac);
 }
 
 export function neighbourDelete(dev: Device, n: { ip: string }): WriteRequest {
-  return {
-    what: () => `delete neighbour ${n.ip} on ${dev.name}`,
-    type: rt.MessageType.DELNEIGH,
-    flags: 0,
-    body: neighbourBody({ family: AF_INET, ifindex: dev.index, state: 0, flags: 0 }, n.ip, undefined),
-  };
+  const nd = { family: AF_INET, ifindex: dev.index, state: 0, flags: 0 };
+  return neighbourRequest(() => `delete neighbour ${n.ip} on ${dev.name}`, rt.MessageType.DELNEIGH, 0, nd, n.ip, undefined);
 }
 
 /** `bridge fdb replace MAC dev DEV dst IP self permanent`: one remote per MAC. */
 export function fdbSet(dev: Device, e: { mac: string; dst: string }): WriteRequest {
-  return {
-    what: () => `fdb ${e.mac} dst ${e.dst} on ${dev.name}`,
-    type: rt.MessageType.NEWNEIGH,
-    flags: FlagsNew.CREATE | FlagsNew.REPLACE,
-    body: neighbourBody({ family: AF_BRIDGE, ifindex: dev.index, state: NUD_PERMANENT, flags: NTF_SELF }, e.dst, e.mac),
-  };
+  const nd = { family: AF_BRIDGE, ifindex: dev.index, state: NUD_PERMANENT, flags: NTF_SELF };
+  return neighbourRequest(() => `fdb ${e.mac} dst ${e.dst} on ${dev.name}`, rt.MessageType.NEWNEIGH, FlagsNew.CREATE | FlagsNew.REPLACE, nd, e.dst, e.mac);
 }
 
 export function fdbDelete(dev: Device, e: { mac: string; dst?: string }): WriteRequest {
-  return {
-    what: () => `delete fdb ${e.mac}${e.dst === undefined ? '' : ` dst ${e.dst}`} on ${dev.name}`,
-    type: rt.MessageType.DELNEIGH,
-    flags: 0,
-    body: neighbourBody({ family: AF_BRIDGE, ifindex: dev.index, state: 0, flags: NTF_SELF }, e.dst, e.mac),
-  };
+  const nd = { family: AF_BRIDGE, ifindex: dev.index, state: 0, flags: NTF_SELF };
+  return neighbourRequest(() => `delete fdb ${e.mac}${e.dst === undefined ? '' : ` dst ${e.dst}`} on ${dev.name}`, rt.MessageType.DELNEIGH, 0, nd, e.dst, e.mac);
 }

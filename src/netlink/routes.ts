@@ -1,8 +1,9 @@
 /** IPv4 routes in the main table: dump, replace (with onlink and protocol), precise delete. */
+import { AgentError, ErrorCode } from '../errors.js';
 import { AttrStream, FlagsNew, rt } from 'netlink';
-import { AF_INET, RTNH_F_ONLINK, bufferToIp, ipv4ToBuffer } from './codec.js';
+import { AF_INET, RTNH_F_ONLINK, bufferToIp, ipv4ToUint32 } from './codec.js';
 import { decodeRoute } from './decode.js';
-import { RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE, encodeRoute, u32le } from './encode.js';
+import { routeLength, writeRoute } from './encode.js';
 import type { Device } from './neighbours.js';
 import type { RtSocket, WriteRequest } from './socket.js';
 
@@ -64,40 +65,37 @@ export async function listRoutes(s: RtSocket): Promise<Route[]> {
   return result;
 }
 
-function splitCidr(cidr: string): [Buffer, number] {
-  const [ip = '', len = '32'] = cidr.split('/');
-  return [ipv4ToBuffer(ip), Number(len)];
+/** Parsed when the request is made: a bad prefix throws here, never while its datagram is built. */
+function splitCidr(cidr: string): [number, number] {
+  const slash = cidr.indexOf('/');
+  const len = slash < 0 ? 32 : Number(cidr.slice(slash + 1));
+  if (!Number.isInteger(len) || len < 0 || len > 32) throw new AgentError(ErrorCode.UnsafeValue, `not an IPv4 prefix: ${cidr}`);
+  return [ipv4ToUint32(slash < 0 ? cidr : cidr.slice(0, slash)), len];
 }
 
 /** `ip route replace DST via GW dev DEV onlink proto boot`. */
 export function routeReplace(dev: Device, r: { dst: string; gateway: string }): WriteRequest {
   const [dst, dstLen] = splitCidr(r.dst);
-  const attrs = [
-    { type: RTA_TABLE, data: u32le(RT_TABLE_MAIN) },
-    { type: RTA_DST, data: dst },
-    { type: RTA_GATEWAY, data: ipv4ToBuffer(r.gateway) },
-    { type: RTA_OIF, data: u32le(dev.index) },
-  ];
+  const gateway = ipv4ToUint32(r.gateway);
+  const msg = { family: AF_INET, dstLen, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: RT_SCOPE_UNIVERSE, type: RTN_UNICAST, flags: RTNH_F_ONLINK };
   return {
     what: () => `route ${r.dst} via ${r.gateway} on ${dev.name}`,
     type: rt.MessageType.NEWROUTE,
     flags: FlagsNew.CREATE | FlagsNew.REPLACE,
-    body: [encodeRoute({ family: AF_INET, dstLen, table: RT_TABLE_MAIN, protocol: RTPROT_BOOT, scope: RT_SCOPE_UNIVERSE, type: RTN_UNICAST, flags: RTNH_F_ONLINK }, attrs)],
+    size: routeLength(gateway),
+    write: (buf, at) => writeRoute(buf, at, msg, dst, gateway, dev.index),
   };
 }
 
 /** Deletes only the route to `dst` through our device, never a same-prefix route elsewhere. */
 export function routeDelete(dev: Device, r: { dst: string }): WriteRequest {
   const [dst, dstLen] = splitCidr(r.dst);
-  const attrs = [
-    { type: RTA_TABLE, data: u32le(RT_TABLE_MAIN) },
-    { type: RTA_DST, data: dst },
-    { type: RTA_OIF, data: u32le(dev.index) },
-  ];
+  const msg = { family: AF_INET, dstLen, table: RT_TABLE_MAIN, protocol: 0, scope: RT_SCOPE_NOWHERE, type: 0, flags: 0 };
   return {
     what: () => `delete route ${r.dst} on ${dev.name}`,
     type: rt.MessageType.DELROUTE,
     flags: 0,
-    body: [encodeRoute({ family: AF_INET, dstLen, table: RT_TABLE_MAIN, protocol: 0, scope: RT_SCOPE_NOWHERE, type: 0, flags: 0 }, attrs)],
+    size: routeLength(undefined),
+    write: (buf, at) => writeRoute(buf, at, msg, dst, undefined, dev.index),
   };
 }

@@ -14,16 +14,19 @@
 import { getSystemErrorName } from 'node:util';
 import { Flags, FlagsGet, createRtNetlink, parseError, type NetlinkMessage, type RtNetlinkSocket, type rt } from 'netlink';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
-import { encodeMessage } from './encode.js';
+import { NLMSG_HDRLEN, align4, writeHeader } from './encode.js';
 
-/** A write, formatted but not sent; `what` names the object in errors. */
+/** A write, checked but not yet encoded; `what` names the object in errors. */
 export interface WriteRequest {
   /** Built only when an error needs it: thousands of requests go out per resync. */
   what: () => string;
   type: rt.MessageType;
   /** NLM_F_CREATE/REPLACE/... (REQUEST and ACK are added as needed). */
   flags: number;
-  body: Uint8Array[];
+  /** Body length in bytes (after the netlink header, 4-byte aligned). */
+  size: number;
+  /** Writes the body at `at` of a zeroed buffer; never throws (inputs were checked when it was made). */
+  write(buf: Buffer, at: number): void;
 }
 
 export interface RtSocketOptions {
@@ -204,22 +207,27 @@ export class RtSocket {
           resolve(chunk.results);
         },
       };
-      const bufs: Uint8Array[] = [];
+      // One zeroed buffer per datagram; each message padded so the next starts aligned.
+      let total = 0;
+      for (const r of requests) total += align4(NLMSG_HDRLEN + r.size);
+      const datagram = Buffer.alloc(total);
+      let at = 0;
       requests.forEach((r, index) => {
         const seq = nl.generateSeq();
         chunk.seqs.push(seq);
         this.bySeq.set(seq, { chunk, index });
         const last = index === requests.length - 1;
-        const flags = r.flags | Flags.REQUEST | (last ? Flags.ACK : 0);
-        // Messages share the datagram: encodeMessage pads each so the next starts aligned.
-        bufs.push(encodeMessage(r.type, flags, seq, port, r.body));
+        const len = NLMSG_HDRLEN + r.size;
+        writeHeader(datagram, at, len, r.type, r.flags | Flags.REQUEST | (last ? Flags.ACK : 0), seq, port);
+        r.write(datagram, at + NLMSG_HDRLEN);
+        at += align4(len);
       });
       const timer = setTimeout(() => {
         chunk.results = chunk.results.map((e, i) => e ?? new NetlinkError(requests[i]?.what() ?? 'request', 'ETIMEDOUT'));
         chunk.done();
       }, this.timeoutMs);
       // One buffer per datagram: the native side wraps each array element separately.
-      nl.socket.send(Buffer.concat(bufs), {}, (err) => {
+      nl.socket.send(datagram, {}, (err) => {
         if (err === undefined) return;
         chunk.results = requests.map((r) => new NetlinkError(r.what(), err.code));
         chunk.done();

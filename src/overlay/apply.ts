@@ -1,12 +1,10 @@
 /**
- * The thin effectful shell of the planner: sends a plan's operations pipelined (see RtSocket).
+ * The thin effectful shell of the planner: sends a plan's operations through the kernel's writer.
  * Removals are best effort and treat "already gone" as done. Each peer's operations go out back
  * to back, in flannel's order; if any of them fails, the ones that succeeded are undone, so a
  * peer is either fully programmed or absent (flannel rolls back the same way).
  */
-import { fdbDelete, fdbSet, neighbourDelete, neighbourSet, type Device } from '../netlink/neighbours.js';
-import { routeDelete, routeReplace } from '../netlink/routes.js';
-import type { RtSocket, WriteRequest } from '../netlink/socket.js';
+import type { WriteError } from './kernel.js';
 import type { ObservedCache } from './observed-cache.js';
 import { undo, type Op, type Plan } from './plan.js';
 
@@ -26,28 +24,14 @@ export interface ApplyResult {
 
 const GONE = new Set(['ENOENT', 'ESRCH', 'ENODEV']);
 
-export function toRequest(dev: Device, op: Op): WriteRequest {
-  switch (op.type) {
-    case 'neigh-set':
-      return neighbourSet(dev, op);
-    case 'neigh-del':
-      return neighbourDelete(dev, op);
-    case 'fdb-set':
-      return fdbSet(dev, op);
-    case 'fdb-del':
-      return fdbDelete(dev, op);
-    case 'route-set':
-      return routeReplace(dev, op);
-    case 'route-del':
-      return routeDelete(dev, op);
-  }
-}
+/** Sends ops in order, pipelined; one error (or undefined) per op. */
+export type Writer = (ops: readonly Op[]) => Promise<(WriteError | undefined)[]>;
 
 /** `beforeRollback` sees the undo operations before they are sent (their echoes are ours, not drift). */
-export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: ObservedCache, beforeRollback?: (ops: readonly Op[]) => void): Promise<ApplyResult> {
+export async function applyPlan(write: Writer, plan: Plan, cache: ObservedCache, beforeRollback?: (ops: readonly Op[]) => void): Promise<ApplyResult> {
   const result: ApplyResult = { writes: 0, failures: [], failedSubnets: new Set() };
 
-  const removalErrors = await s.batchOf(plan.removals.length, (i) => toRequest(dev, plan.removals[i] as Op));
+  const removalErrors = plan.removals.length === 0 ? [] : await write(plan.removals);
   result.writes += plan.removals.length;
   plan.removals.forEach((op, i) => {
     const err = removalErrors[i];
@@ -56,27 +40,30 @@ export async function applyPlan(s: RtSocket, dev: Device, plan: Plan, cache: Obs
   });
 
   const ops = plan.peers.flatMap((p) => p.ops);
-  const errors = await s.batchOf(ops.length, (i) => toRequest(dev, ops[i] as Op));
+  const errors = await write(ops);
   result.writes += ops.length;
   const rollback: Op[] = [];
   let at = 0;
   for (const peer of plan.peers) {
-    const mine = errors.slice(at, at + peer.ops.length);
+    const first = at;
     at += peer.ops.length;
-    if (mine.every((e) => e === undefined)) {
+    let failed = false;
+    for (let i = first; i < at && !failed; i += 1) failed = errors[i] !== undefined;
+    if (!failed) {
       for (const op of peer.ops) cache.applied(op);
       continue;
     }
     result.failedSubnets.add(peer.subnet);
-    for (const e of mine) if (e !== undefined) result.failures.push({ subnet: peer.subnet, message: e.message });
     peer.ops.forEach((op, i) => {
-      const u = mine[i] === undefined ? undo(op) : undefined;
+      const e = errors[first + i];
+      if (e !== undefined) result.failures.push({ subnet: peer.subnet, message: e.message });
+      const u = e === undefined ? undo(op) : undefined;
       if (u !== undefined) rollback.push(u);
     });
   }
   if (rollback.length > 0) {
     beforeRollback?.(rollback);
-    const undoErrors = await s.batch(rollback.map((op) => toRequest(dev, op)));
+    const undoErrors = await write(rollback);
     result.writes += rollback.length;
     rollback.forEach((op, i) => {
       const err = undoErrors[i];

@@ -13,6 +13,7 @@ interface OverlayShape {
   subnet: string;
   peers: readonly { subnet: string; publicIP: string; vtepMAC: string }[];
   etcd: { endpoints: readonly string[] };
+  kubernetes?: { enabled: boolean };
 }
 
 interface Range {
@@ -41,8 +42,8 @@ export function checkOverlay(o: OverlayShape): CheckIssue[] {
   const issues: CheckIssue[] = [];
   const network = o.network === '' ? undefined : ipv4Cidr(o.network, ['overlay', 'network'], issues);
   const own = o.subnet === '' ? undefined : ipv4Cidr(o.subnet, ['overlay', 'subnet'], issues);
-  if (o.enabled && o.subnet === '' && o.etcd.endpoints.length === 0) {
-    issues.push({ path: ['overlay', 'subnet'], message: "required when overlay is enabled without overlay.etcd: this host's subnet, e.g. 10.234.3.0/24" });
+  if (o.enabled && o.subnet === '' && o.etcd.endpoints.length === 0 && o.kubernetes?.enabled !== true) {
+    issues.push({ path: ['overlay', 'subnet'], message: "required when overlay is enabled without a registry (overlay.etcd or overlay.kubernetes): this host's subnet, e.g. 10.234.3.0/24" });
   }
   if (network !== undefined && own !== undefined && !inside(network, own)) {
     issues.push({ path: ['overlay', 'subnet'], message: `${own.text} is outside overlay.network ${network.text}` });

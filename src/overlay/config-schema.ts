@@ -1,11 +1,13 @@
 /**
  * The `overlay:` section: its schema (each key documented; docs/config.md is generated from it)
  * and built-in defaults, composed in config/schema.ts; its cross-field checks are in
- * config-checks.ts, those of `overlay.etcd` in registry/etcd-config.ts. Behaviour: docs/overlay.md.
+ * config-checks.ts, those of `overlay.etcd` in registry/etcd-config.ts, those of
+ * `overlay.kubernetes` in registry/kube/config.ts. Behaviour: docs/overlay.md.
  */
 import { z } from 'zod';
 import { cidr, duration, ip, key, mac, port } from '../config/schema-types.js';
 import { etcdDefaults, etcdSchema } from '../registry/etcd-config.js';
+import { overlayKubernetesDefaults, overlayKubernetesSchema } from '../registry/kube/config.js';
 
 export const peerSchema = z.strictObject({
   subnet: key(cidr, { description: "The peer's flannel subnet (IPv4); its network address is the peer's VTEP address.", example: '10.234.0.0/24' }),
@@ -38,6 +40,7 @@ export const overlaySchema = z.strictObject({
     example: [{ subnet: '10.234.0.0/24', publicIP: '192.168.0.60', vtepMAC: '5a:09:44:c7:a3:fb' }],
   }),
   etcd: etcdSchema,
+  kubernetes: overlayKubernetesSchema,
   resync: key(duration, { description: 'Period of the full resync (kernel dump, diff, repair).', example: '1m' }),
 });
 
@@ -53,6 +56,7 @@ export function overlayDefaults(): z.input<typeof overlaySchema> {
     mtu: 0,
     peers: [],
     etcd: etcdDefaults(),
+    kubernetes: overlayKubernetesDefaults(),
     resync: '30s',
   };
 }

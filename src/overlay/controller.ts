@@ -1,103 +1,110 @@
 /**
- * The overlay controller: sets up the VXLAN device, takes every peer source's set through the
- * peer gate (peer-intake.ts) and keeps the kernel converged to what it accepts (reconcile-loop.ts).
- * Triggers: a peer change (planned against the cached kernel state, no dump), a netlink event on
- * our device (debounced; full dump, device repaired and all peers replayed if it was re-created),
- * the periodic `overlay.resync`, a restart of the event monitor (events may have been lost), and
- * the expiry of a kernel-refusal backoff. Only objects on our device are ever touched.
+ * The overlay controller: sets up the VXLAN device, registers this VM with the registry (when one
+ * is configured), takes every peer source's set through the peer gate (peer-intake.ts) and keeps
+ * the kernel converged to what it accepts (reconcile-loop.ts). Triggers: a peer change (planned
+ * against the cached kernel state, no dump), a kernel event on our device (debounced; full dump,
+ * device repaired and all peers replayed if it was re-created), the periodic `overlay.resync`, a
+ * restart of the event monitor (events may have been lost), and the expiry of a kernel-refusal
+ * backoff. Only objects on our device are ever touched. The kernel, the registry and the clock are
+ * injected (OverlayDeps), so the controller runs in unit tests without root.
  */
 import type { Controller, ControllerContext, Readiness } from '../agent/controller.js';
+import type { ReconcilerClock } from '../agent/reconciler.js';
 import type { Config, OverlayConfig } from '../config/schema.js';
+import type { KubernetesConfig } from '../kube/config-schema.js';
 import type { OverlayDetails } from '../status/status-document.js';
 import { AgentError, ErrorCode } from '../errors.js';
-import { listAddresses } from '../netlink/addresses.js';
-import { NetlinkEvents, monitorScript } from '../netlink/events.js';
-import { deleteLink, getLinkByName, listLinks, type Link } from '../netlink/links.js';
-import { listRoutes } from '../netlink/routes.js';
-import { RtSocket } from '../netlink/socket.js';
-import { hostFacts } from './host-facts.js';
+import { registries, type RegistryFactory } from '../registry/create.js';
+import type { Peer, PeerSource } from '../registry/peer-source.js';
+import type { OverlayRegistry } from '../registry/registry.js';
+import { DeviceSetup, deviceName } from './device-setup.js';
+import type { KernelEvents, OverlayKernel } from './kernel.js';
 import { createOverlayMetrics, type OverlayMetrics } from './metrics.js';
 import { PeerIntake } from './peer-intake.js';
 import { peerRows } from './peer-list.js';
-import type { Peer, PeerSource } from './peer-source.js';
-import { buildPeerSources, ownSubnetAcquirer, type SourceContext } from './peer-sources.js';
 import { ReconcileLoop } from './reconcile-loop.js';
-import { parseSubnet, type Subnet } from './subnet.js';
-import { resolveUnderlay, type Underlay } from './underlay.js';
-import { loadOrCreateMac } from './vtep-mac.js';
-import { ensureDevice, type DeviceSpec } from './vxlan-device.js';
+import { StaticPeerSource } from './static-peer-source.js';
+
+export { deviceName };
 
 export interface OverlayDeps {
-  buildSources?: (config: OverlayConfig, ctx: SourceContext) => PeerSource[] | Promise<PeerSource[]>;
-  acquirer?: typeof ownSubnetAcquirer;
+  kernel: OverlayKernel;
+  /** Which registry the config asks for, and how to create it (default: registry/create.ts). */
+  registries?: RegistryFactory;
+  /** The peer sources of the config itself (default: the static table, overlay.peers). */
+  configSources?: (config: OverlayConfig) => PeerSource[];
+  clock?: ReconcilerClock;
+  random?: () => number;
 }
 
-export function deviceName(config: OverlayConfig): string {
-  return config.device !== '' ? config.device : `flannel.${config.vni}`;
-}
+const MONITOR_READY_MS = 10_000;
 
 export class OverlayController implements Controller {
   readonly name = 'overlay' as const;
   private config: OverlayConfig;
   private stateDir: string;
+  /** The top-level `kubernetes:` connection, for the Kubernetes registry. */
+  private kubernetes: KubernetesConfig;
   private readonly ctx: ControllerContext;
-  private readonly deps: Required<OverlayDeps>;
+  private readonly kernel: OverlayKernel;
+  private readonly registries: RegistryFactory;
+  private readonly configSources: (config: OverlayConfig) => PeerSource[];
   private readonly metrics: OverlayMetrics;
   private readonly intake: PeerIntake;
   private readonly loop: ReconcileLoop;
-  private sock: RtSocket | undefined;
-  private events: NetlinkEvents | undefined;
-  private spec: DeviceSpec | undefined;
-  private link: Link | undefined;
-  private underlay: Underlay | undefined;
-  private own: Subnet | undefined;
-  private sources: PeerSource[] = [];
+  private readonly device: DeviceSetup;
+  private events: KernelEvents | undefined;
+  private registry: { key: string; instance: OverlayRegistry; started: boolean } | undefined;
+  private fromConfig: PeerSource[] = [];
   private readonly sourceCounts = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private initialized = false;
-  private deviceActions: string[] = [];
-  /** Work sources and acquirers deferred to stop (lease renewers). */
-  private readonly cleanups: (() => Promise<void>)[] = [];
 
-  constructor(config: Config, ctx: ControllerContext, deps: OverlayDeps = {}) {
+  constructor(config: Config, ctx: ControllerContext, deps: OverlayDeps) {
     this.config = config.overlay;
     this.stateDir = config.stateDir;
+    this.kubernetes = config.kubernetes;
     this.ctx = ctx;
-    this.deps = { buildSources: deps.buildSources ?? buildPeerSources, acquirer: deps.acquirer ?? ownSubnetAcquirer };
+    this.kernel = deps.kernel;
+    this.registries = deps.registries ?? registries;
+    this.configSources = deps.configSources ?? ((c) => [new StaticPeerSource(c.peers)]);
     this.metrics = createOverlayMetrics(ctx.metrics);
     this.intake = new PeerIntake({ log: ctx.log, stateDir: this.stateDir, refusedGauge: this.metrics.refused });
+    this.device = new DeviceSetup(this.kernel, ctx.log);
     this.loop = new ReconcileLoop(
       {
-        socket: () => this.socket(),
-        link: () => this.link,
-        ensureDevice: () => this.ensure(),
+        kernel: this.kernel,
+        link: () => this.device.link,
+        ensureDevice: () => this.device.ensure(),
         events: () => this.events,
-        own: () => ({ ...(this.own === undefined ? {} : { subnet: this.own.cidr }), ...(this.spec === undefined ? {} : { mac: this.spec.mac }) }),
+        own: () => this.device.own(),
         initialized: () => this.initialized,
       },
       this.intake,
       ctx,
       this.metrics,
+      { ...(deps.clock === undefined ? {} : { clock: deps.clock }), ...(deps.random === undefined ? {} : { random: deps.random }) },
     );
   }
 
   async start(): Promise<void> {
     this.stopping = false;
+    this.initialized = false;
+    this.kernel.open();
     this.loop.start();
-    this.sock = new RtSocket();
     try {
       await this.startInner();
     } catch (err) {
-      // A failed start leaves no monitor process or socket behind.
+      // A failed start leaves no monitor process, registry connection or socket behind.
       await this.stop();
       throw err;
     }
   }
 
   private async startInner(): Promise<void> {
+    await this.syncRegistry();
     await this.setupDevice();
-    const events = new NetlinkEvents();
+    const events = this.kernel.events();
     this.events = events;
     events.on('event', (e) => this.loop.onKernelEvent(e));
     events.on('lost', (why) => this.ctx.log.warn({ why }, 'netlink event monitor lost; resyncing when it is back'));
@@ -109,59 +116,53 @@ export class OverlayController implements Controller {
       else listenedEarly = true;
     });
     if (!events.start()) {
-      this.ctx.log.error({ script: monitorScript() }, 'netlink event monitor script missing from this build; drift is repaired only by the periodic resync');
+      this.ctx.log.error('netlink event monitor script missing from this build; drift is repaired only by the periodic resync');
     } else {
-      void events.waitReady(10_000).then((up) => {
+      void events.waitReady(MONITOR_READY_MS).then((up) => {
         if (!up && !this.stopping) this.ctx.log.warn('netlink event monitor not ready after 10 s; periodic resync covers drift until it is');
       });
     }
     await this.startSources();
-    await this.loop.request({ full: true, device: false, trigger: 'start' });
-    if (!this.loop.lastPassOk) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.loop.lastError?.message ?? 'unknown error'}`);
+    const first = await this.loop.request({ full: true, device: false, trigger: 'start' });
+    if (!first.ok) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.loop.lastError?.message ?? 'unknown error'}`);
     this.initialized = true;
     if (listenedEarly) void this.loop.request({ full: true, device: true, trigger: 'monitor' });
-    this.armTimer();
+    this.loop.setResync(this.resyncMs());
   }
 
   async reload(config: Config): Promise<void> {
     const prev = this.config;
     this.config = config.overlay;
     this.stateDir = config.stateDir;
+    this.kubernetes = config.kubernetes;
     const deviceKeys = (c: OverlayConfig): string => JSON.stringify([c.vni, c.port, c.device, c.underlay, c.mtu, c.subnet, c.network]);
     const deviceChanged = deviceKeys(prev) !== deviceKeys(this.config);
-    if (deviceChanged) {
+    const registryChanged = await this.syncRegistry();
+    if (deviceChanged || registryChanged) {
       const oldName = deviceName(prev);
-      if (oldName !== deviceName(this.config) && this.sock !== undefined) {
-        const old = await getLinkByName(this.sock, oldName);
-        if (old !== undefined) await deleteLink(this.sock, old);
+      if (deviceChanged && oldName !== deviceName(this.config)) {
+        const old = (await this.kernel.listLinks()).find((l) => l.name === oldName);
+        if (old !== undefined) await this.kernel.deleteLink(old);
       }
+      // The VTEP (and with a new registry, the subnet) may have moved: register again, then the device.
       await this.setupDevice();
-      this.loop.cache.clear();
+      if (deviceChanged) this.loop.cache.clear();
     }
-    await this.stopSources();
     // The operator changed something: entries the kernel refused get a fresh try.
-    this.loop.backoff.clear();
+    this.loop.refused.clear();
     await this.startSources();
-    this.armTimer();
+    this.loop.setResync(this.resyncMs());
     await this.loop.request({ full: true, device: deviceChanged, trigger: 'reload' });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.timer);
     this.events?.stop();
-    await this.stopSources();
+    await this.stopConfigSources();
+    await this.closeRegistry();
     await this.loop.stop();
     await this.intake.flush();
-    for (const cleanup of this.cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch (err) {
-        this.ctx.log.warn({ err }, 'overlay cleanup failed');
-      }
-    }
-    this.sock?.close();
-    this.sock = undefined;
+    this.kernel.close();
   }
 
   /** Resolves when every queued reconcile pass has finished (tests, benchmarks). */
@@ -170,30 +171,16 @@ export class OverlayController implements Controller {
   }
 
   /** A full resync now (dump, plan, apply), as the periodic timer does. */
-  resyncNow(): Promise<void> {
-    return this.loop.request({ full: true, device: true, trigger: 'resync' });
+  async resyncNow(): Promise<void> {
+    await this.loop.request({ full: true, device: true, trigger: 'resync' });
   }
 
   status(): OverlayDetails {
     const loop = this.loop;
-    const retrying = loop.backoff.list(20);
+    const retrying = loop.refused.backoff.list(20);
+    const sources = [...this.fromConfig, ...(this.registry === undefined ? [] : [this.registry.instance])];
     return {
-      device:
-        this.spec === undefined
-          ? null
-          : {
-              name: this.spec.name,
-              index: this.link?.index,
-              up: this.link?.up,
-              vni: this.spec.vni,
-              port: this.spec.port,
-              mtu: this.spec.mtu,
-              mac: this.spec.mac,
-              vtep: this.spec.vtep,
-              subnet: this.own?.cidr,
-              underlay: this.underlay === undefined ? undefined : { name: this.underlay.name, address: this.underlay.address, mtu: this.underlay.mtu },
-              lastActions: this.deviceActions,
-            },
+      device: this.device.status(),
       peers: {
         desired: this.intake.desired.peers.size,
         programmed: loop.programmedCount(),
@@ -202,10 +189,11 @@ export class OverlayController implements Controller {
       },
       ...this.intake.status(),
       retrying: retrying.map((r) => ({ entry: r.key, attempts: r.attempts, lastError: r.lastError, retryInMs: r.retryInMs })),
-      sources: Object.fromEntries(this.sources.map((s) => [s.name, { peers: this.sourceCounts.get(s.name) ?? 0, ...s.status() }])),
+      sources: Object.fromEntries(sources.map((s) => [s.name, { peers: this.sourceCounts.get(s.name) ?? 0, ...s.status() }])),
       lastResync: loop.lastResync ?? null,
       driftRepairs: loop.driftRepairs,
       eventMonitor: { running: this.events?.running ?? false, restarts: this.events?.restarts ?? 0 },
+      reconcile: loop.report(),
       reconcileErrors: loop.errors,
       lastReconcileError: loop.lastError ?? null,
     };
@@ -214,55 +202,55 @@ export class OverlayController implements Controller {
   ready(): Readiness {
     if (!this.initialized) return { ready: false, reason: 'starting' };
     if (!this.loop.lastPassOk) return { ready: false, reason: `last reconcile failed: ${this.loop.lastError?.message ?? ''}` };
-    const notReady = this.sources.find((s) => !s.ready().ready);
-    if (notReady !== undefined) return { ready: false, reason: `peer source ${notReady.name}: ${notReady.ready().reason ?? 'not ready'}` };
+    const sources = [...this.fromConfig, ...(this.registry === undefined ? [] : [this.registry.instance])];
+    for (const s of sources) {
+      const r = s.ready();
+      if (!r.ready) return { ready: false, reason: `peer source ${s.name}: ${r.reason ?? 'not ready'}` };
+    }
     return { ready: true, reason: `${this.loop.programmedCount()}/${this.intake.desired.peers.size} peers programmed` };
   }
 
-  private sourceContext(): SourceContext {
-    return { log: this.ctx.log, stateDir: this.stateDir, metrics: this.ctx.metrics, defer: (cleanup) => this.cleanups.push(cleanup) };
+  /** Creates the registry the config asks for, or replaces the running one; true when it changed. */
+  private async syncRegistry(): Promise<boolean> {
+    const key = this.registries.key(this.config, this.stateDir, this.kubernetes);
+    if (key === this.registry?.key) return false;
+    // Created first: if that fails, the running registry stays.
+    const instance = key === undefined ? undefined : await this.registries.create(this.config, { log: this.ctx.log, stateDir: this.stateDir, metrics: this.ctx.metrics, kubernetes: this.kubernetes });
+    await this.closeRegistry();
+    if (key !== undefined && instance !== undefined) this.registry = { key, instance, started: false };
+    return true;
   }
 
-  /** Underlay, MAC, own subnet (one async step a registry can replace), then the device. */
+  private async closeRegistry(): Promise<void> {
+    const registry = this.registry;
+    this.registry = undefined;
+    try {
+      await registry?.instance.close();
+    } catch (err) {
+      this.ctx.log.warn({ err, registry: registry?.instance.name }, 'registry did not close cleanly');
+    }
+  }
+
+  /** Underlay, MAC, this VM's subnet (from the registry, else overlay.subnet), the device, the gate's host facts. */
   private async setupDevice(): Promise<void> {
-    const s = this.socket();
-    const [links, addresses, routes] = [await listLinks(s), await listAddresses(s), await listRoutes(s)];
-    this.underlay = resolveUnderlay(this.config.underlay, links, addresses, routes);
-    const name = deviceName(this.config);
-    const existing = links.find((l) => l.name === name);
-    const { mac, created } = await loadOrCreateMac(this.stateDir, name, existing?.kind === 'vxlan' ? existing.mac : undefined);
-    if (created) this.ctx.log.info({ mac, device: name }, 'VTEP MAC stored');
-    const subnetText = await this.deps.acquirer(this.config, this.sourceContext())({ publicIP: this.underlay.address, vtepMAC: mac });
-    const own = parseSubnet(subnetText);
-    if (own === undefined) throw new AgentError(ErrorCode.ConfigInvalid, `overlay.subnet: "${subnetText}" is not an IPv4 CIDR`);
-    this.own = own;
-    const mtu = this.config.mtu > 0 ? this.config.mtu : this.underlay.mtu - 50;
-    this.spec = { name, vni: this.config.vni, port: this.config.port, local: this.underlay.address, underlayIndex: this.underlay.index, mtu, mac, vtep: own.network };
-    await this.ensure();
-    // The gate knows the host before the first peers arrive (the start pass finds the same facts).
-    const overlayIndexes = [existing?.index ?? -1, this.link?.index ?? -1];
-    const { network: _network, ...host } = hostFacts({ addresses, routes, overlayIndexes }, { ownSubnet: own.cidr, ownMAC: mac });
+    const registry = this.registry?.instance;
+    const host = await this.device.setup(this.config, this.stateDir, (local) => (registry === undefined ? configuredSubnet(this.config) : registry.register(local)));
     this.intake.setHost(host);
   }
 
-  private async ensure(): Promise<boolean> {
-    if (this.spec === undefined) throw new AgentError(ErrorCode.Internal, 'device spec missing');
-    const before = this.link?.index;
-    const result = await ensureDevice(this.socket(), this.spec);
-    this.link = result.link;
-    if (result.actions.length > 0) {
-      this.deviceActions = result.actions;
-      this.ctx.log.info({ device: this.spec.name, actions: result.actions }, 'VXLAN device set up');
-    }
-    return before !== undefined && before !== result.link.index;
-  }
-
+  /**
+   * The config's sources are rebuilt on every start and reload; the registry keeps running across
+   * reloads that leave its settings alone (it is started once, and keeps what it delivered).
+   */
   private async startSources(): Promise<void> {
-    this.sources = await this.deps.buildSources(this.config, this.sourceContext());
-    await this.intake.setSources(this.sources, this.config.network);
-    this.sourceCounts.clear();
-    for (const source of this.sources) {
-      await source.start((peers) => this.onPeers(source.name, peers));
+    await this.stopConfigSources();
+    this.fromConfig = this.configSources(this.config);
+    const registry = this.registry;
+    await this.intake.setSources([...this.fromConfig, ...(registry === undefined ? [] : [registry.instance])], this.config.network);
+    for (const source of this.fromConfig) await source.start((peers) => this.onPeers(source.name, peers));
+    if (registry !== undefined && !registry.started) {
+      registry.started = true;
+      await registry.instance.start((peers) => this.onPeers(registry.instance.name, peers));
     }
   }
 
@@ -280,9 +268,9 @@ export class OverlayController implements Controller {
     }
   }
 
-  private async stopSources(): Promise<void> {
-    const sources = this.sources;
-    this.sources = [];
+  private async stopConfigSources(): Promise<void> {
+    const sources = this.fromConfig;
+    this.fromConfig = [];
     for (const s of sources) {
       try {
         await s.stop();
@@ -292,14 +280,15 @@ export class OverlayController implements Controller {
     }
   }
 
-  private armTimer(): void {
-    clearInterval(this.timer);
-    this.timer = setInterval(() => void this.loop.request({ full: true, device: true, trigger: 'resync' }), Math.max(this.config.resync, 1000));
-    this.timer.unref();
+  private resyncMs(): number {
+    return Math.max(this.config.resync, 1000);
   }
+}
 
-  private socket(): RtSocket {
-    if (this.sock === undefined) throw new AgentError(ErrorCode.Internal, 'overlay controller is not started');
-    return this.sock;
+/** This VM's subnet without a registry: `overlay.subnet`. */
+function configuredSubnet(config: OverlayConfig): Promise<string> {
+  if (config.subnet === '') {
+    return Promise.reject(new AgentError(ErrorCode.ConfigInvalid, 'overlay.subnet is empty: set this host\'s subnet, e.g. 10.234.3.0/24 (or configure overlay.etcd to acquire one)'));
   }
+  return Promise.resolve(config.subnet);
 }

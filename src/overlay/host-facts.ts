@@ -7,7 +7,8 @@
  */
 import type { Address } from '../netlink/addresses.js';
 import type { Route } from '../netlink/routes.js';
-import type { LocalFacts, NetworkBounds } from './peer-gate.js';
+import type { NetworkBounds } from '../registry/peer-source.js';
+import type { LocalFacts } from './peer-gate.js';
 import { parseSubnet } from './subnet.js';
 
 export interface HostTables {

@@ -7,8 +7,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileDurably } from '../host/durable-file.js';
-import type { NetworkBounds } from './peer-gate.js';
-import type { Peer } from './peer-source.js';
+import type { NetworkBounds, Peer } from '../registry/peer-source.js';
 
 export interface LastPeers {
   network?: NetworkBounds;

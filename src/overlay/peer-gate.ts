@@ -8,6 +8,7 @@
  * candidate (source precedence, then `order`, e.g. the etcd create revision, then key).
  */
 import { ipv4ToInt } from '../net/cidr.js';
+import type { NetworkBounds } from '../registry/peer-source.js';
 import { RangeSet, macProblem, rangeOf, rangesOf, unicastProblem, type Range } from './ipv4-ranges.js';
 import { parseSubnet, type Subnet } from './subnet.js';
 
@@ -25,14 +26,6 @@ export interface Candidate {
   revision?: string;
   /** Set when the source could not read the record (why); such a candidate is refused. */
   invalid?: string;
-}
-
-/** The overlay's address plan: flannel's Network, SubnetLen and SubnetMin..SubnetMax when known. */
-export interface NetworkBounds {
-  network: string;
-  subnetLen?: number;
-  subnetMin?: string;
-  subnetMax?: string;
 }
 
 /** What this host knows about itself; the kernel-side facts are empty where unknown (check-config). */

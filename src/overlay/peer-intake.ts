@@ -13,8 +13,8 @@ import { DesiredPeers, type PeerChange } from './desired-peers.js';
 import { factsFingerprint } from './host-facts.js';
 import { readLastPeers, writeLastPeers } from './last-peers-store.js';
 import { ClaimBook, candidateId, type ClaimOutcome } from './peer-claims.js';
-import { REFUSAL_REASONS, checkCandidate, prepareFacts, type Candidate, type LocalFacts, type NetworkBounds, type Passed, type PreparedFacts, type Refusal } from './peer-gate.js';
-import type { Peer, PeerSource } from './peer-source.js';
+import { REFUSAL_REASONS, checkCandidate, prepareFacts, type Candidate, type LocalFacts, type Passed, type PreparedFacts, type Refusal } from './peer-gate.js';
+import type { NetworkBounds, Peer, PeerSource } from '../registry/peer-source.js';
 import { SourceSet } from './source-set.js';
 
 export interface IntakeOptions {
@@ -73,8 +73,8 @@ export class PeerIntake {
   }
 
   /**
-   * The sources of a (re)start, in precedence order. A remote source keeps its previous set until
-   * it delivers; after a restart that is the set persisted in stateDir.
+   * The sources of a (re)start, in precedence order. A remote source new to this call keeps its
+   * previous set until it delivers; after a restart that is the set persisted in stateDir.
    */
   async setSources(sources: readonly PeerSource[], configNetwork: string): Promise<void> {
     this.configNetwork = configNetwork === '' ? undefined : { network: configNetwork };
@@ -93,7 +93,8 @@ export class PeerIntake {
           this.options.log.info({ source: source.name, peers: set.size }, 'last known peers loaded from stateDir until the source has listed');
         }
       }
-      states.push({ name: source.name, remote, source, set, delivered: !remote, network });
+      // A source that keeps running across the reload (the registry) keeps its delivered state.
+      states.push({ name: source.name, remote, source, set, delivered: !remote || (prev?.source === source && prev.delivered), network });
     }
     this.states = states;
     // Source precedence may have changed: decide everything again.

@@ -76,22 +76,26 @@ export function planSize(plan: Plan): number {
   return plan.removals.length + plan.peers.reduce((n, p) => n + p.ops.length, 0);
 }
 
-/** The operations one desired peer needs (nothing when it is programmed); extra remotes of its MAC go to `removals`. */
-function peerOps(p: DesiredPeer, idx: ObservedIndex, removals: Op[]): Op[] {
-  const ops: Op[] = [];
+/**
+ * The operations one desired peer needs (undefined when it is programmed, the usual case of a
+ * resync: nothing is allocated for it); extra remotes of its MAC go to `removals`.
+ */
+function peerOps(p: DesiredPeer, idx: ObservedIndex, removals: Op[]): Op[] | undefined {
+  let ops: Op[] | undefined;
   const n = idx.neighByIp.get(p.vtep);
-  if (n === undefined || n.mac !== p.vtepMAC || !n.permanent) ops.push({ type: 'neigh-set', ip: p.vtep, mac: p.vtepMAC });
-  const entries = idx.fdbByMac.get(p.vtepMAC) ?? [];
-  const good = entries.some((e) => e.dst === p.publicIP && e.permanent);
+  if (n === undefined || n.mac !== p.vtepMAC || !n.permanent) ops = [{ type: 'neigh-set', ip: p.vtep, mac: p.vtepMAC }];
+  const entries = idx.fdbByMac.get(p.vtepMAC);
+  let good = false;
+  if (entries !== undefined) for (const e of entries) if (e.dst === p.publicIP && e.permanent) good = true;
   if (!good) {
     // One wrong remote is replaced in place; several are removed first, then the right one added.
-    if (entries.length > 1) for (const e of entries) removals.push(fdbDel(e));
-    ops.push({ type: 'fdb-set', mac: p.vtepMAC, dst: p.publicIP });
-  } else {
+    if (entries !== undefined && entries.length > 1) for (const e of entries) removals.push(fdbDel(e));
+    (ops ??= []).push({ type: 'fdb-set', mac: p.vtepMAC, dst: p.publicIP });
+  } else if (entries !== undefined && entries.length > 1) {
     for (const e of entries) if (e.dst !== p.publicIP) removals.push(fdbDel(e));
   }
   const r = idx.routeByDst.get(p.subnet);
-  if (r === undefined || r.gateway !== p.vtep || !r.onlink || r.protocol !== RTPROT_BOOT) ops.push({ type: 'route-set', dst: p.subnet, gateway: p.vtep });
+  if (r === undefined || r.gateway !== p.vtep || !r.onlink || r.protocol !== RTPROT_BOOT) (ops ??= []).push({ type: 'route-set', dst: p.subnet, gateway: p.vtep });
   return ops;
 }
 
@@ -125,7 +129,7 @@ export function planChanges(changes: readonly ChangedPeer[], desired: DesiredInd
     }
     if (c.after !== undefined) {
       const ops = peerOps(c.after, observed, removals);
-      if (ops.length > 0) peers.push({ subnet: c.after.subnet, ops });
+      if (ops !== undefined) peers.push({ subnet: c.after.subnet, ops });
     }
   }
   removals.sort((a, b) => REMOVAL_ORDER[a.type] - REMOVAL_ORDER[b.type]);
@@ -147,7 +151,7 @@ export function plan(desired: Iterable<DesiredPeer>, observed: Observed | Observ
     wantMac.set(p.vtepMAC, p.publicIP);
     wantRoute.add(p.subnet);
     const ops = peerOps(p, idx, removals);
-    if (ops.length > 0) peers.push({ subnet: p.subnet, ops });
+    if (ops !== undefined) peers.push({ subnet: p.subnet, ops });
   }
 
   for (const r of routeByDst.values()) if (!wantRoute.has(r.dst)) removals.push({ type: 'route-del', dst: r.dst });

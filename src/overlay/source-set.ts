@@ -5,7 +5,7 @@
  */
 import { candidateId } from './peer-claims.js';
 import type { Candidate } from './peer-gate.js';
-import type { Peer } from './peer-source.js';
+import type { Peer } from '../registry/peer-source.js';
 
 interface Slot {
   /** source + key, made once: every map downstream is keyed by it. */

@@ -1,7 +1,7 @@
 /** Peers from `overlay.peers`: the seed's hand-written table as a peer source. */
 import type { Readiness } from '../agent/controller.js';
 import type { PeerConfig } from '../config/schema.js';
-import type { Peer, PeerSource } from './peer-source.js';
+import type { Peer, PeerSource } from '../registry/peer-source.js';
 
 export class StaticPeerSource implements PeerSource {
   readonly name = 'config';

@@ -160,6 +160,14 @@ export type OverlayDetails = {
   lastResync: { at: string; ms: number; writes: number; trigger: string } | null;
   driftRepairs: number;
   eventMonitor: { running: boolean; restarts: number };
+  /** The shared reconcile loop's record: passes, failures, the last pass and a pending retry. */
+  reconcile: {
+    passes: number;
+    failures: number;
+    consecutiveFailures: number;
+    lastPass?: { at: string; ms: number; ok: boolean; error?: string };
+    nextRetry?: { at: string; inMs: number };
+  };
   reconcileErrors: number;
   lastReconcileError: TimedMessage | null;
 };

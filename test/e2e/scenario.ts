@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { cliArgv, REPO_ROOT, startAgent, type AgentHandle } from '../helpers/agent-process.js';
 import { run, waitFor } from '../helpers/exec.js';
 import { startDemoCa, type DemoCa } from '../helpers/demo-ca.js';
+import { parseAllDocuments } from 'yaml';
+import { resourcePath } from '../../src/kube/client.js';
+import { getNode } from '../helpers/kube-flannel.js';
 import { buildSeedTopology, KUBE_DNS_RECORDS, SEED_LB_IP, SEED_NODES, SEED_VM, type Topology } from '../helpers/seed-topology.js';
 
 export interface Check {
@@ -36,13 +39,18 @@ export const EXPECTED_NAMES: Readonly<Record<string, string>> = {
   'httpbin.bar.global': '240.0.0.2',
 };
 
+export interface ScenarioOptions {
+  /** flannel with --kube-subnet-mgr: a kube-apiserver instead of flannel's etcd, ServiceEntries in the cluster. */
+  kubernetes?: boolean;
+}
+
 /** Copies examples/demo into `dir`, replacing @DEMO_DIR@ with it. */
-async function prepareConfig(dir: string): Promise<string> {
-  const render = async (name: string): Promise<void> => {
+async function prepareConfig(dir: string, configName: string): Promise<string> {
+  const render = async (name: string, as = name): Promise<void> => {
     const text = await readFile(join(EXAMPLE_DIR, name), 'utf8');
-    await writeFile(join(dir, name), text.replaceAll('@DEMO_DIR@', dir));
+    await writeFile(join(dir, as), text.replaceAll('@DEMO_DIR@', dir));
   };
-  await render('config.yaml');
+  await render(configName, 'config.yaml');
   await render('cluster.env');
   await mkdir(join(dir, 'service-entries'), { recursive: true });
   for (const file of await readdir(join(EXAMPLE_DIR, 'service-entries'))) {
@@ -51,8 +59,9 @@ async function prepareConfig(dir: string): Promise<string> {
   return join(dir, 'config.yaml');
 }
 
-export async function runScenario(onStep: (message: string) => void): Promise<Scenario> {
-  const topology = await buildSeedTopology({ registry: true, kubeDns: true, onStep });
+export async function runScenario(onStep: (message: string) => void, options: ScenarioOptions = {}): Promise<Scenario> {
+  const kubernetes = options.kubernetes === true;
+  const topology = await buildSeedTopology({ registry: !kubernetes, kubernetes, kubeDns: true, onStep });
   let agent: AgentHandle | undefined;
   let ca: DemoCa | undefined;
   const teardown = async (): Promise<void> => {
@@ -65,16 +74,27 @@ export async function runScenario(onStep: (message: string) => void): Promise<Sc
     onStep(`istiod CA on ${SEED_LB_IP}:15012 (root, intermediate, and a token for the VM's service account)`);
     ca = await startDemoCa({ ns: topology.lb, host: SEED_LB_IP, port: 15012, dir: join(topology.dir, 'ca'), bootstrapDir: join(topology.dir, 'bootstrap'), identity: EXPECTED_SPIFFE });
 
-    onStep('VM: mesh-node-agent run --config examples/demo/config.yaml');
-    const configPath = await prepareConfig(topology.dir);
+    const configName = kubernetes ? 'config-kubernetes.yaml' : 'config.yaml';
+    if (topology.kube !== undefined) {
+      onStep('the seed\'s ServiceEntries applied to the cluster (examples/demo/service-entries)');
+      for (const file of await readdir(join(EXAMPLE_DIR, 'service-entries'))) {
+        for (const doc of parseAllDocuments(await readFile(join(EXAMPLE_DIR, 'service-entries', file), 'utf8'))) {
+          const entry = doc.toJS() as { metadata: { namespace?: string } };
+          await topology.kube.admin.create(resourcePath({ group: 'networking.istio.io', version: 'v1beta1', resource: 'serviceentries', namespace: entry.metadata.namespace ?? 'default' }), entry);
+        }
+      }
+    }
+    onStep(`VM: mesh-node-agent run --config examples/demo/${configName}`);
+    const configPath = await prepareConfig(topology.dir, configName);
     const config = (await import('yaml')).parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
     agent = await startAgent({ config, ns: topology.vm, statusPort: 15030, dir: topology.dir });
-    // A deadline, not a wait: the scenario boots an agent beside etcd, a CA and three flanneld stand-ins.
+    // A deadline, not a wait: the scenario boots an agent beside etcd (or a kube-apiserver), a CA and three flanneld stand-ins.
     await agent.waitReady(90_000);
 
     onStep('checking');
     const checks: Check[] = [];
     checks.push(await checkCertificate(agent, topology));
+    if (topology.kube !== undefined) checks.push(await checkNode(topology));
     checks.push(await checkOverlay(agent, topology));
     checks.push(await checkVmToPods(topology));
     checks.push(await checkPodsToVm(topology));
@@ -106,6 +126,28 @@ async function checkCertificate(agent: AgentHandle, topology: Topology): Promise
     ok: spiffeId === EXPECTED_SPIFFE && verify.code === 0 && notAfter !== '',
     detail: `${spiffeId}, expires ${notAfter}; openssl verify: ${verify.code === 0 ? 'OK' : verify.stderr.trim()}`,
     observed: { spiffeId, notAfter, opensslVerify: verify.code },
+  };
+}
+
+/** The VM's Node as flanneld would have written it: podCIDR, and the four annotations byte for byte. */
+async function checkNode(topology: Topology): Promise<Check> {
+  const node = topology.kube === undefined ? undefined : await getNode(topology.kube.admin, SEED_VM.name);
+  const mac = /link\/ether ([0-9a-f:]+)/.exec(await topology.vm.must('ip', ['link', 'show', 'flannel.1']))?.[1] ?? '';
+  const a = node?.metadata.annotations ?? {};
+  const P = 'flannel.alpha.coreos.com';
+  const expected: Record<string, string> = {
+    [`${P}/backend-data`]: `{"VNI":1,"VtepMAC":"${mac}"}`,
+    [`${P}/backend-type`]: 'vxlan',
+    [`${P}/kube-subnet-manager`]: 'true',
+    [`${P}/public-ip`]: SEED_VM.ip,
+  };
+  const podCIDR = (node?.spec as { podCIDR?: string } | undefined)?.podCIDR ?? '';
+  const same = Object.entries(expected).every(([k, v]) => a[k] === v);
+  return {
+    name: 'Node registered',
+    ok: node !== undefined && podCIDR === SEED_VM.subnet && same,
+    detail: node === undefined ? 'no Node' : `Node ${SEED_VM.name}, podCIDR ${podCIDR}, flannel annotations ${same ? 'as flanneld writes them' : 'DIFFER'} (backend-data ${a[`${P}/backend-data`] ?? 'missing'})`,
+    observed: { podCIDR, annotations: Object.fromEntries(Object.entries(a).filter(([k]) => k.startsWith(P))), expected },
   };
 }
 

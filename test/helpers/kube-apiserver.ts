@@ -88,7 +88,14 @@ function parseEnv(text: string): Record<string, string> {
   }));
 }
 
-export async function startKubeApiServer(tag = 'tkc'): Promise<KubeApiServer> {
+export interface KubeApiServerOptions {
+  /** Run in this namespace (kept at cleanup) instead of one of its own. */
+  ns?: Netns;
+  /** IP:PORT to serve on inside the namespace (start.sh's second argument); default 127.0.0.1:6443. */
+  listen?: string;
+}
+
+export async function startKubeApiServer(tag = 'tkc', options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
   const toolDir = kubeApiServerToolDir();
   if (!exitHook) {
     exitHook = true;
@@ -104,7 +111,8 @@ export async function startKubeApiServer(tag = 'tkc'): Promise<KubeApiServer> {
     });
   }
   const dir = await mkdtemp(join(tmpdir(), 'mna-kapi-'));
-  const ns = await createNetns(tag.startsWith('tkc') ? tag : `tkc${tag}`);
+  const ns = options.ns ?? (await createNetns(tag.startsWith('tkc') ? tag : `tkc${tag}`));
+  const ownNs = options.ns === undefined;
   let env: KubeApiEnv | undefined;
   let bridge: NsBridge | undefined;
   let adminBridge: NsBridge | undefined;
@@ -112,13 +120,13 @@ export async function startKubeApiServer(tag = 'tkc'): Promise<KubeApiServer> {
   const inNs = (cmd: string, args: string[], timeout = 60_000): Promise<string> => must('ip', ['netns', 'exec', ns.name, cmd, ...args], { timeout });
 
   const start = async (): Promise<void> => {
-    await inNs(join(toolDir, 'start.sh'), [dir], 180_000);
+    await inNs(join(toolDir, 'start.sh'), options.listen === undefined ? [dir] : [dir, options.listen], 180_000);
     const raw = parseEnv(await readFile(join(dir, 'env'), 'utf8'));
     const pids = [Number(raw.ETCD_PID), Number(raw.KUBE_APISERVER_PID)];
     for (const pid of pids) livePids.add(pid);
     const inside = new URL(raw.APISERVER_URL ?? '');
-    bridge ??= await startNsBridge(ns, join(dir, 'bridge.sock'), Number(inside.port));
-    adminBridge ??= await startNsBridge(ns, join(dir, 'admin.sock'), Number(inside.port));
+    bridge ??= await startNsBridge(ns, join(dir, 'bridge.sock'), Number(inside.port), inside.hostname);
+    adminBridge ??= await startNsBridge(ns, join(dir, 'admin.sock'), Number(inside.port), inside.hostname);
     const url = `https://${bridge.host}`;
     const kubeconfig = (await readFile(raw.KUBECONFIG ?? '', 'utf8')).replace(raw.APISERVER_URL ?? '', url);
     await writeFile(join(dir, 'kubeconfig.host'), kubeconfig);
@@ -151,7 +159,7 @@ export async function startKubeApiServer(tag = 'tkc'): Promise<KubeApiServer> {
     await stop().catch(() => undefined);
     await bridge?.close();
     await adminBridge?.close();
-    await ns.destroy();
+    if (ownNs) await ns.destroy();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
@@ -186,7 +194,7 @@ export async function startKubeApiServer(tag = 'tkc'): Promise<KubeApiServer> {
       await stop().catch(() => undefined);
       await bridge?.close();
       await adminBridge?.close();
-      await ns.destroy();
+      if (ownNs) await ns.destroy();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -20,12 +20,12 @@ export interface NsBridge {
   close(): Promise<void>;
 }
 
-// Runs inside the namespace (plain CommonJS for `node -e`): unix socket → 127.0.0.1:port.
+// Runs inside the namespace (plain CommonJS for `node -e`): unix socket → host:port there.
 const FORWARDER = `
 const net = require('node:net');
-const [path, port] = process.argv.slice(1);
+const [path, port, host] = process.argv.slice(1);
 net.createServer((c) => {
-  const u = net.connect(Number(port), '127.0.0.1');
+  const u = net.connect(Number(port), host);
   const drop = () => { c.destroy(); u.destroy(); };
   c.on('error', drop).on('close', drop);
   u.on('error', drop).on('close', drop);
@@ -34,8 +34,8 @@ net.createServer((c) => {
 }).listen(path);
 `;
 
-export async function startNsBridge(ns: Netns, socketPath: string, targetPort: number): Promise<NsBridge> {
-  const forwarder = ns.spawn(process.execPath, ['-e', FORWARDER, socketPath, String(targetPort)]);
+export async function startNsBridge(ns: Netns, socketPath: string, targetPort: number, targetHost = '127.0.0.1'): Promise<NsBridge> {
+  const forwarder = ns.spawn(process.execPath, ['-e', FORWARDER, socketPath, String(targetPort), targetHost]);
   let output = '';
   forwarder.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   await waitFor(`the bridge forwarder's socket ${socketPath}`, async () => {
@@ -87,6 +87,61 @@ export async function startNsBridge(ns: Netns, socketPath: string, targetPort: n
       sockets.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       forwarder.kill('SIGKILL');
+    },
+  };
+}
+
+// Runs inside a client's namespace: 127.0.0.1:port → the API server's unix socket.
+const ENTRY = `
+const net = require('node:net');
+const [path, port] = process.argv.slice(1);
+net.createServer((c) => {
+  const u = net.connect({ path });
+  const drop = () => { c.destroy(); u.destroy(); };
+  c.on('error', drop).on('close', drop);
+  u.on('error', drop).on('close', drop);
+  c.pipe(u);
+  u.pipe(c);
+}).listen(Number(port), '127.0.0.1', () => process.stdout.write('listening\\n'));
+`;
+
+export interface NsEntry {
+  /** https://127.0.0.1:<port> as seen inside the namespace. */
+  url: string;
+  /** Stops the listener (a partition: connections refused, open ones dropped). */
+  cut(): void;
+  /** Listens again. */
+  restore(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The API server as a process inside `ns` reaches it: 127.0.0.1:<port> there (covered by the
+ * serving certificate), forwarded to the API server's bridge socket (`<api dir>/bridge.sock`).
+ */
+export async function startNsEntry(ns: Netns, socketPath: string, port: number): Promise<NsEntry> {
+  let child: ReturnType<Netns['spawn']> | undefined;
+  const up = async (): Promise<void> => {
+    const proc = ns.spawn(process.execPath, ['-e', ENTRY, socketPath, String(port)]);
+    child = proc;
+    let out = '';
+    proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(`the API entry on 127.0.0.1:${port} in ${ns.name}`, () => {
+      if (proc.exitCode !== null) throw new Error(`entry exited ${proc.exitCode}: ${out}`);
+      return out.includes('listening');
+    }, 10_000);
+  };
+  await up();
+  return {
+    url: `https://127.0.0.1:${port}`,
+    cut() {
+      child?.kill('SIGKILL');
+      child = undefined;
+    },
+    restore: up,
+    close() {
+      child?.kill('SIGKILL');
     },
   };
 }

@@ -5,10 +5,13 @@
  * VM host where the agent runs. All addresses live inside namespaces this helper creates.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './agent-process.js';
+import { startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
+import { NODES, applyServiceEntryCrd, serviceAccountToken } from './kube-fixtures.js';
+import { createNetConf, flannelNodeManifest, vmRegistryRules } from './kube-flannel.js';
 import { startEtcd, type EtcdServer } from './registry-etcd.js';
 import { flannelLeaseJson, leaseKey } from './registry-flannel.js';
 import { waitFor } from './exec.js';
@@ -33,6 +36,7 @@ export const SEED_LB_IP = '192.168.0.62';
 export const SEED_NETWORK = '10.234.0.0/16';
 export const ETCD_PREFIX = '/coreos.com/network';
 export const ETCD_ENDPOINT = `http://${SEED_LB_IP}:2379`;
+export const KUBE_SERVER = `https://${SEED_LB_IP}:6443`;
 
 /** kube-dns's records (dnsmasq --host-record), the answers the VM must get for cluster names. */
 export const KUBE_DNS_RECORDS: Readonly<Record<string, string>> = {
@@ -53,6 +57,8 @@ export interface Topology {
   vm: Netns;
   nodes: TopologyNode[];
   etcd?: EtcdServer;
+  /** With `kubernetes`: the API server on the load balancer (admin client, CA, tool directory). */
+  kube?: KubeApiServer;
   dir: string;
   /** Programs the seed's reverse entries (node → VM) by hand, for a run without the registry. */
   programReverse(vmVtepMAC: string): Promise<void>;
@@ -64,6 +70,12 @@ export interface TopologyOptions {
   registry: boolean;
   /** Start dnsmasq as kube-dns on the load balancer. */
   kubeDns: boolean;
+  /**
+   * flannel with --kube-subnet-mgr instead: a kube-apiserver on the load balancer (6443) holding the
+   * nodes' Nodes, kube-flannel-cfg and the ServiceEntry CRD, a stand-in flanneld per node following
+   * Nodes, and for the VM a ServiceAccount token and the CA in `dir` (kube-token, kube-ca.crt).
+   */
+  kubernetes?: boolean;
   onStep?: (message: string) => void;
 }
 
@@ -83,6 +95,7 @@ export async function buildSeedTopology(options: TopologyOptions): Promise<Topol
   const children: ChildProcess[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'mna-topo-'));
   let etcd: EtcdServer | undefined;
+  let kube: KubeApiServer | undefined;
   const make = async (tag: string): Promise<Netns> => {
     const ns = await createNetns(tag);
     created.push(ns);
@@ -91,6 +104,7 @@ export async function buildSeedTopology(options: TopologyOptions): Promise<Topol
   const destroy = async (): Promise<void> => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await etcd?.cleanup();
+    await kube?.cleanup();
     for (const ns of created.reverse()) await ns.destroy();
     await rm(dir, { recursive: true, force: true });
   };
@@ -176,12 +190,40 @@ export async function buildSeedTopology(options: TopologyOptions): Promise<Topol
       }
     }
 
+    if (options.kubernetes === true) {
+      step(`kube-apiserver on ${KUBE_SERVER}: the nodes' Nodes as flanneld annotates them, kube-flannel-cfg, the ServiceEntry CRD`);
+      kube = await startKubeApiServer('tkcd', { ns: lb, listen: `${SEED_LB_IP}:6443` });
+      await createNetConf(kube.admin, 'kube-flannel', JSON.stringify({ Network: SEED_NETWORK, Backend: { Type: 'vxlan' } }));
+      for (const node of nodes) await kube.admin.create(NODES, flannelNodeManifest(node.name, node.subnet, node.ip, node.vtepMAC));
+      await applyServiceEntryCrd(kube.admin, kube.toolDir);
+      // The VM's identity: a ServiceAccount with the rules docs/kubernetes.md gives one VM.
+      const token = await serviceAccountToken(kube.admin, SEED_VM.name, [
+        ...vmRegistryRules(SEED_VM.name),
+        { apiGroups: ['networking.istio.io'], resources: ['serviceentries'], verbs: ['list', 'watch'] },
+      ]);
+      await writeFile(join(dir, 'kube-token'), token, { mode: 0o600 });
+      await copyFile(kube.env.KUBE_CA_FILE, join(dir, 'kube-ca.crt'));
+      for (const node of nodes) {
+        const sim = node.ns.spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/helpers/flanneld-kube-sim.ts'), KUBE_SERVER, kube.env.KUBE_CA_FILE, kube.env.ADMIN_TOKEN, node.name], { cwd: REPO_ROOT });
+        children.push(sim);
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          sim.stdout?.on('data', (c: Buffer) => {
+            out += c.toString();
+            if (out.includes('following nodes')) resolve();
+          });
+          sim.on('exit', (code) => reject(new Error(`flanneld stand-in on ${node.name} exited ${code}: ${out}`)));
+        });
+      }
+    }
+
     return {
       lan,
       lb,
       vm,
       nodes,
       ...(etcd === undefined ? {} : { etcd }),
+      ...(kube === undefined ? {} : { kube }),
       dir,
       async programReverse(vmVtepMAC: string) {
         for (const node of nodes) {

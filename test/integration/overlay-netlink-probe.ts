@@ -5,6 +5,7 @@
 import { listFdb, listNeighbours } from '../../src/netlink/neighbours.js';
 import { NetlinkEvents } from '../../src/netlink/events.js';
 import { applyPlan } from '../../src/overlay/apply.js';
+import { NetlinkKernel } from '../../src/overlay/netlink-kernel.js';
 import { ObservedCache } from '../../src/overlay/observed-cache.js';
 import { ensureDevice } from '../../src/overlay/vxlan-device.js';
 import { getLinkByName } from '../../src/netlink/links.js';
@@ -31,12 +32,14 @@ if (mode === 'errors') {
   // A peer whose route the kernel refuses (its gateway is our own VTEP address): the neighbour
   // and FDB entry that went in before it must be taken out again; a good peer beside it stays.
   const s = new RtSocket();
+  const kernel = new NetlinkKernel();
+  kernel.open();
   const eth = await getLinkByName(s, 'eth0');
   if (eth === undefined) throw new Error('no eth0');
   const { link } = await ensureDevice(s, { name: 'flannel.1', vni: 1, port: 8472, local: '192.168.0.81', underlayIndex: eth.index, mtu: 1450, mac: '02:00:00:00:00:81', vtep: '10.234.3.0' });
   const dev = { index: link.index, name: link.name };
   const cache = new ObservedCache();
-  const result = await applyPlan(s, dev, {
+  const result = await applyPlan((ops) => kernel.write(dev, ops), {
     removals: [],
     peers: [
       { subnet: '10.9.0.0/24', ops: [{ type: 'neigh-set', ip: '10.9.0.0', mac: '02:00:00:00:00:09' }, { type: 'fdb-set', mac: '02:00:00:00:00:09', dst: '192.168.0.9' }, { type: 'route-set', dst: '10.9.0.0/24', gateway: '10.234.3.0' }] },
@@ -44,6 +47,7 @@ if (mode === 'errors') {
     ],
   }, cache);
   out({ failed: [...result.failedSubnets], failures: result.failures.map((f) => f.message), neighbours: (await listNeighbours(s, dev)).map((n) => n.ip), fdb: (await listFdb(s, dev)).map((e) => e.mac), cache: cache.size });
+  kernel.close();
   s.close();
 } else if (mode === 'monitor') {
   const events = new NetlinkEvents();

@@ -13,8 +13,8 @@ import { Registry } from 'prom-client';
 import type { OverlayConfig } from '../../src/config/schema.js';
 import { AgentError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { EtcdLeaseKeeper } from '../../src/overlay/etcd-lease-keeper.js';
-import { EtcdRegistry } from '../../src/overlay/etcd-registry.js';
+import { EtcdLeaseKeeper } from '../../src/registry/etcd-lease-keeper.js';
+import { EtcdRegistry } from '../../src/registry/etcd-registry.js';
 import { waitFor } from '../helpers/exec.js';
 import { startEtcd, type EtcdServer } from '../helpers/registry-etcd.js';
 import { startTcpProxy } from '../helpers/registry-tcp-proxy.js';
@@ -213,6 +213,7 @@ describe('etcd lease keeper', () => {
     const config: OverlayConfig = {
       enabled: true, vni: 1, port: 8472, device: '', underlay: { interface: '', address: '' }, network: '', subnet: '', mtu: 0, peers: [], resync: 30_000,
       etcd: { endpoints: [etcd.endpoint], prefix, tls: { ca: '', cert: '', key: '' }, register: true },
+      kubernetes: { enabled: false, nodeName: '', annotationPrefix: 'flannel.alpha.coreos.com', configMap: { name: 'kube-flannel-cfg', namespaces: [] }, allocatorWait: 0 },
     };
     const client = new Etcd3({ hosts: etcd.endpoint });
     const metrics = new Registry();
@@ -236,7 +237,7 @@ describe('etcd lease keeper', () => {
       assert.match(text, /mesh_node_agent_overlay_etcd_peers 1/);
       assert.match(text, /mesh_node_agent_overlay_etcd_connected 1/);
     } finally {
-      await registry.stop();
+      await registry.close();
       client.close();
     }
   });
@@ -254,6 +255,7 @@ describe('etcd lease keeper', () => {
     const config: OverlayConfig = {
       enabled: true, vni: 1, port: 8472, device: '', underlay: { interface: '', address: '' }, network: '', subnet: '', mtu: 0, peers: [], resync: 30_000,
       etcd: { endpoints: [proxy.endpoint], prefix, tls: { ca: '', cert: '', key: '' }, register: true },
+      kubernetes: { enabled: false, nodeName: '', annotationPrefix: 'flannel.alpha.coreos.com', configMap: { name: 'kube-flannel-cfg', namespaces: [] }, allocatorWait: 0 },
     };
     const registry = await EtcdRegistry.create({ overlay: config, stateDir, log, client, isLocalAddress: anyAddressIsLocal });
     try {
@@ -265,7 +267,7 @@ describe('etcd lease keeper', () => {
       await registry.source.start(() => undefined);
       await waitFor('ready', () => registry.ready().ready, 10_000);
     } finally {
-      await registry.stop();
+      await registry.close();
       client.close();
       await proxy.close();
     }

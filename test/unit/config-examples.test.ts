@@ -31,3 +31,21 @@ test('examples/demo config with its cluster.env is valid, and Istio values come 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('examples/demo/config-kubernetes.yaml is valid: the Kubernetes registry and ServiceEntries from the API', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mna-example-'));
+  try {
+    for (const [from, to] of [['config-kubernetes.yaml', 'config.yaml'], ['cluster.env', 'cluster.env']] as const) {
+      const text = await readFile(join(REPO_ROOT, 'examples/demo', from), 'utf8');
+      await writeFile(join(dir, to), text.replaceAll('@DEMO_DIR@', dir));
+    }
+    const { config } = await loadConfig({ path: join(dir, 'config.yaml'), mustExist: true });
+    assert.equal(config.kubernetes.server, 'https://192.168.0.62:6443');
+    assert.equal(config.overlay.kubernetes.enabled, true);
+    assert.equal(config.overlay.kubernetes.nodeName, 'deb-nginx01');
+    assert.deepEqual(config.overlay.etcd.endpoints, []);
+    assert.equal(config.dns.serviceEntries.kubernetes, true);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,11 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ETCD_BACKOFF, backoffDelay } from '../../src/overlay/etcd-backoff.js';
-import { decodeLease, encodeLease, leaseToPeer, subnetFromKey, subnetKey } from '../../src/overlay/etcd-lease-format.js';
-import { checkAgainstOverlay, leaseBounds, parseNetworkConfig, subnetProblem } from '../../src/overlay/etcd-network-config.js';
-import { prefixRangeEnd } from '../../src/overlay/etcd-prefix-follower.js';
-import { peersFromEntries } from '../../src/overlay/etcd-peer-source.js';
-import { chooseSubnet, freeSubnets } from '../../src/overlay/etcd-subnet-choice.js';
+import { ETCD_BACKOFF, backoffDelay } from '../../src/registry/etcd-backoff.js';
+import { decodeLease, encodeLease, leaseToPeer, subnetFromKey, subnetKey } from '../../src/registry/etcd-lease-format.js';
+import { checkAgainstOverlay, leaseBounds, parseNetworkConfig, subnetProblem } from '../../src/registry/etcd-network-config.js';
+import { prefixRangeEnd } from '../../src/registry/etcd-prefix-follower.js';
+import { peersFromEntries } from '../../src/registry/etcd-peer-source.js';
+import { chooseSubnet, freeSubnets } from '../../src/registry/etcd-subnet-choice.js';
 
 const P = '/coreos.com/network';
 const overlay = { vni: 1, port: 8472, network: '', subnet: '' };

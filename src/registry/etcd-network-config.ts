@@ -4,7 +4,7 @@
  * mismatch is an error the operator must fix, never something to guess around. Pure.
  */
 import { intToIpv4, ipv4Range, ipv4ToInt, parseCidr } from '../net/cidr.js';
-import type { NetworkBounds } from './peer-gate.js';
+import type { NetworkBounds } from './peer-source.js';
 import { AgentError, ErrorCode } from '../errors.js';
 
 export interface NetworkConfig {

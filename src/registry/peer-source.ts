@@ -1,10 +1,18 @@
 /**
- * Where overlay peers come from: the static table in config, flannel's etcd registry, and any
- * later source. The overlay controller passes every source's peers through one gate
- * (peer-gate.ts) and programs what it accepts.
+ * Where overlay peers come from: the static table in config (overlay/static-peer-source.ts) and a
+ * registry of other hosts (registry.ts). The overlay controller passes every source's peers through
+ * one gate (overlay/peer-gate.ts) and programs what it accepts, so a source reports what it read and
+ * leaves judging it to the gate.
  */
 import type { Readiness } from '../agent/controller.js';
-import type { NetworkBounds } from './peer-gate.js';
+
+/** The overlay's address plan: flannel's Network, SubnetLen and SubnetMin..SubnetMax when known. */
+export interface NetworkBounds {
+  network: string;
+  subnetLen?: number;
+  subnetMin?: string;
+  subnetMax?: string;
+}
 
 /** One remote VTEP: flannel's per-host lease reduced to what the kernel needs. */
 export interface Peer {
@@ -14,9 +22,9 @@ export interface Peer {
   publicIP: string;
   /** The remote flannel.<vni> device's MAC. */
   vtepMAC: string;
-  /** Which source reported it ("config", "etcd"), for status and refusal reports. */
+  /** Which source reported it ("config", "etcd", "kube"), for status and refusal reports. */
   source: string;
-  /** Where the source keeps it (an etcd key, `overlay.peers[0]`); default `<source>:<subnet>`. */
+  /** Where the source keeps it (an etcd key, `overlay.peers[0]`, a Node name); default the subnet. */
   key?: string;
   /** Earlier claims on a subnet, MAC or public IP win: the etcd create revision; default the position. */
   order?: number;

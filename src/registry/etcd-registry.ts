@@ -1,13 +1,13 @@
 /**
- * flannel's etcd registry for the overlay controller: one etcd client, the peer source (every other
- * host's lease) and, when `overlay.etcd.register`, the keeper of this VM's own lease. The keeper
- * tells the source which lease is ours; the source tells the keeper when ours vanished.
+ * flannel's etcd registry (an OverlayRegistry, see registry.ts): one etcd client, the peer source
+ * (every other host's lease) and, when `overlay.etcd.register`, the keeper of this VM's own lease.
+ * The keeper tells the source which lease is ours; the source tells the keeper when ours vanished.
  */
 import type { Etcd3 } from 'etcd3';
 import type { Registry } from 'prom-client';
 import type { Readiness } from '../agent/controller.js';
 import type { OverlayConfig } from '../config/schema.js';
-import { AgentError, errorMessage } from '../errors.js';
+import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createEtcdClient } from './etcd-client.js';
 import { EtcdLeaseKeeper } from './etcd-lease-keeper.js';
@@ -15,6 +15,8 @@ import { readPersistedSubnet } from './etcd-lease-store.js';
 import { registryMetrics, type RegistryMetrics } from './etcd-metrics.js';
 import type { NetworkConfig, OverlayExpectations } from './etcd-network-config.js';
 import { EtcdPeerSource } from './etcd-peer-source.js';
+import type { NetworkBounds, Peer } from './peer-source.js';
+import type { LocalVtep, OverlayRegistry } from './registry.js';
 
 export interface EtcdRegistryOptions {
   overlay: OverlayConfig;
@@ -27,20 +29,17 @@ export interface EtcdRegistryOptions {
   isLocalAddress?: (address: string) => boolean;
   /** Lease keepalive period override (tests). */
   keepaliveMs?: number;
-  /** Our subnet changed after a re-acquisition: the VTEP address must follow. */
+  /** Our subnet changed after a re-acquisition (the VTEP address must follow); default: logged as an error. */
   onSubnetChange?: (subnet: string, previous: string) => void;
 }
 
-/** Whether the overlay config asks for the etcd registry at all. */
-export function etcdRegistryEnabled(overlay: OverlayConfig): boolean {
-  return overlay.etcd.endpoints.length > 0;
-}
-
-export class EtcdRegistry {
+export class EtcdRegistry implements OverlayRegistry {
+  readonly name = 'etcd';
+  readonly remote = true;
   readonly source: EtcdPeerSource;
   private keeper: EtcdLeaseKeeper | undefined;
   private publicIP: string | undefined;
-  private local: { publicIP: string; vtepMAC: string } | undefined;
+  private local: LocalVtep | undefined;
   private net: NetworkConfig | undefined;
   private readonly metrics: RegistryMetrics | undefined;
 
@@ -54,7 +53,7 @@ export class EtcdRegistry {
     private readonly ownsClient: boolean,
   ) {
     const { overlay } = options;
-    this.metrics = options.metrics === undefined ? undefined : registryMetrics(options.metrics, () => this);
+    this.metrics = options.metrics === undefined ? undefined : registryMetrics(options.metrics, this);
     this.source = new EtcdPeerSource({
       client,
       prefix: overlay.etcd.prefix,
@@ -70,9 +69,26 @@ export class EtcdRegistry {
     });
   }
 
-  /** The registry's network config, once read (e.g. for overlay.network when unset). */
-  get network(): NetworkConfig | undefined {
-    return this.net;
+  /** What every lease must fit (the peer gate checks), once the network config was read. */
+  network(): NetworkBounds | undefined {
+    return this.source.network();
+  }
+
+  start(onChange: (peers: readonly Peer[]) => void): Promise<void> {
+    return this.source.start(onChange);
+  }
+
+  stop(): Promise<void> {
+    return this.source.stop();
+  }
+
+  /** With `register`, this VM's lease; without, overlay.subnet, which must then be set. */
+  async register(local: LocalVtep): Promise<string> {
+    const subnet = await this.ownSubnet(local);
+    if (subnet === undefined) {
+      throw new AgentError(ErrorCode.ConfigInvalid, 'overlay.subnet is empty and overlay.etcd.register is false: set this host\'s subnet, or let the agent register a lease');
+    }
+    return subnet;
   }
 
   /**
@@ -80,7 +96,7 @@ export class EtcdRegistry {
    * keeps it alive; without, returns overlay.subnet (or undefined). Rejects with a clear error when
    * no subnet may be held.
    */
-  async ownSubnet(local: { publicIP: string; vtepMAC: string }): Promise<string | undefined> {
+  async ownSubnet(local: LocalVtep): Promise<string | undefined> {
     const { overlay } = this.options;
     this.publicIP = local.publicIP;
     if (!overlay.etcd.register) {
@@ -103,7 +119,8 @@ export class EtcdRegistry {
       ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
       onSubnetChange: (subnet, previous) => {
         this.source.refresh();
-        this.options.onSubnetChange?.(subnet, previous);
+        if (this.options.onSubnetChange !== undefined) this.options.onSubnetChange(subnet, previous);
+        else this.options.log.error({ subnet, previous }, 'our lease had to move to another subnet; restart the agent so the VTEP address follows');
       },
       onWrite: (kind) => this.metrics?.writes.inc({ kind }),
       onAcquired: () => this.source.retryNow(),
@@ -145,10 +162,11 @@ export class EtcdRegistry {
     };
   }
 
-  async stop(): Promise<void> {
+  async close(): Promise<void> {
     await this.source.stop();
     await this.keeper?.stop();
     if (this.ownsClient) this.client.close();
+    this.metrics?.remove();
   }
 }
 

@@ -11,9 +11,8 @@ import type { Logger } from '../log.js';
 import { readNetworkConfig } from './etcd-config-reader.js';
 import { decodeLease, leaseToPeer, subnetFromKey, subnetsPrefix } from './etcd-lease-format.js';
 import { leaseBounds, type NetworkConfig, type OverlayExpectations } from './etcd-network-config.js';
-import type { NetworkBounds } from './peer-gate.js';
 import { PrefixFollower, type KeyValue } from './etcd-prefix-follower.js';
-import type { Peer, PeerSource } from './peer-source.js';
+import type { NetworkBounds, Peer, PeerSource } from './peer-source.js';
 
 export interface EtcdPeerSourceOptions {
   client: Etcd3;
