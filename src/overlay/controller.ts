@@ -108,12 +108,14 @@ export class OverlayController implements Controller {
     this.events = events;
     events.on('event', (e) => this.loop.onKernelEvent(e));
     events.on('lost', (why) => this.ctx.log.warn({ why }, 'netlink event monitor lost; resyncing when it is back'));
-    // The monitor (a child process) starts while the first pass programs, not before it. Whenever it
-    // starts listening, a full pass covers what changed before: now if initialized, else right after.
-    let listenedEarly = false;
+    // The monitor (a child process) starts while the first pass programs, not before it. When it
+    // starts listening after the first pass began its dump, a full pass covers what changed
+    // meanwhile: now if initialized, else right after the first pass.
+    let firstPassBegun = false;
+    let listenedLate = false;
     events.on('ready', () => {
       if (this.initialized) void this.loop.request({ full: true, device: true, trigger: 'monitor' });
-      else listenedEarly = true;
+      else if (firstPassBegun) listenedLate = true;
     });
     if (!events.start()) {
       this.ctx.log.error('netlink event monitor script missing from this build; drift is repaired only by the periodic resync');
@@ -123,10 +125,11 @@ export class OverlayController implements Controller {
       });
     }
     await this.startSources();
+    firstPassBegun = true;
     const first = await this.loop.request({ full: true, device: false, trigger: 'start' });
     if (!first.ok) throw new AgentError(ErrorCode.NetlinkFailed, `overlay: first reconcile failed: ${this.loop.lastError?.message ?? 'unknown error'}`);
     this.initialized = true;
-    if (listenedEarly) void this.loop.request({ full: true, device: true, trigger: 'monitor' });
+    if (listenedLate) void this.loop.request({ full: true, device: true, trigger: 'monitor' });
     this.loop.setResync(this.resyncMs());
   }
 
