@@ -17,7 +17,14 @@ export function run(cmd: string, args: readonly string[], options: ExecFileOptio
       }
       resolve({ stdout: String(stdout), stderr: String(stderr), code: err === null ? 0 : Number(err.code) });
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (options.input !== undefined) {
+      // A child that exits before reading its input (a refused redirect) breaks the pipe: its exit
+      // code and stderr say what happened, so EPIPE on stdin is not an error of its own.
+      child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') reject(err);
+      });
+      child.stdin?.end(options.input);
+    }
   });
 }
 

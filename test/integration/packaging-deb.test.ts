@@ -56,7 +56,9 @@ void describe('packaging: the .deb', () => {
     }
     const modules = files.filter((p) => p.includes('/node_modules/') && !/\/node_modules\/(netlink|node-gyp-build)(\/|$)/.test(p.replace(/\/node_modules\/?$/, '')));
     assert.deepEqual(modules.filter((p) => !p.endsWith('/node_modules/')), [], 'only the native netlink addon ships as node_modules');
-    assert.ok(files.length < 100, `a small package: ${files.length} entries`);
+    // About 110 today: the bundle is split into a chunk per lazily loaded part (each controller, each
+    // registry, the Kubernetes client), plus netlink's files and the docs. Far below a node_modules tree.
+    assert.ok(files.length < 150, `a small package: ${files.length} entries`);
 
     const control = await mkdtemp(join(tmp, 'control-'));
     await must('dpkg-deb', ['-e', deb, control]);

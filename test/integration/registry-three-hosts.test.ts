@@ -13,6 +13,7 @@ import { waitFor } from '../helpers/exec.js';
 import { connect, createNetns, type Netns } from '../helpers/netns.js';
 import { startEtcd, type EtcdServer } from '../helpers/registry-etcd.js';
 import { flannelLeaseJson, leaseKey, PREFIX } from '../helpers/registry-flannel.js';
+import { controllerStatus } from '../helpers/status-client.js';
 
 const ETCD_IP = '192.168.90.1';
 const VM_IPS = ['192.168.90.11', '192.168.90.12'];
@@ -123,10 +124,10 @@ ip link set flannel.1 up
     assert.equal(await etcdctl('get', leaseKey(`${vtep}/24`), '--print-value-only'), before);
     assert.ok(await routed(node, vtep));
     // The reloaded registry holds the lease again (a keeper keeps it alive).
-    const status = JSON.parse((await agent.get('/status')).body) as Record<string, unknown>;
-    const overlay = ((status.controllers ?? status) as Record<string, { sources: { etcd: { lease: { leased: boolean; subnet: string } } } }>).overlay;
-    assert.equal(overlay?.sources.etcd.lease.leased, true);
-    assert.equal(overlay?.sources.etcd.lease.subnet, `${vtep}/24`);
+    const overlay = await controllerStatus(agent, 'overlay');
+    const lease = overlay.sources.etcd?.lease as { leased: boolean; subnet: string } | undefined;
+    assert.equal(lease?.leased, true);
+    assert.equal(lease?.subnet, `${vtep}/24`);
     monitor.kill();
     assert.doesNotMatch(seen, new RegExp(`Deleted ${vtep.replace(/\./g, '\\.')}/24`));
   });

@@ -1,13 +1,15 @@
 /**
  * What the Kubernetes registry keeps in stateDir: this VM's owner identity (written into its Node,
  * so the agent recognises the Node as its own and never another host's), and the podCIDR its Node
- * last held (to come up with it while the API is unreachable). Files are replaced atomically.
+ * last held (to come up with it while the API is unreachable). Files are replaced durably
+ * (host/durable-file.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCidr } from '../../net/cidr.js';
 import { AgentError, ErrorCode } from '../../errors.js';
+import { writeFileDurably } from '../../host/durable-file.js';
+import { parseCidr } from '../../net/cidr.js';
 
 const OWNER_FILE = 'kube-node-owner';
 const NODE_FILE = 'kube-node.json';
@@ -24,9 +26,7 @@ async function readText(path: string): Promise<string | undefined> {
 
 async function writeAtomic(stateDir: string, name: string, text: string): Promise<void> {
   await mkdir(stateDir, { recursive: true });
-  const path = join(stateDir, name);
-  await writeFile(`${path}.tmp`, text, { mode: 0o600 });
-  await rename(`${path}.tmp`, path);
+  await writeFileDurably(join(stateDir, name), text, { mode: 0o600, owner: 'agent' });
 }
 
 /** This VM's identity: random, made once, kept in stateDir. */
