@@ -1,4 +1,6 @@
 /** Retry delays of the API client: exponential from 250 ms to 10 s, ±20 % jitter. Pure. */
+import { retryDelay } from '../agent/reconciler.js';
+
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -10,7 +12,5 @@ export const KUBE_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 10_000 };
 
 /** Delay before retry number `attempt` (0-based): doubles each time, capped, with jitter. */
 export function backoffDelay(attempt: number, options: BackoffOptions = KUBE_BACKOFF): number {
-  const base = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(Math.max(attempt, 0), 30));
-  const jitter = 0.8 + 0.4 * (options.random ?? Math.random)();
-  return Math.round(Math.min(options.maxMs, base * jitter));
+  return retryDelay(attempt + 1, { initialMs: options.initialMs, maxMs: options.maxMs, jitter: 0.2 }, options.random ?? Math.random);
 }

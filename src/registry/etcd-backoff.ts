@@ -3,6 +3,8 @@
  * cap is what brings the agent back within a second of etcd answering again; while etcd is down
  * an attempt is one refused connection, so the cap costs etcd nothing it would notice.
  */
+import { retryDelay } from '../agent/reconciler.js';
+
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -14,7 +16,5 @@ export const ETCD_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 500 };
 
 /** Delay before retry number `attempt` (0-based): doubles each time, capped, ±20 % jitter. */
 export function backoffDelay(attempt: number, options: BackoffOptions = ETCD_BACKOFF): number {
-  const base = Math.min(options.maxMs, options.initialMs * 2 ** Math.min(attempt, 30));
-  const jitter = 0.8 + 0.4 * (options.random ?? Math.random)();
-  return Math.round(Math.min(options.maxMs, base * jitter));
+  return retryDelay(attempt + 1, { initialMs: options.initialMs, maxMs: options.maxMs, jitter: 0.2 }, options.random ?? Math.random);
 }
