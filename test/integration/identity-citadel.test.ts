@@ -31,8 +31,10 @@ void describe('identity against legacy Citadel (HandleCSR)', () => {
     dir = await mkdtemp(join(tmpdir(), 'mna-id-citadel-'));
     certDir = join(dir, 'certs');
     tokenFile = join(dir, 'istio-token');
-    // Citadel's policy caps lifetimes (its max TTL); here at 4 s so rotations happen within the test.
-    ca = await TestCa.create({ protocol: 'citadel', maxTtlMs: 4000, backdateMs: 120_000 });
+    // Citadel's policy caps lifetimes (its max TTL); here at 14 s so rotations happen within the test
+    // (one every ~7 s at graceRatio 0.5), with room for a renewal delayed on a busy machine:
+    // at 4 s a renewal delayed by a loaded CI host let the certificate lapse, and mTLS with it.
+    ca = await TestCa.create({ protocol: 'citadel', maxTtlMs: 14_000, backdateMs: 120_000 });
     await mkdir(certDir);
     // What setupMeshEx.sh copied out of the istio.<sa> secret: plain files, past their rotation point.
     const now = Date.now();
@@ -104,7 +106,7 @@ void describe('identity against legacy Citadel (HandleCSR)', () => {
 
   void test('CA down: the old certificate stays; the agent rotates once the CA is back', async () => {
     assert.ok(agent);
-    // A token as safety net: should the 4 s certificate lapse during the outage on a slow machine,
+    // A token as safety net: should the 14 s certificate lapse during the outage on a slow machine,
     // the agent can still authenticate once the CA is back.
     ca.addToken('legacy-token', ID);
     await writeFile(tokenFile, 'legacy-token\n');
@@ -142,7 +144,7 @@ void describe('identity against legacy Citadel (HandleCSR)', () => {
     await agent.stop('SIGTERM');
     const held = await readInstalled(certDir);
     assert.ok(held);
-    await waitFor('certificate expiry', () => Date.now() > Date.parse(held.leaf.validTo) + 200, 10_000);
+    await waitFor('certificate expiry', () => Date.now() > Date.parse(held.leaf.validTo) + 200, 20_000);
     await sleep(100);
     const seen = ca.requests.length;
     agent = await startAgent({ config, dir: join(dir, 'agent') });

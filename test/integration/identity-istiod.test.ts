@@ -38,7 +38,9 @@ void describe('identity against istiod (CreateCertificate)', () => {
         spiffe: { trustDomain: 'cluster.local', namespace: 'vm-ns', serviceAccount: 'vm-sa' },
         certDir,
         owner: 'nobody',
-        ttl: '4s',
+        // Rotations every ~5 s; long enough that a renewal delayed on a loaded CI host does not let the
+        // certificate lapse while the token is withdrawn (at 4 s it could).
+        ttl: '10s',
         graceRatio: 0.5,
         graceJitter: 0,
         onRotate: `echo rotated >> ${join(dir, 'hook.log')}`,
@@ -63,7 +65,7 @@ void describe('identity against istiod (CreateCertificate)', () => {
     assert.equal(first.auth, 'token');
     assert.equal(first.clientCertPresented, false);
     assert.equal(first.clusterId, 'cluster-a');
-    assert.equal(first.validityDuration, 4);
+    assert.equal(first.validityDuration, 10);
     assert.equal(first.certSigner, '');
 
     const installed = await readInstalled(certDir);
@@ -121,7 +123,7 @@ void describe('identity against istiod (CreateCertificate)', () => {
 
   void test('while the CA is down the old certificate stays; after it returns the agent rotates', async () => {
     assert.ok(agent);
-    // The token is back, so the agent can still authenticate if the 4 s certificate lapses during the outage.
+    // The token is back, so the agent can still authenticate if the 10 s certificate lapses during the outage.
     await writeFile(tokenFile, 'token-one');
     await ca.stop();
     const held = await readInstalled(certDir);
@@ -139,7 +141,7 @@ void describe('identity against istiod (CreateCertificate)', () => {
     assert.equal(during?.serial, held.serial, 'the installed certificate is kept');
     assert.equal(during?.keyPem, held.keyPem);
     // Past NotAfter the files stay (Envoy may still hold connections) but the agent is not ready.
-    await waitFor('certificate expiry', () => Date.now() > Date.parse(held.leaf.validTo) + 300, 10_000);
+    await waitFor('certificate expiry', () => Date.now() > Date.parse(held.leaf.validTo) + 300, 20_000);
     await waitFor('not ready once expired', async () => (await (agent as AgentHandle).get('/readyz')).status === 503, 5000);
     assert.equal((await identityStatus(agent)).certificate, 'expired');
     assert.equal((await readInstalled(certDir))?.serial, held.serial);
@@ -202,7 +204,7 @@ void describe('identity against istiod (CreateCertificate)', () => {
     await agent.stop('SIGTERM');
     const held = await readInstalled(certDir);
     assert.ok(held);
-    await waitFor('certificate expiry', () => Date.now() > Date.parse(held.leaf.validTo) + 200, 10_000);
+    await waitFor('certificate expiry', () => Date.now() > Date.parse(held.leaf.validTo) + 200, 20_000);
     ca.addToken('token-two', ID);
     await writeFile(tokenFile, 'token-two');
     const seen = ca.requests.length;
