@@ -29,6 +29,19 @@ export function retryDelay(failures: number, policy: BackoffPolicy, random: () =
   return Math.round(Math.min(policy.maxMs, base * factor));
 }
 
+/** Reconnect backoff of a client (etcd, the Kubernetes API): attempts counted from 0, ±20 % jitter. */
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  /** [0, 1) source; jitter spreads a fleet's reconnects after a server restart. */
+  random?: () => number;
+}
+
+/** Delay before retry number `attempt` (0-based): doubles each time, capped, ±20 % jitter. */
+export function backoffDelay(attempt: number, options: BackoffOptions): number {
+  return retryDelay(attempt + 1, { initialMs: options.initialMs, maxMs: options.maxMs, jitter: 0.2 }, options.random ?? Math.random);
+}
+
 /** What a request's promise resolves with; it never rejects. */
 export type PassResult = { ok: true } | { ok: false; error: unknown };
 

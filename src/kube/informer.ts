@@ -16,6 +16,7 @@ import { listAll } from './list-pager.js';
 import type { KubeObject } from './objects.js';
 import { LineTooLongError, decodeWatchLine } from './watch-decoder.js';
 import { readWatchStream } from './watch-stream.js';
+import { WakeableSleep } from '../agent/wakeable-sleep.js';
 
 export type ChangeCause = 'list' | 'relist' | 'watch';
 
@@ -59,7 +60,7 @@ export class Informer {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  private wake: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
   private syncWaiters: (() => void)[] = [];
   /** Consecutive failed requests (an outage); reset by any answer. */
   private failures = 0;
@@ -77,7 +78,7 @@ export class Informer {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
   }
 
@@ -114,7 +115,7 @@ export class Informer {
         await this.watchOnce();
         // A server (or proxy) that ends every watch at once would make this loop spin: back off.
         this.quickEnds = Date.now() - started < 1000 ? this.quickEnds + 1 : 0;
-        if (this.quickEnds > 1) await this.sleep(backoffDelay(this.quickEnds - 2, this.options.backoff));
+        if (this.quickEnds > 1) await this.pause.sleep(backoffDelay(this.quickEnds - 2, this.options.backoff));
       } catch (err) {
         if (this.stopped) break;
         await this.recover(err);
@@ -130,7 +131,7 @@ export class Informer {
       this.resyncs += 1;
       log.info({ path, resourceVersion: this.book.status.resourceVersion, err: errorMessage(err) }, 'kubernetes watch cannot resume; listing again');
       // The first relist is immediate; a server that keeps answering 410 is not hammered.
-      if (this.resyncs > 1) await this.sleep(backoffDelay(this.resyncs - 2, this.options.backoff));
+      if (this.resyncs > 1) await this.pause.sleep(backoffDelay(this.resyncs - 2, this.options.backoff));
       return;
     }
     this.failures += 1;
@@ -141,7 +142,7 @@ export class Informer {
     const retryAfter = err instanceof KubeApiError && err.retryAfter !== undefined ? err.retryAfter * 1000 : 0;
     const delay = Math.max(retryAfter, backoffDelay(this.failures - 1, this.options.backoff));
     log.warn({ path, err: message, retryInMs: delay }, 'kubernetes list/watch failed; keeping the last known objects');
-    await this.sleep(delay);
+    await this.pause.sleep(delay);
   }
 
   private async relist(): Promise<void> {
@@ -280,19 +281,7 @@ export class Informer {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
-  }
+
 }
 
 /** The server's cache is behind our resourceVersion (etcd restored, a lagging server): relist. */

@@ -3,18 +3,13 @@
  * cap is what brings the agent back within a second of etcd answering again; while etcd is down
  * an attempt is one refused connection, so the cap costs etcd nothing it would notice.
  */
-import { retryDelay } from '../agent/reconciler.js';
+import { backoffDelay as delay, type BackoffOptions } from '../agent/reconciler.js';
 
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-  /** [0, 1) source; jitter spreads a fleet's reconnects after an etcd restart. */
-  random?: () => number;
-}
+export type { BackoffOptions };
 
 export const ETCD_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 500 };
 
 /** Delay before retry number `attempt` (0-based): doubles each time, capped, ±20 % jitter. */
 export function backoffDelay(attempt: number, options: BackoffOptions = ETCD_BACKOFF): number {
-  return retryDelay(attempt + 1, { initialMs: options.initialMs, maxMs: options.maxMs, jitter: 0.2 }, options.random ?? Math.random);
+  return delay(attempt, options);
 }

@@ -9,6 +9,7 @@ import type { Etcd3, IWatchResponse } from 'etcd3';
 import { AgentError, ErrorCode, errorMessage, isRefusal } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './etcd-backoff.js';
+import { WakeableSleep } from '../agent/wakeable-sleep.js';
 
 /** One key's value and its etcd revisions (create: when the key was made; mod: its last write). */
 export interface KeyValue {
@@ -75,7 +76,7 @@ export class PrefixFollower {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private stopStream: (() => void) | undefined;
-  private wake: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
   private readonly stats: FollowerStats = { revision: '0', lists: 0, compactions: 0, reconnects: 0, watchResponses: 0 };
 
   constructor(
@@ -92,13 +93,13 @@ export class PrefixFollower {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopStream?.();
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
   }
 
   /** Cuts a reconnect delay short (etcd answered someone else in this process). */
   retryNow(): void {
-    this.wake?.();
+    this.pause.wake();
   }
 
   snapshot(): ReadonlyMap<string, KeyValue> {
@@ -136,7 +137,7 @@ export class PrefixFollower {
         const delay = backoffDelay(attempt);
         attempt += 1;
         this.log.warn({ err: this.stats.lastError, retryInMs: delay }, 'etcd watch interrupted; keeping the last known leases');
-        await this.sleep(delay);
+        await this.pause.sleep(delay);
       }
     }
   }
@@ -232,17 +233,5 @@ export class PrefixFollower {
     this.events.onChange(this.entries, 'watch');
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
-  }
+
 }
