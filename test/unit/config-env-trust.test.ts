@@ -8,6 +8,7 @@ import { applyTrustRule } from '../../src/config/env-files.js';
 import { parseEnvFile } from '../../src/config/env-file.js';
 import { MAPPED_ENV_KEYS, TRUST_STEERING_KEYS } from '../../src/config/istio-env.js';
 import { loadConfig } from '../../src/config/load.js';
+import { NEEDS_ROOT } from '../helpers/needs-root.js';
 
 let dir = '';
 before(async () => {
@@ -47,7 +48,7 @@ describe('env-file trust rule', () => {
     assert.match(warning, /Fix: chown root:root \/f\/cluster\.env && chmod go-w \/f\/cluster\.env, or set these values in config\.yaml$/);
   });
 
-  test('a proxy-owned cluster.env cannot override a root-owned sidecar.env, nor invalidate the config', async () => {
+  test('a proxy-owned cluster.env cannot override a root-owned sidecar.env, nor invalidate the config', { skip: NEEDS_ROOT }, async () => {
     const { loaded, cluster } = await load(
       'CA_ADDR=proxy.example:15012\nISTIO_PILOT_PORT=1\nSERVICE_ACCOUNT=vm-sa\nnot an assignment\nSECRET_GRACE_PERIOD_RATIO=7\nENVOY_PORT=abc\n',
       'CA_ADDR=istiod.root.svc:15012\n',

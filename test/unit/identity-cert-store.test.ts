@@ -6,6 +6,7 @@ import { chown, link, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertStore, DATA_LINK, type CertDirFinding } from '../../src/identity/cert-store.js';
+import { NEEDS_ROOT } from '../helpers/needs-root.js';
 
 const meta = (serial: string) => ({ issuedAt: 1, spiffeId: 'spiffe://x/ns/a/sa/b', serial });
 
@@ -104,7 +105,7 @@ void describe('CertStore and files it did not write', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  void test('a proxy-owned certDir is taken back and reported; only the key is handed over', async () => {
+  void test('a proxy-owned certDir is taken back and reported; only the key is handed over', { skip: NEEDS_ROOT }, async () => {
     await mkdir(store.dir, { mode: 0o775 });
     await chown(store.dir, 65534, 65534);
     await store.install({ keyPem: 'K1', chainPem: 'C1', rootPem: 'R1', meta: meta('1') });
@@ -128,7 +129,7 @@ void describe('CertStore and files it did not write', () => {
     assert.equal((await readdir(store.dir)).filter((n) => n.startsWith('..foreign-')).length, 3);
   });
 
-  void test('a root-cert.pem root did not write is never read as trusted, and the next install replaces it', async () => {
+  void test('a root-cert.pem root did not write is never read as trusted, and the next install replaces it', { skip: NEEDS_ROOT }, async () => {
     await store.install({ keyPem: 'K1', chainPem: 'C1', rootPem: 'R1', meta: meta('1') });
     await chown(join(store.dir, 'root-cert.pem'), 65534, 65534);
     await writeFile(join(store.dir, 'root-cert.pem'), 'PROXY ROOT');
@@ -139,7 +140,7 @@ void describe('CertStore and files it did not write', () => {
     assert.deepEqual({ uid: st.uid, mode: st.mode & 0o777, text: (await store.read()).rootPem }, { uid: 0, mode: 0o644, text: 'R1' });
   });
 
-  void test('under umask 077 the directory and generations are still 0755, the key 0640', async () => {
+  void test('under umask 077 the directory and generations are still 0755, the key 0640', { skip: NEEDS_ROOT }, async () => {
     const old = process.umask(0o077);
     try {
       await store.install({ keyPem: 'K1', chainPem: 'C1', rootPem: 'R1', meta: meta('1') });
