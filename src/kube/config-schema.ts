@@ -39,7 +39,7 @@ export const kubernetesSchema = z
 export type KubernetesConfig = z.output<typeof kubernetesSchema>;
 
 /** Defaults in the form users write (the lowest config layer): nothing configured. */
-export function kubernetesDefaults(): Record<string, unknown> {
+export function kubernetesDefaults(): z.input<typeof kubernetesSchema> {
   return { kubeconfig: '', context: '', server: '', caFile: '', tokenFile: '', timeout: '30s' };
 }
 

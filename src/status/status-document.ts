@@ -5,6 +5,7 @@
  *
  * Controller details are the controller's own (its status() result, spread into its section).
  */
+import type { ReconcilerReport } from '../agent/reconciler.js';
 
 export interface TimedMessage {
   message: string;
@@ -161,13 +162,7 @@ export type OverlayDetails = {
   driftRepairs: number;
   eventMonitor: { running: boolean; restarts: number };
   /** The shared reconcile loop's record: passes, failures, the last pass and a pending retry. */
-  reconcile: {
-    passes: number;
-    failures: number;
-    consecutiveFailures: number;
-    lastPass?: { at: string; ms: number; ok: boolean; error?: string };
-    nextRetry?: { at: string; inMs: number };
-  };
+  reconcile: ReconcilerReport;
   reconcileErrors: number;
   lastReconcileError: TimedMessage | null;
 };

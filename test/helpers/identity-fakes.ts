@@ -8,11 +8,12 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
-import type { IdentityConfig } from '../../src/config/schema.js';
+import type { Config, IdentityConfig } from '../../src/config/schema.js';
 import { AgentError, ErrorCode } from '../../src/errors.js';
 import type { CertFiles, IdentityBoundary } from '../../src/identity/boundary.js';
 import type { CaAnswer, CaClient, CaRequest } from '../../src/identity/ca-client.js';
 import { CertStore, type InstallInput, type InstallResult } from '../../src/identity/cert-store.js';
+import { defaultsWith } from './controller-context.js';
 import { FakeClock } from './fake-clock.js';
 import { createIntermediateCa, createRootCa, generateKeyPair, issueWorkloadCert, type Issuer } from './pki.js';
 
@@ -178,4 +179,18 @@ export async function fakeIdentityBoundary(): Promise<FakeIdentityBoundary> {
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** The defaults with identity on against `b`'s CA and store: a 1 h certificate, no jitter, no token or owner. */
+export function identityConfig(b: FakeIdentityBoundary, edit: (identity: Config['identity']) => void = () => undefined): Promise<Config> {
+  return defaultsWith((c) => {
+    c.identity.ca.address = 'istiod-a.example:15012';
+    c.identity.ca.rootCert = b.rootCertPath;
+    c.identity.ca.tokenFile = '';
+    c.identity.certDir = join(b.dir, 'certs');
+    c.identity.owner = '';
+    c.identity.ttl = 3_600_000;
+    c.identity.graceJitter = 0;
+    edit(c.identity);
+  });
 }

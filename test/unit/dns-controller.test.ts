@@ -16,6 +16,7 @@ import { AgentError, ErrorCode } from '../../src/errors.js';
 import { buildQuery, QType, Rcode } from '../../src/dns/wire.js';
 import type { Config } from '../../src/config/schema.js';
 import { defaultsWith, testContext } from '../helpers/controller-context.js';
+import { waitFor } from '../helpers/exec.js';
 import { testPort } from '../helpers/ports.js';
 
 interface Answer {
@@ -189,8 +190,7 @@ void describe('dns controller (loopback sockets, no root)', () => {
     try {
       await dns.start();
       await writeFile(manifest, 'spec: [this is not a ServiceEntry\n');
-      const deadline = Date.now() + 10_000;
-      while (ctx.reported.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor('the rejected manifest reported', () => ctx.reported.length > 0, 10_000);
       assert.equal(ctx.reported.length, 1, 'the rejected manifest is reported once');
       assert.ok(ctx.reported[0] instanceof AgentError && ctx.reported[0].code === ErrorCode.DnsFailed);
       assert.match(dns.ready().reason ?? '', /serving the last good mesh table/);

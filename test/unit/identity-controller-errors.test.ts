@@ -7,25 +7,11 @@ import assert from 'node:assert/strict';
 import { chmod, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { Config } from '../../src/config/schema.js';
 import { IdentityController } from '../../src/identity/controller.js';
-import { defaultsWith, metricValue, testContext, type TestContext } from '../helpers/controller-context.js';
-import { fakeIdentityBoundary, type FakeCaBehaviour, type FakeIdentityBoundary } from '../helpers/identity-fakes.js';
+import { metricValue, testContext, type TestContext } from '../helpers/controller-context.js';
+import { fakeIdentityBoundary, identityConfig, type FakeCaBehaviour, type FakeIdentityBoundary } from '../helpers/identity-fakes.js';
 
 const HOUR = 3_600_000;
-
-function identityConfig(b: FakeIdentityBoundary, edit: (identity: Config['identity']) => void = () => undefined): Promise<Config> {
-  return defaultsWith((c) => {
-    c.identity.ca.address = 'istiod.example:15012';
-    c.identity.ca.rootCert = b.rootCertPath;
-    c.identity.ca.tokenFile = '';
-    c.identity.certDir = join(b.dir, 'certs');
-    c.identity.owner = '';
-    c.identity.ttl = HOUR;
-    c.identity.graceJitter = 0;
-    edit(c.identity);
-  });
-}
 
 interface Harness {
   b: FakeIdentityBoundary;
