@@ -3,7 +3,9 @@
  * output, the launcher's flags) with N peers in its config.yaml, timed from spawning it to the
  * kernel holding every peer's route, neighbour and FDB entry (seen by `ip monitor` and `bridge
  * monitor` in its namespace, so nothing polls the agent). The reference, in the same run: the same
- * objects written by `ip -batch` + `bridge -batch` run as processes (as bench/overlay.ts does).
+ * objects written by `ip -batch` + `bridge -batch` run as processes (as bench/overlay.ts does), timed
+ * to the same monitors seeing its last entry: the kernel's notifications to the listeners and the
+ * monitors' own CPU weigh on both sides alike.
  * Both also report CPU time (agent and its monitor child; the batch processes), which a busy
  * machine disturbs less than wall time.
  */
@@ -105,7 +107,10 @@ export interface BatchSample {
   cpuMs: number;
 }
 
-/** The reference: the objects through three batch processes, from the first spawn to the last exit. */
+/**
+ * The reference: the objects through three batch processes, from the first spawn to the monitors
+ * seeing the last entry (the same end as the agent's run, under the same listeners).
+ */
 export async function batchReference(n: number): Promise<BatchSample> {
   const ns = await createNetns('supb');
   try {
@@ -120,19 +125,45 @@ export async function batchReference(n: number): Promise<BatchSample> {
       fdb += `fdb add ${p.vtepMAC} dev flannel.1 dst ${p.publicIP} self permanent\n`;
       routes += `route add ${p.subnet} via ${p.vtep} dev flannel.1 onlink proto boot\n`;
     }
+    const watch = await listeningWatch(ns, n, () => undefined);
     const cpu0 = (await cpuOf('self')).children;
     const t0 = performance.now();
     await must('ip', ['netns', 'exec', ns.name, 'ip', '-batch', '-'], { input: neigh });
     await must('ip', ['netns', 'exec', ns.name, 'bridge', '-batch', '-'], { input: fdb });
     await must('ip', ['netns', 'exec', ns.name, 'ip', '-batch', '-'], { input: routes });
-    const ms = performance.now() - t0;
     const cpuMs = ((await cpuOf('self')).children - cpu0) * 1000;
+    const doneAt = await waitFor(`${n} reference peers seen by the monitors`, () => watch.doneAt, 30_000, 5);
     const count = (await ns.ip('route', 'show', 'dev', 'flannel.1')).trim().split('\n').length;
     if (count !== n) throw new Error(`reference programmed ${count} routes, expected ${n}`);
-    return { ms, cpuMs };
+    return { ms: doneAt - t0, cpuMs };
   } finally {
     await ns.destroy();
   }
+}
+
+/** A KernelWatch on `ns` that has heard a probe change: it sees everything written from now on. */
+async function listeningWatch(ns: Netns, n: number, onDone: () => void): Promise<KernelWatch> {
+  const watch = new KernelWatch(ns, n, onDone);
+  // The monitors listen once they report a change made after they started.
+  await waitFor(
+    'kernel monitors',
+    async () => {
+      await ns.sh(
+        [
+          'ip link del vxprobe 2>/dev/null || true',
+          'ip link add vxprobe type vxlan id 99 dstport 4789 local 192.168.0.81 dev eth0 nolearning',
+          'ip link set vxprobe up',
+          'bridge fdb add 02:00:00:00:00:99 dev vxprobe dst 192.168.0.99',
+          'ip route replace 198.51.100.0/24 dev vxprobe',
+          'ip link del vxprobe',
+        ].join('\n'),
+      );
+      return watch.heard.ip && watch.heard.bridge;
+    },
+    10_000,
+    100,
+  );
+  return watch;
 }
 
 export interface StartupSample {
@@ -170,29 +201,10 @@ export async function agentToKernel(build: ShippedBuild, n: number): Promise<Sta
 
     const spawned: { pid?: number } = {};
     let cpuAtDone = NaN;
-    const watch = new KernelWatch(ns, n, () => {
+    const watch = await listeningWatch(ns, n, () => {
       // The agent's own pass after its monitor starts listening is not part of the start.
       if (spawned.pid !== undefined) cpuAtDone = cpuNowSync(spawned.pid);
     });
-    // The monitors listen once they report a change made after they started.
-    await waitFor(
-      'kernel monitors',
-      async () => {
-        await ns.sh(
-          [
-            'ip link del vxprobe 2>/dev/null || true',
-            'ip link add vxprobe type vxlan id 99 dstport 4789 local 192.168.0.81 dev eth0 nolearning',
-            'ip link set vxprobe up',
-            'bridge fdb add 02:00:00:00:00:99 dev vxprobe dst 192.168.0.99',
-            'ip route replace 198.51.100.0/24 dev vxprobe',
-            'ip link del vxprobe',
-          ].join('\n'),
-        );
-        return watch.heard.ip && watch.heard.bridge;
-      },
-      10_000,
-      100,
-    );
     const t0 = performance.now();
     const agent = ns.spawn(process.execPath, build.argv(['run', '--config', configPath]), { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     spawned.pid = agent.pid;

@@ -10,7 +10,7 @@ import { AgentError, ConfigError, ErrorCode, errorMessage, formatIssue } from '.
 import type { Logger } from '../log.js';
 import { HistoryRecorder, type DnsReading } from '../status/history.js';
 import { createRegistry } from '../status/metrics.js';
-import { startStatusServer, type StatusServer } from '../status/server.js';
+import type { StatusServer } from '../status/server.js';
 import type { StatusDocument } from '../status/status-document.js';
 import { VERSION } from '../version.js';
 import type { ControllerModule } from './controller.js';
@@ -73,6 +73,8 @@ export class Agent {
     const listen = parseHostPort(this.loaded.config.status.listen);
     if (listen === undefined) throw new AgentError(ErrorCode.ConfigInvalid, `status.listen "${this.loaded.config.status.listen}" is not HOST:PORT`);
     // The status server comes first so a slow controller is visible as not-ready, not as silence.
+    // fastify is most of the bundle: loaded here, so `version` and `check-config` never compile it.
+    const { startStatusServer } = await import('../status/server.js');
     this.server = await startStatusServer({
       listen,
       source: { readiness: () => this.supervisor.readiness(), status: () => this.status(), history: () => this.history.history() },
