@@ -65,7 +65,7 @@ void describe('packaging: the unit under systemd', { skip: typeof base === 'stri
     assert.match(gid, /^\d+$/);
     assert.ok(/^Groups:\s*(.*)$/m.exec(proc)?.[1]?.trim().split(/\s+/).includes(gid), proc);
     assert.equal(field('Gid'), '0');
-    assert.match(await c().must('cat', `/proc/${pid}/cmdline`), /^\/usr\/lib\/mesh-node-agent\/node\0--max-semi-space-size=4\0\/usr\/lib\/mesh-node-agent\/main\.mjs\0run/);
+    assert.match(await c().must('cat', `/proc/${pid}/cmdline`), /^\/usr\/lib\/mesh-node-agent\/node\0--max-semi-space-size=4\0--min-semi-space-size=4\0\/usr\/lib\/mesh-node-agent\/main\.mjs\0run/);
   });
 
   void test('reload re-reads the config; stop runs the cleanup; a crash is restarted', async () => {
