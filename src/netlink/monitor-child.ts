@@ -69,6 +69,9 @@ sock.socket.on('message', (msgs) => {
   }
   if (out !== '') process.stdout.write(out);
 });
+// The agent gone without closing our stdin (killed outright), a write meets a broken pipe: that
+// error, unhandled, would be thrown inside the netlink package's callback, which aborts the process.
+process.stdout.on('error', () => process.exit(0));
 process.stdout.write('{"kind":"ready"}\n');
 // The agent owns us: when it goes away (stdin closes), so do we.
 process.stdin.on('end', () => process.exit(0));

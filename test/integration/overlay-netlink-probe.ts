@@ -3,7 +3,7 @@
  * netlink layer where only a real kernel can answer, and prints one JSON line.
  */
 import { listFdb, listNeighbours } from '../../src/netlink/neighbours.js';
-import { NetlinkEvents } from '../../src/netlink/events.js';
+import { NetlinkEvents, monitorScript } from '../../src/netlink/events.js';
 import { applyPlan } from '../../src/overlay/apply.js';
 import { NetlinkKernel } from '../../src/overlay/netlink-kernel.js';
 import { ObservedCache } from '../../src/overlay/observed-cache.js';
@@ -69,4 +69,20 @@ if (mode === 'errors') {
   await new Promise((r) => setTimeout(r, 500));
   events.stop();
   out({ seen, restarts: events.restarts });
+} else if (mode === 'orphan') {
+  // The agent killed outright: the monitor's next event meets a pipe nobody reads. It must end
+  // quietly (exit 0), not abort inside the netlink package's callback.
+  const { spawn, execFileSync } = await import('node:child_process');
+  const child = spawn(process.execPath, [...process.execArgv, monitorScript()], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal === null ? code : -1)));
+  for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i += 1) {
+    execFileSync('ip', ['link', 'add', `orphan${i}`, 'type', 'veth', 'peer', 'name', `orphan${i}p`]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const code = await exited;
+  out({ code, aborted: /terminate called|Napi::Error/.test(stderr) });
 }

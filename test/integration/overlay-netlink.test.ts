@@ -51,4 +51,10 @@ void describe('netlink layer', () => {
     assert.ok(seen.indexOf('link-del') > seen.lastIndexOf('ready'), 'events flow after the restart');
     assert.equal(r.restarts, 1);
   });
+
+  void test('the event monitor ends quietly when the agent is gone and its stdout is a broken pipe', async () => {
+    const r = await probe('orphan');
+    assert.equal(r.aborted, false, 'no C++ terminate from inside the netlink callback');
+    assert.equal(r.code, 0);
+  });
 });
