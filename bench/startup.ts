@@ -2,7 +2,8 @@
  * `npm run bench -- startup [rounds] [N]`: (1) the agent's start-to-ready time and idle RSS against
  * a bare Node process that imports fastify and answers on loopback; (2) process start → N static
  * peers (default 5000) programmed in the kernel, the agent as shipped, against `ip -batch` +
- * `bridge -batch` run as processes (target ≤ 2×). Each reference is measured in the same run.
+ * `bridge -batch` run as processes, both timed to the same kernel monitors (target ≤ 2×). Each
+ * reference is measured in the same run.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
