@@ -10,6 +10,8 @@ import { AgentError, ConfigError, ErrorCode, errorMessage, formatIssue } from '.
 import type { Logger } from '../log.js';
 import { HistoryRecorder, type DnsReading } from '../status/history.js';
 import { createRegistry } from '../status/metrics.js';
+import type { Server } from 'node:http';
+import { bindStatusListener, closeListener } from '../status/listener.js';
 import type { StatusServer } from '../status/server.js';
 import type { StatusDocument } from '../status/status-document.js';
 import { VERSION } from '../version.js';
@@ -17,6 +19,22 @@ import type { ControllerModule } from './controller.js';
 import { cancelMemoryTrim, scheduleMemoryTrim } from './memory-trim.js';
 import { createNotifier, type Notifier } from './sd-notify.js';
 import { Supervisor } from './supervisor.js';
+
+
+/** How long the status server waits for the controllers' first pass before loading anyway. */
+const STATUS_SERVER_WAIT_MS = 1000;
+
+/** Resolves when `p` settles (either way) or after `ms`, whichever comes first. */
+function settledOrAfter(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
 
 export interface AgentOptions {
   loaded: LoadedConfig;
@@ -40,6 +58,8 @@ export class Agent {
   private generation = 1;
   private lastReload: { ok: boolean; at: string; error?: string } | undefined;
   private server: StatusServer | undefined;
+  /** The bound status socket, until the status server has taken it over. */
+  private listener: Server | undefined;
   private readonly reloads: Counter<'result'>;
   private reloading: Promise<ReloadResult> | undefined;
   private readonly history: HistoryRecorder;
@@ -72,17 +92,23 @@ export class Agent {
   async start(): Promise<void> {
     const listen = parseHostPort(this.loaded.config.status.listen);
     if (listen === undefined) throw new AgentError(ErrorCode.ConfigInvalid, `status.listen "${this.loaded.config.status.listen}" is not HOST:PORT`);
-    // The status server comes first so a slow controller is visible as not-ready, not as silence.
-    // fastify is most of the bundle: loaded here, so `version` and `check-config` never compile it.
+    // The socket comes first: a taken port fails the start before anything touches the host, and a
+    // slow controller shows as not-ready ("starting"), not as silence.
+    const listener = await bindStatusListener(listen);
+    this.listener = listener;
+    this.log.info({ listen: this.loaded.config.status.listen }, 'status endpoint listening');
+    const started = this.supervisor.start();
+    // fastify is most of the bundle (`version` and `check-config` never load it): the host is
+    // programmed first, and the status server takes the socket over after the controllers' first
+    // pass, or after STATUS_SERVER_WAIT_MS when one of them is slow.
+    await settledOrAfter(started, STATUS_SERVER_WAIT_MS);
     const { startStatusServer } = await import('../status/server.js');
-    this.server = await startStatusServer({
-      listen,
+    this.server = await startStatusServer(listener, {
       source: { readiness: () => this.supervisor.readiness(), status: () => this.status(), history: () => this.history.history() },
       metrics: this.metrics,
       allowRemote: this.loaded.config.status.allowRemote,
     });
-    this.log.info({ listen: this.loaded.config.status.listen }, 'status endpoint listening');
-    await this.supervisor.start();
+    await started;
     this.history.start();
     await this.notifier.notify('READY=1', `STATUS=${this.supervisor.isReady() ? 'ready' : 'started, waiting for controllers'}`);
     this.log.info({ version: VERSION, ready: this.supervisor.isReady() }, 'agent started');
@@ -102,7 +128,8 @@ export class Agent {
     cancelMemoryTrim();
     this.history.stop();
     await this.supervisor.stop();
-    await this.server?.close();
+    if (this.server !== undefined) await this.server.close();
+    else if (this.listener !== undefined) await closeListener(this.listener);
   }
 
   recordUnhandled(err: unknown): void {

@@ -4,10 +4,10 @@
  * the config explicitly allows a remote address (checked at config validation); while remote is
  * not allowed, a request whose Host is not a loopback name or address gets 421 (host-check.ts).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Registry } from 'prom-client';
-import { formatHostPort, type HostPort } from '../net/host-port.js';
-import { AgentError, ErrorCode, errorMessage } from '../errors.js';
+import { closeListener } from './listener.js';
 import { isLoopbackHost, refusedHostMessage } from './host-check.js';
 import { PAGE_HEADERS, renderStatusPage } from './page.js';
 import type { StatusDocument, StatusHistory } from './status-document.js';
@@ -28,16 +28,15 @@ export interface StatusSource {
 const NO_HISTORY: StatusHistory = { intervalSeconds: 0, windowSeconds: 0, points: [] };
 
 export interface StatusServerOptions {
-  listen: HostPort;
   source: StatusSource;
   metrics: Registry;
   /** status.allowRemote: the endpoint is meant for other hosts, under whatever name they use. */
   allowRemote: boolean;
 }
 
-export function buildStatusApp(options: Omit<StatusServerOptions, 'listen'>): FastifyInstance {
+export function buildStatusApp(options: StatusServerOptions, serverFactory?: FastifyServerFactory): FastifyInstance {
   // Request logging stays off: a health probe every few seconds would drown the journal.
-  const app = Fastify({ logger: false, return503OnClosing: true });
+  const app = Fastify({ logger: false, return503OnClosing: true, ...(serverFactory === undefined ? {} : { serverFactory }) });
 
   if (!options.allowRemote) {
     app.addHook('onRequest', async (req, reply) => {
@@ -78,21 +77,21 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
-export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
-  const app = buildStatusApp(options);
-  try {
-    await app.listen({ host: options.listen.host, port: options.listen.port });
-  } catch (err) {
-    await app.close().catch(() => undefined);
-    const where = formatHostPort(options.listen);
-    const busy = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
-    throw new AgentError(
-      ErrorCode.ControllerFailed,
-      busy
-        ? `status.listen ${where}: address already in use; stop what holds it or set status.listen to a free address`
-        : `status.listen ${where}: cannot listen: ${errorMessage(err)}`,
-      { cause: err },
-    );
-  }
-  return { close: () => app.close() };
+/**
+ * Takes over `listener` (listener.ts: bound, answering "starting"): from now on fastify answers on
+ * it. Closing the returned server closes the socket too.
+ */
+export async function startStatusServer(listener: Server, options: StatusServerOptions): Promise<StatusServer> {
+  const app = buildStatusApp(options, (handler) => {
+    listener.removeAllListeners('request');
+    listener.on('request', handler);
+    return listener;
+  });
+  await app.ready();
+  return {
+    close: async () => {
+      await app.close();
+      await closeListener(listener);
+    },
+  };
 }
