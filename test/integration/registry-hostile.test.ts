@@ -155,7 +155,12 @@ ip route add 10.234.81.0/24 dev eth0
     monitor.kill();
     assert.ok((await metric('mesh_node_agent_overlay_reconciles_total{trigger="resync"}')) >= resyncs + 1, 'periodic resyncs ran in the window');
     assert.equal(await metric('mesh_node_agent_overlay_netlink_writes_total'), writes, 'no netlink write after settling');
-    assert.deepEqual(seen.split('\n').filter((l) => /flannel\.1|10\.234\./.test(l)), []);
+    // The kernel's own IPv6 link-local route for flannel.1 (added when its DAD ends, which can fall
+    // in this window) is not a write of the agent, which programs IPv4 only.
+    assert.deepEqual(
+      seen.split('\n').filter((l) => /flannel\.1|10\.234\./.test(l) && !l.includes('fe80::')),
+      [],
+    );
     const logs = agent!.logs();
     for (const [suffix] of HOSTILE) {
       const lines = logs.split('\n').filter((l) => l.includes('peer refused') && l.includes(`"${PREFIX}/subnets/${suffix}"`));
