@@ -50,17 +50,29 @@ async function agentWith(controller: Gated, port: number): Promise<Agent> {
   return new Agent({ loaded, modules, log: createLogger({ level: 'silent' }), configMustExist: false });
 }
 
+/** Runs `body` while an agent with a gated controller starts; releases, awaits and stops it whatever happens. */
+async function whileStarting(body: (port: number, controller: Gated, starting: Promise<void>) => Promise<void>): Promise<number> {
+  const port = testPort();
+  const controller = new Gated();
+  const agent = await agentWith(controller, port);
+  const starting = agent.start();
+  try {
+    await body(port, controller, starting);
+  } finally {
+    controller.release();
+    await starting.catch(() => undefined);
+    await agent.stop();
+  }
+  return port;
+}
+
 const get = async (port: number, path: string): Promise<{ status: number; body: string }> => {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: await res.text() };
 };
 
 test('while the controllers make their first pass the socket answers "starting"; then the status server has it', async () => {
-  const port = testPort();
-  const controller = new Gated();
-  const agent = await agentWith(controller, port);
-  const starting = agent.start();
-  try {
+  const port = await whileStarting(async (port, controller, starting) => {
     await waitFor('the controller started', () => controller.started, 5000, 5);
     assert.deepEqual(await get(port, '/livez'), { status: 200, body: 'ok\n' });
     const ready = await get(port, '/readyz');
@@ -70,20 +82,12 @@ test('while the controllers make their first pass the socket answers "starting";
     await starting;
     assert.deepEqual(await get(port, '/readyz'), { status: 200, body: 'ok\n' });
     assert.equal((await get(port, '/status')).status, 200);
-  } finally {
-    controller.release();
-    await starting.catch(() => undefined);
-    await agent.stop();
-  }
+  });
   await assert.rejects(get(port, '/livez'), 'the socket is closed after stop');
 });
 
 test('a controller slower than a second does not keep the status server away', async () => {
-  const port = testPort();
-  const controller = new Gated();
-  const agent = await agentWith(controller, port);
-  const starting = agent.start();
-  try {
+  await whileStarting(async (port, _controller, starting) => {
     // The status server answers /status (the "starting" socket never does) while the start still waits.
     await waitFor('the status server', async () => (await get(port, '/status')).status === 200, 10_000, 50);
     let settled = false;
@@ -93,11 +97,7 @@ test('a controller slower than a second does not keep the status server away', a
     );
     assert.equal(settled, false, 'the controller is still starting');
     assert.match((await get(port, '/readyz?verbose')).body, /readyz check/);
-  } finally {
-    controller.release();
-    await starting.catch(() => undefined);
-    await agent.stop();
-  }
+  });
 });
 
 test('a taken status port fails the start before any controller starts', async () => {
