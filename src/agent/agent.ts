@@ -2,6 +2,7 @@
  * The running daemon: config, supervisor, status server and systemd notifications, with reload
  * (SIGHUP) and graceful stop (SIGTERM/SIGINT) wired by cli/run.ts.
  */
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
@@ -10,7 +11,6 @@ import { AgentError, ConfigError, ErrorCode, errorMessage, formatIssue } from '.
 import type { Logger } from '../log.js';
 import { HistoryRecorder, type DnsReading } from '../status/history.js';
 import { createRegistry } from '../status/metrics.js';
-import type { Server } from 'node:http';
 import { bindStatusListener, closeListener } from '../status/listener.js';
 import type { StatusServer } from '../status/server.js';
 import type { StatusDocument } from '../status/status-document.js';
@@ -19,7 +19,6 @@ import type { ControllerModule } from './controller.js';
 import { cancelMemoryTrim, scheduleMemoryTrim } from './memory-trim.js';
 import { createNotifier, type Notifier } from './sd-notify.js';
 import { Supervisor } from './supervisor.js';
-
 
 /** How long the status server waits for the controllers' first pass before loading anyway. */
 const STATUS_SERVER_WAIT_MS = 1000;
@@ -58,7 +57,7 @@ export class Agent {
   private generation = 1;
   private lastReload: { ok: boolean; at: string; error?: string } | undefined;
   private server: StatusServer | undefined;
-  /** The bound status socket, until the status server has taken it over. */
+  /** The bound status socket: the agent's to close; the status server only answers on it. */
   private listener: Server | undefined;
   private readonly reloads: Counter<'result'>;
   private reloading: Promise<ReloadResult> | undefined;
@@ -128,8 +127,8 @@ export class Agent {
     cancelMemoryTrim();
     this.history.stop();
     await this.supervisor.stop();
-    if (this.server !== undefined) await this.server.close();
-    else if (this.listener !== undefined) await closeListener(this.listener);
+    await this.server?.close();
+    if (this.listener !== undefined) await closeListener(this.listener);
   }
 
   recordUnhandled(err: unknown): void {

@@ -5,6 +5,7 @@
  * delivers exactly the difference; other failures retry with jittered backoff. During an outage
  * the map is kept as it was: a server that is down never looks like "everything was deleted".
  */
+import { WakeableSleep } from '../agent/wakeable-sleep.js';
 import type { Logger } from '../log.js';
 import { AgentError, ErrorCode, errorMessage } from '../errors.js';
 import { KubeApiError, isGone } from './api-error.js';
@@ -16,7 +17,6 @@ import { listAll } from './list-pager.js';
 import type { KubeObject } from './objects.js';
 import { LineTooLongError, decodeWatchLine } from './watch-decoder.js';
 import { readWatchStream } from './watch-stream.js';
-import { WakeableSleep } from '../agent/wakeable-sleep.js';
 
 export type ChangeCause = 'list' | 'relist' | 'watch';
 
@@ -280,8 +280,6 @@ export class Informer {
       this.options.log.error({ path: this.options.path, err: errorMessage(err) }, 'kubernetes informer callback failed');
     }
   }
-
-
 }
 
 /** The server's cache is behind our resourceVersion (etcd restored, a lagging server): relist. */

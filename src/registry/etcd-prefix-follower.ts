@@ -6,10 +6,10 @@
  * never looks like "all keys deleted".
  */
 import type { Etcd3, IWatchResponse } from 'etcd3';
+import { WakeableSleep } from '../agent/wakeable-sleep.js';
 import { AgentError, ErrorCode, errorMessage, isRefusal } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './etcd-backoff.js';
-import { WakeableSleep } from '../agent/wakeable-sleep.js';
 
 /** One key's value and its etcd revisions (create: when the key was made; mod: its last write). */
 export interface KeyValue {
@@ -232,6 +232,4 @@ export class PrefixFollower {
     }
     this.events.onChange(this.entries, 'watch');
   }
-
-
 }

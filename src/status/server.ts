@@ -7,7 +7,6 @@
 import type { Server } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import type { Registry } from 'prom-client';
-import { closeListener } from './listener.js';
 import { isLoopbackHost, refusedHostMessage } from './host-check.js';
 import { PAGE_HEADERS, renderStatusPage } from './page.js';
 import type { StatusDocument, StatusHistory } from './status-document.js';
@@ -79,7 +78,7 @@ export interface StatusServer {
 
 /**
  * Takes over `listener` (listener.ts: bound, answering "starting"): from now on fastify answers on
- * it. Closing the returned server closes the socket too.
+ * it. The socket stays its binder's to close.
  */
 export async function startStatusServer(listener: Server, options: StatusServerOptions): Promise<StatusServer> {
   const app = buildStatusApp(options, (handler) => {
@@ -88,10 +87,5 @@ export async function startStatusServer(listener: Server, options: StatusServerO
     return listener;
   });
   await app.ready();
-  return {
-    close: async () => {
-      await app.close();
-      await closeListener(listener);
-    },
-  };
+  return { close: () => app.close() };
 }

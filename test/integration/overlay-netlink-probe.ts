@@ -11,6 +11,7 @@ import { ensureDevice } from '../../src/overlay/vxlan-device.js';
 import { getLinkByName } from '../../src/netlink/links.js';
 import { routeDelete, routeReplace } from '../../src/netlink/routes.js';
 import { RtSocket } from '../../src/netlink/socket.js';
+import { waitFor } from '../helpers/exec.js';
 
 const mode = process.argv[2];
 const out = (value: unknown): void => {
@@ -79,10 +80,14 @@ if (mode === 'errors') {
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   child.stdout.destroy();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal === null ? code : -1)));
-  for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i += 1) {
-    execFileSync('ip', ['link', 'add', `orphan${i}`, 'type', 'veth', 'peer', 'name', `orphan${i}p`]);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // A link change per check, until one reaches the monitor and it has ended.
+  let links = 0;
+  await waitFor('the orphaned monitor to end', () => {
+    if (child.exitCode !== null || child.signalCode !== null) return true;
+    links += 1;
+    execFileSync('ip', ['link', 'add', `orphan${links}`, 'type', 'veth', 'peer', 'name', `orphan${links}p`]);
+    return false;
+  }, 10_000, 100);
   const code = await exited;
   out({ code, aborted: /terminate called|Napi::Error/.test(stderr) });
 }
